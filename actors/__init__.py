@@ -1,0 +1,1 @@
+"""Roundtable's actors: Supervisor, Agents, Persistence, Broadcaster, and their wiring."""

@@ -1,0 +1,1 @@
+"""Providers: one module per API behind one ``generate()`` seam, plus templates."""

@@ -1,0 +1,129 @@
+"""Prompting shared by every provider: the system prompt, the transcript mapping, cleaning.
+
+The transcript mapping works on all four APIs: this agent's own earlier turns become
+``assistant`` turns, everyone else's become ``user`` turns prefixed with the speaker's
+name, consecutive same-role turns are merged, and the list always ends on a ``user`` turn.
+Gemini calls the assistant role ``model``; its module renames it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from actors.personas import PERSONAS
+from actors.providers.base import GenerationRequest, Turn
+
+__all__ = [
+    "MAX_REPLY_CHARS",
+    "MAX_REPLY_WORDS",
+    "ChatTurn",
+    "chat_turns",
+    "clean_reply",
+    "system_prompt",
+]
+
+MIN_REPLY_WORDS: Final = 40
+MAX_REPLY_WORDS: Final = 120
+#: Hard cap after cleaning; replies are cut at a sentence end below it.
+MAX_REPLY_CHARS: Final = 1200
+#: Tokens asked of each API; 120 words is about 160 tokens, with room to finish a sentence.
+MAX_OUTPUT_TOKENS: Final = 400
+#: Rough history budget per provider (characters, ~4 per token); oldest turns go first.
+HISTORY_CHAR_BUDGET: Final = 12_000
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class ChatTurn:
+    role: Role
+    content: str
+
+
+def system_prompt(request: GenerationRequest) -> str:
+    """The persona, the topic and the house rules, as one system prompt."""
+    persona = request.persona
+    others = ", ".join(p.name for p in PERSONAS if p.agent != persona.agent)
+    return (
+        f"You are {persona.name}, {persona.role}, in a live roundtable discussion with "
+        f"{others}. Your style: {persona.style}.\n"
+        f"Today's topic: {request.topic}\n"
+        "House rules:\n"
+        "- Respond to the previous speakers by name and add something new: an argument, "
+        "an example, a question or a disagreement.\n"
+        "- Stay on the topic.\n"
+        f"- Write {MIN_REPLY_WORDS}-{MAX_REPLY_WORDS} words of plain prose: no headings, "
+        "no lists, no markdown, and do not start with your own name or a speaker label.\n"
+        "- You are an AI taking part in a discussion; never claim to be human.\n"
+        f"This is message {request.seq} of {request.messages_per_round}."
+    )
+
+
+def opening_prompt(request: GenerationRequest) -> str:
+    """The user turn that opens a round, when nobody has spoken yet."""
+    return (
+        f"The roundtable on \u201c{request.topic}\u201d begins now. "
+        "Open the discussion with your view."
+    )
+
+
+def chat_turns(request: GenerationRequest, *, char_budget: int = HISTORY_CHAR_BUDGET) -> list[ChatTurn]:
+    """The conversation so far, mapped for this agent; never empty, always ends on ``user``."""
+    history = _trim(request.history, char_budget)
+    turns: list[ChatTurn] = [ChatTurn("user", opening_prompt(request))]
+    for turn in history:
+        if turn.agent == request.persona.agent:
+            turns.append(ChatTurn("assistant", turn.content))
+        else:
+            turns.append(ChatTurn("user", f"{turn.persona}: {turn.content}"))
+    if turns[-1].role == "assistant":
+        turns.append(ChatTurn("user", "Continue the discussion."))
+    return _merge(turns)
+
+
+def _trim(history: tuple[Turn, ...], char_budget: int) -> tuple[Turn, ...]:
+    """Keep the newest turns that fit the budget (always at least the last one)."""
+    kept: list[Turn] = []
+    used = 0
+    for turn in reversed(history):
+        used += len(turn.content) + len(turn.persona) + 2
+        if kept and used > char_budget:
+            break
+        kept.append(turn)
+    return tuple(reversed(kept))
+
+
+def _merge(turns: list[ChatTurn]) -> list[ChatTurn]:
+    merged: list[ChatTurn] = []
+    for turn in turns:
+        if merged and merged[-1].role == turn.role:
+            merged[-1] = ChatTurn(turn.role, f"{merged[-1].content}\n\n{turn.content}")
+        else:
+            merged.append(turn)
+    return merged
+
+
+_SPEAKER_PREFIX = re.compile(r"^\s*(?:\*\*)?[A-Z][\w .'-]{0,30}?(?:\*\*)?\s*:\s+")
+_MARKDOWN_HEADING = re.compile(r"^\s*#+\s*", re.MULTILINE)
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_reply(text: str, *, speaker_names: tuple[str, ...] = ()) -> str:
+    """Strip a leading "Name:" label and headings, collapse whitespace, cap the length."""
+    names = speaker_names or tuple(p.name for p in PERSONAS)
+    cleaned = _MARKDOWN_HEADING.sub("", text).strip()
+    match = _SPEAKER_PREFIX.match(cleaned)
+    if match and match.group(0).strip(" *:").strip() in names:
+        cleaned = cleaned[match.end():]
+    cleaned = _WHITESPACE.sub(" ", cleaned).strip().strip('"').strip()
+    return _cap(cleaned, MAX_REPLY_CHARS)
+
+
+def _cap(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+    return cut[: end + 1] if end > limit // 2 else cut.rstrip() + "\u2026"
