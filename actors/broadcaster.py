@@ -1,0 +1,99 @@
+"""The Broadcaster actor and the loop-side Hub that fans events out to every WebSocket.
+
+An event is serialized once, on the Broadcaster's thread, and the same string is handed
+to the event loop with ``loop.call_soon_threadsafe``; there the Hub offers it to every
+connection's bounded queue. A connection whose queue is full is a slow visitor: it is
+dropped (closed) rather than delaying anyone else or growing memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+
+import pykka
+
+__all__ = ["Broadcaster", "Connection", "Hub", "encode"]
+
+log = logging.getLogger("roundtable.broadcast")
+
+#: Events a connection may have waiting; a round is 16 messages plus a few states, so
+#: a visitor this far behind is not keeping up.
+QUEUE_LIMIT: Final = 256
+
+
+def encode(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+class Connection:
+    """One WebSocket's outbox. Lives on the event loop; never touch it from a thread."""
+
+    def __init__(self, name: str, limit: int = QUEUE_LIMIT) -> None:
+        self.name = name
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.dropped = asyncio.Event()
+
+    def offer(self, data: str) -> None:
+        if self.dropped.is_set():
+            return
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            log.warning("dropping slow WebSocket client %s: %d events unsent", self.name, self.queue.qsize())
+            self.dropped.set()
+
+
+class Hub:
+    """The set of live connections of one web server, on one event loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.connections: set[Connection] = set()
+        self.listeners: list[Callable[[str], None]] = []
+
+    def add(self, connection: Connection) -> None:
+        self.connections.add(connection)
+
+    def discard(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+
+    def deliver(self, data: str) -> None:
+        """On the loop: offer ``data`` to every connection."""
+        for connection in tuple(self.connections):
+            connection.offer(data)
+        for listener in self.listeners:
+            listener(data)
+
+    def deliver_threadsafe(self, data: str) -> None:
+        """From any thread: schedule ``deliver`` on the loop (dropped if the loop is gone)."""
+        try:
+            self.loop.call_soon_threadsafe(self.deliver, data)
+        except RuntimeError:  # the loop is closed: the server is shutting down
+            pass
+
+
+class Broadcaster(pykka.ThreadingActor):
+    """Publishes events to the Hub (if a web server is attached) and to extra sinks."""
+
+    def __init__(self, hub: Hub | None = None) -> None:
+        super().__init__()
+        self._hub = hub
+        self._sinks: list[Callable[[str], None]] = []
+
+    def attach(self, hub: Hub) -> None:
+        self._hub = hub
+
+    def add_sink(self, sink: Callable[[str], None]) -> None:
+        """Also hand every encoded event to ``sink`` (called on this actor's thread)."""
+        self._sinks.append(sink)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        data = encode(event)
+        if self._hub is not None:
+            self._hub.deliver_threadsafe(data)
+        for sink in self._sinks:
+            sink(data)

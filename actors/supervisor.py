@@ -1,0 +1,430 @@
+"""The Supervisor actor: owns the schedule, the state machine and the round loop.
+
+It is the only place that decides what happens next. It never blocks on an agent: it
+asks an agent to write message k+1 as soon as message k is revealed, and the reply comes
+back as a ``generation_done`` message. A ``Ticker`` thread calls ``tick`` a few times a
+second; every decision (a slot arriving, a reveal falling due, a deadline passing, the
+complete hold ending) is taken there, against the injected clock. Admin commands are
+messages too, so they are handled between ticks while generation runs elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pykka
+
+from actors.agent import template_outcome
+from actors.clock import Clock
+from actors.machine import Command, CommandRejected, RoundMachine, State
+from actors.personas import PERSONAS, Persona
+from actors.providers.base import GenerationRequest, Outcome, Turn
+from actors.schedule import RoundPlan, next_slot, plan_round, replan_remaining, round_must_end_by
+from settings import Settings
+
+__all__ = ["CommandRejected", "Supervisor", "Ticker"]
+
+log = logging.getLogger("roundtable.supervisor")
+
+#: How long the Supervisor waits on a database write before logging it as failed.
+STORAGE_TIMEOUT: Final = 10.0
+#: Past a message's deadline, how long to wait for a hung agent before writing a
+#: template here instead (the chain itself gives up at the deadline).
+AGENT_MARGIN_SECONDS: Final = 2.0
+
+
+def ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1000))
+
+
+@dataclass
+class ActiveRound:
+    conversation_id: int
+    topic: str
+    started_at: float
+    scheduled_at: float | None
+    forced: bool
+    plan: RoundPlan
+    revealed: list[dict[str, Any]] = field(default_factory=list)
+    ready: dict[int, Outcome] = field(default_factory=dict)
+    requested: set[int] = field(default_factory=set)
+    typing_sent: set[int] = field(default_factory=set)
+
+    @property
+    def next_seq(self) -> int:
+        return len(self.revealed) + 1
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.conversation_id,
+            "topic": self.topic,
+            "status": "active",
+            "started_at": ms(self.started_at),
+            "forced": self.forced,
+        }
+
+
+class Supervisor(pykka.ThreadingActor):
+    """Every public method runs on the Supervisor's own thread, one message at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        agents: Mapping[str, Any],
+        persistence: Any,
+        broadcaster: Any,
+        templates: Any,
+        topic_for: Callable[[float], str],
+        last_conversation: dict[str, Any] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self._clock = clock
+        self._agents = agents
+        self._persistence = persistence
+        self._broadcaster = broadcaster
+        self._templates = templates
+        self._topic_for = topic_for
+        self._rng = rng or random.Random()
+        self._machine = RoundMachine()
+        self._round: ActiveRound | None = None
+        self._next_slot = next_slot(clock.now(), settings.round_interval_seconds)
+        self._complete_until = 0.0
+        self._last_conversation = last_conversation
+        self._self: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def on_start(self) -> None:
+        self._self = self.actor_ref.proxy()
+        self._recover()
+
+    def _recover(self) -> None:
+        """Restore pause and any active round from the database (restart or crash)."""
+        status = self._persistence.load_status().get(timeout=STORAGE_TIMEOUT)
+        active = self._persistence.load_active_conversation().get(timeout=STORAGE_TIMEOUT)
+        now = self._clock.now()
+        if active is not None:
+            self._round = self._resumed_round(active, now)
+            self._machine = RoundMachine(State.ACTIVE)
+            log.info(
+                "resuming round %d (%s) at message %d of %d",
+                self._round.conversation_id, self._round.topic,
+                self._round.next_seq, self.settings.messages_per_round,
+            )
+        if status.get("paused"):
+            self._machine.move("pause")
+            log.info("engine is paused (restored); resume at /control")
+        self._save_status()
+
+    def _resumed_round(self, active: dict[str, Any], now: float) -> ActiveRound:
+        started_at = active["started_at"] / 1000
+        messages = sorted(active["messages"], key=lambda m: m["seq"])
+        plan = self._plan_from(now, len(messages) + 1, started_at)
+        return ActiveRound(
+            conversation_id=active["id"],
+            topic=active["topic"],
+            started_at=started_at,
+            scheduled_at=(active.get("scheduled_at") or 0) / 1000 or None,
+            forced=bool(active.get("forced")),
+            plan=plan,
+            revealed=messages,
+        )
+
+    # -- the clock -------------------------------------------------------------------
+    def tick(self) -> None:
+        """Take every decision that has fallen due. Called by the Ticker."""
+        now = self._clock.now()
+        self._handle_slots(now)
+        state = self._machine.state
+        if state is State.ACTIVE:
+            self._advance_round(now)
+        elif state is State.COMPLETE and now >= self._complete_until:
+            self._machine.move("end_hold")
+            self._announce_state()
+
+    def _handle_slots(self, now: float) -> None:
+        while now >= self._next_slot:
+            slot = self._next_slot
+            self._next_slot = slot + self.settings.round_interval_seconds
+            state = self._machine.state
+            if state in (State.COUNTDOWN, State.COMPLETE):
+                self._start_round(now, scheduled_at=slot, forced=False)
+            else:
+                reason = "paused" if state is State.PAUSED else "a round was still active"
+                self._record_skip(slot, reason)
+            self._save_status()
+
+    # -- rounds ------------------------------------------------------------------------
+    def _start_round(self, now: float, *, scheduled_at: float | None, forced: bool) -> None:
+        topic = self._topic_for(scheduled_at if scheduled_at is not None else now)
+        try:
+            conversation_id = self._persistence.create_conversation(
+                topic, now, scheduled_at, forced
+            ).get(timeout=STORAGE_TIMEOUT)
+        except Exception:
+            log.exception("could not start a round: the database did not record it")
+            return
+        plan = self._plan_from(now, 1, now)
+        self._round = ActiveRound(conversation_id, topic, now, scheduled_at, forced, plan)
+        self._machine.move("begin_round")
+        log.info(
+            "round %d started (%s): %s; last message planned in %.0f s",
+            conversation_id, "forced" if forced else "scheduled", topic, plan.ends_at - now,
+        )
+        self._announce_state()
+        self._advance_round(now)
+
+    def _plan_from(self, now: float, first_seq: int, started_at: float) -> RoundPlan:
+        s = self.settings
+        end_by = round_must_end_by(now, s.round_interval_seconds, s.min_countdown_seconds)
+        base = RoundPlan(started_at, (started_at,) * s.messages_per_round, end_by)
+        return replan_remaining(
+            base, first_seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, end_by, self._rng
+        ) if first_seq > 1 else plan_round(
+            now, s.messages_per_round, s.message_gap_min_seconds, s.message_gap_max_seconds, end_by, self._rng
+        )
+
+    def _advance_round(self, now: float) -> None:
+        """Request, rescue, announce and reveal whatever is due for the next message."""
+        rnd = self._round
+        assert rnd is not None
+        while rnd.next_seq <= self.settings.messages_per_round:
+            seq = rnd.next_seq
+            planned = rnd.plan.reveal_time(seq)
+            self._request(rnd, seq, planned)
+            if seq not in rnd.ready and now > planned + self.settings.generation_grace_seconds + AGENT_MARGIN_SECONDS:
+                self._rescue(rnd, seq, planned)
+            if seq not in rnd.typing_sent and now >= planned - self.settings.typing_lead_seconds:
+                rnd.typing_sent.add(seq)
+                self._publish_typing(rnd, seq)
+            if seq not in rnd.ready or now < planned:
+                return
+            self._reveal(rnd, seq, planned, now)
+        self._finish_round(now)
+
+    def _request(self, rnd: ActiveRound, seq: int, planned: float) -> None:
+        if seq in rnd.requested or seq in rnd.ready:
+            return
+        rnd.requested.add(seq)
+        request = self._request_for(rnd, seq, planned)
+        agent = self._agents[request.persona.agent]
+        agent.write((rnd.conversation_id, seq), request, self._self)
+
+    def _request_for(self, rnd: ActiveRound, seq: int, planned: float) -> GenerationRequest:
+        persona = self._speaker(seq)
+        history = tuple(Turn(m["agent"], m["persona"], m["content"]) for m in rnd.revealed)
+        return GenerationRequest(
+            persona=persona,
+            topic=rnd.topic,
+            history=history,
+            seq=seq,
+            messages_per_round=self.settings.messages_per_round,
+            deadline=planned + self.settings.generation_grace_seconds,
+        )
+
+    def _speaker(self, seq: int) -> Persona:
+        return PERSONAS[(seq - 1) % len(PERSONAS)]
+
+    def _rescue(self, rnd: ActiveRound, seq: int, planned: float) -> None:
+        """The agent is stuck past its deadline: write this one from templates here."""
+        request = self._request_for(rnd, seq, planned)
+        log.warning("agent %s did not answer seq %d in time; using a template", request.persona.agent, seq)
+        rnd.ready[seq] = template_outcome(self._templates, request, f"{request.persona.agent}: agent did not answer in time")
+
+    def generation_done(self, token: tuple[int, int], outcome: Outcome) -> None:
+        """An agent's reply. Stale replies (another round, already rescued) are dropped."""
+        rnd = self._round
+        conversation_id, seq = token
+        if rnd is None or rnd.conversation_id != conversation_id or seq in rnd.ready or seq < rnd.next_seq:
+            log.info("ignoring a late reply for round %d seq %d", conversation_id, seq)
+            return
+        rnd.ready[seq] = outcome
+        if self._machine.state is State.ACTIVE:
+            self._advance_round(self._clock.now())
+
+    def _reveal(self, rnd: ActiveRound, seq: int, planned: float, now: float) -> None:
+        outcome = rnd.ready.pop(seq)
+        persona = self._speaker(seq)
+        try:
+            message = self._persistence.save_message(
+                rnd.conversation_id, seq, persona.agent, persona.name, outcome, planned, now
+            ).get(timeout=STORAGE_TIMEOUT)
+        except Exception:
+            log.exception("could not save message %d of round %d; showing it anyway", seq, rnd.conversation_id)
+            message = _wire_message(rnd.conversation_id, seq, persona, outcome, now)
+        rnd.revealed.append(message)
+        self._broadcaster.publish({"type": "message", **message})
+        reason = f" ({outcome.fallback_reason})" if outcome.fallback_reason else ""
+        log.info(
+            "round %d message %d/%d by %s revealed: %s %s/%s%s",
+            rnd.conversation_id, seq, self.settings.messages_per_round, persona.name,
+            outcome.source, outcome.provider, outcome.model, reason,
+        )
+
+    def _publish_typing(self, rnd: ActiveRound, seq: int) -> None:
+        persona = self._speaker(seq)
+        self._broadcaster.publish({
+            "type": "typing", "conversation_id": rnd.conversation_id,
+            "agent": persona.agent, "persona": persona.name, "seq": seq,
+        })
+
+    def _finish_round(self, now: float) -> None:
+        self._end_round(now, "complete", None)
+        self._machine.move("finish_round")
+        self._complete_until = now + self.settings.complete_hold_seconds
+        self._announce_state()
+
+    def _end_round(self, now: float, status: str, reason: str | None) -> None:
+        rnd = self._round
+        assert rnd is not None
+        self._persistence.end_conversation(rnd.conversation_id, status, now, reason)
+        self._last_conversation = {
+            **rnd.summary(), "status": status, "ended_at": ms(now), "message_count": len(rnd.revealed),
+        }
+        log.info("round %d %s with %d messages", rnd.conversation_id, status, len(rnd.revealed))
+        self._round = None
+
+    def _record_skip(self, slot: float, reason: str) -> None:
+        log.info("slot at %s skipped: %s", _iso(slot), reason)
+        self._persistence.record_skipped_slot(slot, reason, self._topic_for(slot))
+
+    # -- admin commands --------------------------------------------------------------
+    def command(self, action: str) -> dict[str, Any]:
+        """Carry out an admin command; raise ``CommandRejected`` if illegal now."""
+        try:
+            cmd = Command(action)
+        except ValueError:
+            raise ValueError(f"unknown action {action!r}; use one of force, skip, pause, resume") from None
+        self._machine.check(cmd)
+        now = self._clock.now()
+        log.info("admin command: %s (state %s)", cmd, self._machine.state)
+        {Command.FORCE: self._force, Command.SKIP: self._skip,
+         Command.PAUSE: self._pause, Command.RESUME: self._resume}[cmd](now)
+        self._save_status()
+        return self.snapshot(include_messages=False)
+
+    def _force(self, now: float) -> None:
+        self._start_round(now, scheduled_at=None, forced=True)
+        if self._machine.state is not State.ACTIVE:
+            raise RuntimeError("the round could not be started: the database is not answering")
+
+    def _skip(self, now: float) -> None:
+        if self._machine.state is State.ACTIVE:
+            self._end_round(now, "skipped", "skipped by admin")
+            self._machine.move("abandon_round")
+        else:
+            slot = self._next_slot
+            self._next_slot = slot + self.settings.round_interval_seconds
+            self._record_skip(slot, "skipped by admin")
+            if self._machine.state is State.COMPLETE:
+                self._machine.move("end_hold")
+        self._announce_state()
+
+    def _pause(self, now: float) -> None:
+        self._machine.move("pause")
+        self._announce_state()
+
+    def _resume(self, now: float) -> None:
+        rnd = self._round
+        if rnd is None:
+            self._machine.move("resume_countdown")
+        else:
+            rnd.plan = self._plan_from(now, rnd.next_seq, rnd.started_at)
+            self._machine.move("resume_round")
+        self._announce_state()
+        if rnd is not None:
+            self._advance_round(now)
+
+    # -- views -----------------------------------------------------------------------
+    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
+        """The state a connecting visitor needs (the body of ``hello``)."""
+        rnd = self._round
+        view: dict[str, Any] = {
+            "server_time": ms(self._clock.now()),
+            "state": str(self._machine.state),
+            "next_round_at": ms(self._next_slot),
+            "next_topic": self._topic_for(self._next_slot),
+            "conversation": rnd.summary() if rnd else None,
+            "last_conversation": self._last_conversation,
+            "messages_per_round": self.settings.messages_per_round,
+        }
+        if include_messages:
+            view["messages"] = list(rnd.revealed) if rnd else []
+        return view
+
+    def _announce_state(self) -> None:
+        rnd = self._round
+        self._broadcaster.publish({
+            "type": "state",
+            "state": str(self._machine.state),
+            "conversation_id": rnd.conversation_id if rnd else None,
+            "topic": rnd.topic if rnd else None,
+            "server_time": ms(self._clock.now()),
+            "next_round_at": ms(self._next_slot),
+            "next_topic": self._topic_for(self._next_slot),
+        })
+        self._save_status()
+
+    def _save_status(self) -> None:
+        self._persistence.save_status(
+            state=str(self._machine.state),
+            paused=self._machine.state is State.PAUSED,
+            next_round_at=self._next_slot,
+        )
+
+
+def _wire_message(conversation_id: int, seq: int, persona: Persona, outcome: Outcome, now: float) -> dict[str, Any]:
+    """The wire shape of a message, for when the database could not return it."""
+    return {
+        "conversation_id": conversation_id, "seq": seq, "agent": persona.agent,
+        "persona": persona.name, "provider": outcome.provider, "model": outcome.model,
+        "source": str(outcome.source), "content": outcome.content,
+        "citations": [{"url": c.url, "title": c.title} for c in outcome.citations],
+        "revealed_at": ms(now),
+    }
+
+
+def _iso(epoch: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Ticker:
+    """A daemon thread that calls ``supervisor.tick()`` every ``interval`` seconds.
+
+    It waits for each tick to finish before the next, so ticks never pile up in the
+    Supervisor's mailbox, and stops promptly when ``stop`` is called.
+    """
+
+    def __init__(self, supervisor: Any, interval: float) -> None:
+        self._supervisor = supervisor
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="roundtable-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._supervisor.tick().get(timeout=30)
+            except pykka.ActorDeadError:
+                return
+            except Exception:
+                log.exception("supervisor tick failed")
+
