@@ -1,0 +1,180 @@
+"""Anthropic Claude through the ``anthropic`` SDK's Messages API.
+
+``AnthropicProvider.generate`` makes exactly one ``POST {base_url}/v1/messages`` and
+returns a ``Reply`` or raises a ``ProviderError`` classified by HTTP status (never by SDK
+class: anthropic 2.x files ``OverloadedError`` (529) under ``InternalServerError``),
+following the table in ``actors.providers.base``. The SDK's own retries are off
+(``max_retries=0``; anthropic 2.x would otherwise sleep for any Retry-After, even an hour).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+import anthropic
+from anthropic.types import AssistantMessageParam, MessageParam, UserMessageParam
+
+from actors.providers import prompts
+from actors.providers.base import GenerationRequest, ProviderError, Reply
+from settings import ProviderSettings
+
+__all__ = ["AnthropicProvider"]
+
+#: Bounds a call only if a caller ever omits the per-call timeout (``generate`` never does).
+CLIENT_TIMEOUT_SECONDS: Final = 60.0
+#: ``error.details.error_code`` of a 429 that is a spend cap, not a rate limit: never retry.
+SPEND_LIMIT_CODES: Final = frozenset({"enforced_spend_limit_reached"})
+_SAFE_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class AnthropicProvider:
+    """One Messages call per ``generate``; safe to call from several threads."""
+
+    name: str = "anthropic"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.model = settings.model
+        self._base_url = settings.base_url
+        self._clients: dict[str, anthropic.Anthropic] = {}
+        self._lock = threading.Lock()
+
+    def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
+        """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
+
+        Runs on an agent actor's thread and blocks. Raises ``ProviderError`` only; its
+        message never contains ``api_key``.
+        """
+        if not api_key:
+            raise ProviderError("anthropic: no api key", kind="auth")
+        if timeout <= 0:
+            raise ProviderError("anthropic: no time left", kind="timeout", retryable=True)
+        try:
+            # No temperature/top_p/top_k: anthropic 1.x+ removed them (TypeError).
+            # max_tokens is required by the API.
+            message = self._client(api_key).messages.create(
+                model=self.model,
+                system=prompts.system_prompt(request),
+                messages=_messages(request),
+                max_tokens=prompts.MAX_OUTPUT_TOKENS,
+                timeout=timeout,
+            )
+        except anthropic.AnthropicError as exc:
+            raise _translate(exc, api_key) from exc
+        except json.JSONDecodeError as exc:  # the SDK lets a 2xx with a non-JSON body escape
+            raise ProviderError("anthropic: malformed JSON", kind="malformed", retryable=True) from exc
+        return _reply(message, fallback_model=self.model)
+
+    def close(self) -> None:
+        """Close every cached client (their connection pools). Safe to call twice."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+    def _client(self, api_key: str) -> anthropic.Anthropic:
+        # One client per key: each holds a connection pool, reused across calls and threads.
+        with self._lock:
+            client = self._clients.get(api_key)
+            if client is None:
+                client = anthropic.Anthropic(
+                    api_key=api_key,
+                    base_url=self._base_url,
+                    max_retries=0,
+                    timeout=CLIENT_TIMEOUT_SECONDS,
+                )
+                self._clients[api_key] = client
+            return client
+
+
+def _messages(request: GenerationRequest) -> list[MessageParam]:
+    # chat_turns already alternates user/assistant and ends on user, as Messages requires.
+    messages: list[MessageParam] = []
+    for turn in prompts.chat_turns(request):
+        if turn.role == "assistant":
+            messages.append(AssistantMessageParam(role="assistant", content=turn.content))
+        else:
+            messages.append(UserMessageParam(role="user", content=turn.content))
+    return messages
+
+
+def _reply(message: object, *, fallback_model: str) -> Reply:
+    """Read a message defensively: a non-strict SDK hands back whatever the server sent."""
+    content = getattr(message, "content", None)
+    if not isinstance(content, list):
+        raise ProviderError("anthropic: no content in the answer", kind="malformed", retryable=True)
+    # Text blocks are consecutive pieces of one answer (citations split them mid-sentence).
+    raw = "".join(
+        block.text
+        for block in content
+        if getattr(block, "type", None) == "text" and isinstance(getattr(block, "text", None), str)
+    )
+    text = prompts.clean_reply(raw)
+    stop = getattr(message, "stop_reason", None)
+    if not text:
+        if stop == "refusal":
+            raise ProviderError("anthropic: refused", kind="blocked")
+        raise ProviderError(f"anthropic: empty reply ({stop})", kind="empty", retryable=True)
+    usage = getattr(message, "usage", None)
+    model = getattr(message, "model", None)
+    return Reply(
+        text=text,
+        model=model if isinstance(model, str) and model else fallback_model,
+        prompt_tokens=getattr(usage, "input_tokens", None) or 0,
+        completion_tokens=getattr(usage, "output_tokens", None) or 0,
+    )
+
+
+def _translate(exc: anthropic.AnthropicError, api_key: str) -> ProviderError:
+    """Map an SDK error to a ``ProviderError`` by what happened, not by SDK class."""
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderError("anthropic: timed out", kind="timeout", retryable=True)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderError("anthropic: could not connect", kind="connection", retryable=True)
+    if isinstance(exc, anthropic.APIStatusError):
+        return _status_error(exc, api_key)
+    if isinstance(exc, anthropic.APIResponseValidationError):
+        return ProviderError("anthropic: unexpected answer", kind="malformed", retryable=True)
+    return ProviderError(f"anthropic: {type(exc).__name__}", kind="http")
+
+
+def _status_error(exc: anthropic.APIStatusError, api_key: str) -> ProviderError:
+    status = exc.status_code
+    error_code = exc.error_code or ""  # error.details.error_code
+    code = error_code or str(exc.type or "")  # error.type, e.g. "overloaded_error"
+    kind, retryable = "http", status in (408, 409, 429) or status >= 500  # 529 included
+    if status in (401, 403):
+        kind, retryable = "auth", False
+    elif status == 429 and error_code in SPEND_LIMIT_CODES:
+        retryable = False
+    label = code if _SAFE_CODE.match(code) and api_key not in code else ""
+    return ProviderError(
+        f"anthropic: {status} {label}".rstrip(),
+        kind=kind,
+        status=status,
+        retryable=retryable,
+        retry_after=_retry_after(exc.response.headers),
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    raw = headers.get("retry-after")
+    for value, scale in ((headers.get("retry-after-ms"), 0.001), (raw, 1.0)):
+        with contextlib.suppress(ValueError):
+            seconds = float(value or "nan") * scale
+            if math.isfinite(seconds):
+                return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(raw or "")
+    except (TypeError, ValueError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

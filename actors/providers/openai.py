@@ -1,0 +1,188 @@
+"""OpenAI (and any OpenAI-compatible server) through the ``openai`` SDK's Chat Completions.
+
+``OpenAIProvider.generate`` makes exactly one ``POST {base_url}/chat/completions`` and
+returns a ``Reply`` or raises a ``ProviderError`` classified by HTTP status (never by SDK
+class), following the table in ``actors.providers.base``. The SDK's own retries are off
+(``max_retries=0``): ``ProviderChain`` owns the one retry loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+import openai
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionSystemMessageParam,
+    ChatCompletionUserMessageParam,
+)
+
+from actors.providers import prompts
+from actors.providers.base import GenerationRequest, ProviderError, Reply
+from settings import ProviderSettings
+
+__all__ = ["OpenAIProvider"]
+
+#: Bounds a call only if a caller ever omits the per-call timeout (``generate`` never does).
+CLIENT_TIMEOUT_SECONDS: Final = 60.0
+#: 429 codes that mean "out of money", not "slow down": retrying cannot help.
+QUOTA_CODES: Final = frozenset({"insufficient_quota"})
+_SAFE_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+class OpenAIProvider:
+    """One Chat Completions call per ``generate``; safe to call from several threads."""
+
+    name: str = "openai"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.model = settings.model
+        self._base_url = settings.base_url
+        self._clients: dict[str, openai.OpenAI] = {}
+        self._lock = threading.Lock()
+
+    def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
+        """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
+
+        Runs on an agent actor's thread and blocks. Raises ``ProviderError`` only; its
+        message never contains ``api_key``.
+        """
+        if not api_key:
+            raise ProviderError("openai: no api key", kind="auth")
+        if timeout <= 0:
+            raise ProviderError("openai: no time left", kind="timeout", retryable=True)
+        try:
+            completion = self._client(api_key).chat.completions.create(
+                model=self.model,
+                messages=_messages(request),
+                # max_completion_tokens, not max_tokens: OpenAI rejects max_tokens with 400
+                # on reasoning models (gpt-5*, o-series; the default model is one) and
+                # rejects sending both. vLLM accepts max_completion_tokens; Ollama ignores
+                # it (no error, no cap), so there the timeout and clean_reply bound a reply.
+                max_completion_tokens=prompts.MAX_OUTPUT_TOKENS,
+                timeout=timeout,
+            )
+        except openai.OpenAIError as exc:
+            raise _translate(exc, api_key) from exc
+        except json.JSONDecodeError as exc:  # the SDK lets a 2xx with a non-JSON body escape
+            raise ProviderError("openai: malformed JSON", kind="malformed", retryable=True) from exc
+        return _reply(completion, fallback_model=self.model)
+
+    def close(self) -> None:
+        """Close every cached client (their connection pools). Safe to call twice."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+    def _client(self, api_key: str) -> openai.OpenAI:
+        # One client per key: each holds a connection pool, reused across calls and threads.
+        with self._lock:
+            client = self._clients.get(api_key)
+            if client is None:
+                client = openai.OpenAI(
+                    api_key=api_key,
+                    base_url=self._base_url,
+                    max_retries=0,
+                    timeout=CLIENT_TIMEOUT_SECONDS,
+                )
+                self._clients[api_key] = client
+            return client
+
+
+def _messages(request: GenerationRequest) -> list[ChatCompletionMessageParam]:
+    # "system", not "developer": OpenAI maps it for reasoning models, and OpenAI-compatible
+    # servers (vLLM, Ollama) only know "system".
+    system = prompts.system_prompt(request)
+    messages: list[ChatCompletionMessageParam] = [
+        ChatCompletionSystemMessageParam(role="system", content=system)
+    ]
+    for turn in prompts.chat_turns(request):
+        if turn.role == "assistant":
+            messages.append(ChatCompletionAssistantMessageParam(role="assistant", content=turn.content))
+        else:
+            messages.append(ChatCompletionUserMessageParam(role="user", content=turn.content))
+    return messages
+
+
+def _reply(completion: object, *, fallback_model: str) -> Reply:
+    """Read a completion defensively: a non-strict SDK hands back whatever the server sent."""
+    choices = getattr(completion, "choices", None)
+    if not isinstance(choices, list) or not choices:
+        raise ProviderError("openai: no choices in the answer", kind="malformed", retryable=True)
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    if message is None:
+        raise ProviderError("openai: no message in the answer", kind="malformed", retryable=True)
+    content = getattr(message, "content", None)
+    finish = getattr(choice, "finish_reason", None)
+    text = prompts.clean_reply(content) if isinstance(content, str) else ""
+    if not text:
+        if getattr(message, "refusal", None) or finish == "content_filter":
+            raise ProviderError(f"openai: refused ({finish})", kind="blocked")
+        # A reasoning model can spend the whole token budget thinking: finish_reason "length".
+        raise ProviderError(f"openai: empty reply ({finish})", kind="empty", retryable=True)
+    usage = getattr(completion, "usage", None)
+    model = getattr(completion, "model", None)
+    return Reply(
+        text=text,
+        model=model if isinstance(model, str) and model else fallback_model,
+        prompt_tokens=getattr(usage, "prompt_tokens", None) or 0,
+        completion_tokens=getattr(usage, "completion_tokens", None) or 0,
+    )
+
+
+def _translate(exc: openai.OpenAIError, api_key: str) -> ProviderError:
+    """Map an SDK error to a ``ProviderError`` by what happened, not by SDK class."""
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError("openai: timed out", kind="timeout", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderError("openai: could not connect", kind="connection", retryable=True)
+    if isinstance(exc, openai.APIStatusError):
+        return _status_error(exc, api_key)
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ProviderError("openai: unexpected answer", kind="malformed", retryable=True)
+    return ProviderError(f"openai: {type(exc).__name__}", kind="http")
+
+
+def _status_error(exc: openai.APIStatusError, api_key: str) -> ProviderError:
+    status = exc.status_code
+    code = exc.code or exc.type or ""
+    kind, retryable = "http", status in (408, 409, 429) or status >= 500
+    if status in (401, 403):
+        kind, retryable = "auth", False
+    elif status == 429 and (exc.code in QUOTA_CODES or exc.type in QUOTA_CODES):
+        retryable = False
+    label = code if _SAFE_CODE.match(code) and api_key not in code else ""
+    return ProviderError(
+        f"openai: {status} {label}".rstrip(),
+        kind=kind,
+        status=status,
+        retryable=retryable,
+        retry_after=_retry_after(exc.response.headers),
+    )
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
+    raw = headers.get("retry-after")
+    for value, scale in ((headers.get("retry-after-ms"), 0.001), (raw, 1.0)):
+        with contextlib.suppress(ValueError):
+            seconds = float(value or "nan") * scale
+            if math.isfinite(seconds):
+                return max(0.0, seconds)
+    try:
+        when = parsedate_to_datetime(raw or "")
+    except (TypeError, ValueError):
+        return None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
