@@ -1,0 +1,177 @@
+"""Run the real service (``python run.py``) as a subprocess, for integration and browser tests.
+
+``Service`` starts it on a free port with a temp SQLite file and tiny timings, waits until
+``/readyz`` answers, and can ``kill`` it (SIGKILL, a crash) and ``restart`` it on the same
+port and database. ``force()`` and friends call ``POST /control`` with the admin token.
+Everything it starts, it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_TOKEN = "test-admin-token"
+
+#: Timings that play a full 16-message round in well under a second or two.
+FAST_ENV = {
+    "ROUND_INTERVAL_SECONDS": "3600",
+    "MESSAGE_GAP_MIN_SECONDS": "0.01",
+    "MESSAGE_GAP_MAX_SECONDS": "0.02",
+    "MIN_COUNTDOWN_SECONDS": "60",
+    "COMPLETE_HOLD_SECONDS": "0.5",
+    "GENERATION_GRACE_SECONDS": "3",
+    "TYPING_LEAD_SECONDS": "0.005",
+    "TICK_SECONDS": "0.005",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Service:
+    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.database = tmp_path / "roundtable.db"
+        self.log_path = tmp_path / f"service-{self.port}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
+            **FAST_ENV,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "DATABASE_URL": f"sqlite:///{self.database}",
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self, timeout: float = 30.0) -> Service:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent"],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"service exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                status, _ = self.get("/readyz", timeout=1.0)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)  # polling a readiness probe: waiting on a condition, not syncing
+        raise TimeoutError(f"service not ready in {timeout} s:\n{self.logs()}")
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait: the clean shutdown path. Returns the exit code."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        code = self.process.returncode
+        self._close_log()
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to clean up."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._close_log()
+
+    def restart(self, timeout: float = 30.0) -> Service:
+        self.kill()
+        return self.start(timeout)
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- HTTP helpers ----------------------------------------------------------------
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+        *, timeout: float = 10.0, raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        """(status, decoded JSON or text). Never raises for an HTTP error status."""
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as response:
+                return response.status, _decode(response.read(), response.headers.get_content_type())
+        except urllib.error.HTTPError as error:
+            return error.code, _decode(error.read(), error.headers.get_content_type())
+
+    def get(self, path: str, **kwargs: Any) -> tuple[int, Any]:
+        return self.request("GET", path, **kwargs)
+
+    def control(self, action: str, token: str | None = ADMIN_TOKEN) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.request("POST", "/control", {"action": action}, headers)
+
+    def force(self) -> dict[str, Any]:
+        status, body = self.control("force")
+        assert status == 200, (status, body)
+        return dict(body)
+
+    def wait_for_state(self, state: str, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            _, body = self.get("/api/countdown")
+            if isinstance(body, dict) and body.get("state") == state:
+                return body
+            time.sleep(0.02)  # polling the API for a condition, bounded by the timeout
+        raise TimeoutError(f"state never became {state!r}")
+
+
+def _decode(payload: bytes, content_type: str) -> Any:
+    text = payload.decode("utf-8", errors="replace")
+    if content_type == "application/json":
+        return json.loads(text) if text else None
+    return text
