@@ -69,7 +69,9 @@ class AnthropicProvider:
         except anthropic.AnthropicError as exc:
             raise _translate(exc, api_key) from exc
         except json.JSONDecodeError as exc:  # the SDK lets a 2xx with a non-JSON body escape
-            raise ProviderError("anthropic: malformed JSON", kind="malformed", retryable=True) from exc
+            raise ProviderError(
+                "anthropic: malformed JSON", kind="malformed", retryable=True
+            ) from exc
         return _reply(message, fallback_model=self.model)
 
     def close(self) -> None:

@@ -108,7 +108,9 @@ def _messages(request: GenerationRequest) -> list[ChatCompletionMessageParam]:
     ]
     for turn in prompts.chat_turns(request):
         if turn.role == "assistant":
-            messages.append(ChatCompletionAssistantMessageParam(role="assistant", content=turn.content))
+            messages.append(
+                ChatCompletionAssistantMessageParam(role="assistant", content=turn.content)
+            )
         else:
             messages.append(ChatCompletionUserMessageParam(role="user", content=turn.content))
     return messages

@@ -77,8 +77,10 @@ def received_key(received: Received) -> str | None:
 class FakeAnthropic(FakeServer):
     """Answers Messages; every other path is a 404 in Anthropic's error format.
 
-    ``reply`` and ``model`` may be changed between requests. When ``api_key`` is set, a
-    request carrying another key (or none) gets a 401 ``authentication_error``.
+    ``reply`` and ``model`` may be changed between requests; ``reset`` lets one server be
+    shared by many tests (stopping a server waits out ``serve_forever``'s 0.5 s poll).
+    When ``api_key`` is set, a request carrying another key (or none) gets a 401
+    ``authentication_error``.
     """
 
     def __init__(
@@ -89,9 +91,17 @@ class FakeAnthropic(FakeServer):
         api_key: str | None = None,
     ) -> None:
         super().__init__()
+        self._defaults = (reply, model, api_key)
         self.reply: ReplyText = reply
         self.model = model
         self.api_key = api_key
+
+    def reset(self) -> None:
+        """Forget requests and queued scripts, restore ``reply``/``model``/``api_key``."""
+        with self._lock:
+            self.requests.clear()
+            self._queue.clear()
+        self.reply, self.model, self.api_key = self._defaults
 
     @property
     def base_url(self) -> str:

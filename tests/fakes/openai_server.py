@@ -80,8 +80,10 @@ def error(
 class FakeOpenAI(FakeServer):
     """Answers Chat Completions; every other path is a 404 in OpenAI's error format.
 
-    ``reply`` and ``model`` may be changed between requests. When ``api_key`` is set, a
-    request without ``Authorization: Bearer <api_key>`` gets a 401 ``invalid_api_key``.
+    ``reply`` and ``model`` may be changed between requests; ``reset`` lets one server be
+    shared by many tests (stopping a server waits out ``serve_forever``'s 0.5 s poll).
+    When ``api_key`` is set, a request without ``Authorization: Bearer <api_key>`` gets a
+    401 ``invalid_api_key``.
     """
 
     def __init__(
@@ -92,9 +94,17 @@ class FakeOpenAI(FakeServer):
         api_key: str | None = None,
     ) -> None:
         super().__init__()
+        self._defaults = (reply, model, api_key)
         self.reply: ReplyText = reply
         self.model = model
         self.api_key = api_key
+
+    def reset(self) -> None:
+        """Forget requests and queued scripts, restore ``reply``/``model``/``api_key``."""
+        with self._lock:
+            self.requests.clear()
+            self._queue.clear()
+        self.reply, self.model, self.api_key = self._defaults
 
     @property
     def base_url(self) -> str:
@@ -104,7 +114,8 @@ class FakeOpenAI(FakeServer):
     def answer(self, received: Received) -> Script:
         if received.method != "POST" or received.path != CHAT_PATH:
             return error(404, code="unknown_url", message=f"no route {received.path}")
-        if self.api_key is not None and received.header("authorization") != f"Bearer {self.api_key}":
+        key = received.header("authorization")
+        if self.api_key is not None and key != f"Bearer {self.api_key}":
             return error(401, code="invalid_api_key", message="Incorrect API key provided.")
         text = self.reply(received) if callable(self.reply) else self.reply
         return Script(200, completion(text, model=self.model))
