@@ -1,0 +1,5 @@
+"""Storage tests run on a real SQLite file and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+from tests.db_fixtures import database_url, db, postgres_server_url  # noqa: F401

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import peewee
+import pytest
+from playhouse.pool import PooledPostgresqlDatabase
+
+from storage import StorageError, connect, retrying, setup_database, using
+from storage.models import MODELS, Conversation, ConversationStatus, Message
+
+
+def table_indexes(db: peewee.Database, table: str) -> set[tuple[tuple[str, ...], bool]]:
+    with using(db):
+        return {(tuple(index.columns), index.unique) for index in db.get_indexes(table)}
+
+
+def test_sqlite_gets_its_directory_and_pragmas(tmp_path: Path) -> None:
+    db = connect(f"sqlite:///{tmp_path / 'nested' / 'data' / 'r.db'}")
+    assert (tmp_path / "nested" / "data").is_dir()
+    with using(db):
+        assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+    assert db.is_closed()
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("postgres://u@127.0.0.1:1/x", peewee.PostgresqlDatabase),
+        ("postgresql://u@127.0.0.1:1/x", peewee.PostgresqlDatabase),
+        ("postgres+pool://u@127.0.0.1:1/x", PooledPostgresqlDatabase),
+        ("postgresql+pool://u@127.0.0.1:1/x?max_connections=5", PooledPostgresqlDatabase),
+    ],
+)
+def test_postgres_urls_are_accepted_without_connecting(url: str, kind: type) -> None:
+    db = connect(url)
+    assert isinstance(db, kind)
+    assert db.is_closed()
+
+
+@pytest.mark.parametrize("url", ["mysql://u@h/x", "data/roundtable.db", "postgresql://h"])
+def test_unusable_urls_raise_storage_error(url: str) -> None:
+    with pytest.raises(StorageError):
+        connect(url)
+
+
+def test_unreachable_postgres_is_a_transient_storage_error() -> None:
+    db = connect("postgresql://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(StorageError) as caught:
+        with using(db):
+            pass
+    assert caught.value.transient
+    assert isinstance(caught.value.__cause__, peewee.OperationalError)
+
+
+def test_setup_creates_tables_and_indexes(db: peewee.Database) -> None:
+    setup_database(db)
+    with using(db):
+        assert set(db.get_tables()) >= {"conversations", "messages", "system_status", "api_calls"}
+    assert (("conversation_id", "seq"), True) in table_indexes(db, "messages")
+    assert {(("started_at",), False), (("status",), False)} <= table_indexes(db, "conversations")
+    assert {(("at",), False), (("provider", "at"), False)} <= table_indexes(db, "api_calls")
+
+
+def test_setup_is_idempotent_across_calls_and_database_objects(database_url: str) -> None:
+    first, second = connect(database_url), connect(database_url)
+    setup_database(first)
+    with using(first):
+        Conversation.create(topic="kept", status=ConversationStatus.ACTIVE.value)
+    setup_database(first)
+    setup_database(second)
+    with using(second):
+        assert [c.topic for c in Conversation.select()] == ["kept"]
+
+
+@pytest.mark.postgres
+def test_parallel_setup_on_postgres_does_not_fail(postgres_server_url: str) -> None:
+    cleanup = connect(postgres_server_url)
+    with using(cleanup):
+        cleanup.drop_tables(list(MODELS), safe=True, cascade=True)
+    cleanup.close()
+    barrier = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        db = connect(postgres_server_url)
+        try:
+            barrier.wait(timeout=10)
+            setup_database(db)
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=race) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    db = connect(postgres_server_url)
+    with using(db):
+        assert set(db.get_tables()) >= {"conversations", "messages", "system_status", "api_calls"}
+    db.close()
+
+
+def test_two_databases_in_two_threads_stay_apart(database_url: str, tmp_path: Path) -> None:
+    """The thread-bound proxy: each thread's models use the database it bound."""
+    databases = {"one": connect(database_url), "two": connect(f"sqlite:///{tmp_path}/two.db")}
+    barrier = threading.Barrier(2)
+    seen: dict[str, list[str]] = {}
+
+    def work(name: str) -> None:
+        db = databases[name]
+        setup_database(db)
+        with using(db):
+            barrier.wait(timeout=10)  # both threads are bound at the same time
+            for i in range(20):
+                Conversation.create(topic=f"{name}-{i}", status="active")
+            barrier.wait(timeout=10)
+            seen[name] = sorted({c.topic.split("-")[0] for c in Conversation.select()})
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert seen == {"one": ["one"], "two": ["two"]}
+
+
+def test_constraint_violations_become_storage_errors(db: peewee.Database) -> None:
+    setup_database(db)
+    with pytest.raises(StorageError) as caught:
+        with using(db, "insert orphan"):
+            Message.insert(
+                conversation=999, seq=1, agent="a", persona="p", provider="a", model="m",
+                source="api", content="x", planned_at=0, revealed_at=0,
+            ).execute()  # fmt: skip
+    assert "insert orphan failed" in str(caught.value)
+    assert isinstance(caught.value.__cause__, peewee.IntegrityError)
+    assert not caught.value.transient
+    with pytest.raises(StorageError):
+        with using(db):
+            Conversation.create(topic="t", status="bogus")  # CHECK constraint
+
+
+def test_retrying_repeats_transient_failures_only(db: peewee.Database) -> None:
+    attempts: list[int] = []
+
+    def locked_once() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise peewee.OperationalError(sqlite3.OperationalError("database is locked"))
+        return "done"
+
+    assert retrying(db, "locked", locked_once, delay=0.001) == "done"
+    assert len(attempts) == 2
+
+    def broken() -> None:
+        attempts.append(1)
+        raise peewee.ProgrammingError(sqlite3.ProgrammingError("no such table: nope"))
+
+    attempts.clear()
+    with pytest.raises(StorageError):
+        retrying(db, "broken", broken, delay=0.001)
+    assert len(attempts) == 1
