@@ -1,0 +1,216 @@
+"""One gateway per provider: the provider plus its keys, circuit, rate limit and health.
+
+A ``ProviderGateway`` is deliberately shared, mutable and thread-safe: all four agent
+actors fall back onto each other's providers, so the circuit, the rate limit and the key
+rests must be one object per provider, not one per agent, or a dead API would be probed
+four times as often and the RPM limit would be four times too high. Every method may be
+called from any agent thread; ``health()`` is also called from the web layer's thread.
+Keys never leave this module except as the ``api_key`` argument of ``Provider.generate``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import statistics
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from actors.clock import Clock
+from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
+from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
+from settings import ProviderSettings, Settings
+
+__all__ = ["CallResult", "Gateways", "ProviderGateway", "build_gateways", "build_providers"]
+
+log = logging.getLogger("roundtable.gateway")
+
+#: Where each provider class lives; imported lazily so this module loads without them.
+PROVIDER_CLASSES: Final = {
+    "openai": ("actors.providers.openai", "OpenAIProvider"),
+    "anthropic": ("actors.providers.anthropic", "AnthropicProvider"),
+    "perplexity": ("actors.providers.perplexity", "PerplexityProvider"),
+    "gemini": ("actors.providers.gemini", "GeminiProvider"),
+}
+_LATENCY_WINDOW: Final = 50  # recent calls kept for the p50
+_DAY: Final = 86_400.0
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call through a gateway: exactly one of ``reply`` and ``error`` is set."""
+
+    reply: Reply | None
+    error: ProviderError | None
+    started_at: float
+    latency_ms: int
+
+
+class ProviderGateway:
+    """A provider with its ``KeyRing``, ``CircuitBreaker``, ``RateLimiter`` and health."""
+
+    def __init__(
+        self,
+        settings: ProviderSettings,
+        provider: Provider | None,
+        clock: Clock,
+        *,
+        breaker: CircuitBreaker,
+        limiter: RateLimiter,
+        keys: KeyRing | None = None,
+    ) -> None:
+        self.name = settings.name
+        self.model = settings.model
+        self.provider = provider
+        self.keys = keys if keys is not None else KeyRing(settings.api_keys, clock)
+        self.breaker = breaker
+        self.limiter = limiter
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._latencies: deque[int] = deque(maxlen=_LATENCY_WINDOW)
+        self._day = self._today()
+        self._calls_today = 0
+        self._cost_today = 0.0
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None
+
+    @property
+    def configured(self) -> bool:
+        return self.provider is not None and len(self.keys) > 0
+
+    def unavailable_reason(self) -> str | None:
+        """Why no call should be tried now, or None. Does not claim a half-open probe."""
+        if not self.configured:
+            return "no API key"
+        if self.keys.available() == 0:
+            return "all API keys rested after auth errors"
+        if self.breaker.state is CircuitState.OPEN:
+            return "circuit open"
+        return None
+
+    def call(self, request: GenerationRequest, *, api_key: str, timeout: float) -> CallResult:
+        """One ``generate`` call, timed and counted; the circuit learns its result.
+
+        Runs on the calling agent's thread and blocks for up to ``timeout`` seconds.
+        """
+        if self.provider is None:
+            raise RuntimeError(f"provider {self.name} is not configured")
+        started = self._clock.now()
+        reply: Reply | None = None
+        error: ProviderError | None = None
+        try:
+            reply = self.provider.generate(request, api_key=api_key, timeout=timeout)
+        except ProviderError as exc:
+            error = exc
+        except Exception as exc:  # a bug in a provider module must not stall the round
+            log.exception("provider %s raised %s instead of ProviderError", self.name, type(exc).__name__)
+            error = ProviderError(f"internal error: {type(exc).__name__}", kind="internal")
+        latency_ms = max(0, round((self._clock.now() - started) * 1000))
+        self._record(latency_ms, error)
+        return CallResult(reply, error, started, latency_ms)
+
+    def note_rejection(self, error: ProviderError) -> None:
+        """Remember a reply our quality gate refused (the provider itself was healthy)."""
+        with self._lock:
+            self._last_error, self._last_error_at = error.error_class, self._clock.now()
+
+    def add_cost(self, cost_usd: float) -> None:
+        with self._lock:
+            self._roll()
+            self._cost_today += cost_usd
+
+    def redact(self, text: str) -> str:
+        return self.keys.redact(text)
+
+    def health(self) -> dict[str, Any]:
+        """JSON-ready health for ``/api/status``; never contains a key."""
+        with self._lock:
+            self._roll()
+            p50 = round(statistics.median(self._latencies)) if self._latencies else None
+            return {
+                "configured": self.configured,
+                "model": self.model,
+                "circuit": str(self.breaker.state),
+                "last_error": self._last_error,
+                "last_error_at": None if self._last_error_at is None else round(self._last_error_at * 1000),
+                "p50_latency_ms": p50,
+                "calls_today": self._calls_today,
+                "cost_today_usd": round(self._cost_today, 6),
+            }
+
+    def _record(self, latency_ms: int, error: ProviderError | None) -> None:
+        # Only errors that say the API is unwell trip the circuit; a 400, an auth error or a
+        # refusal came from a working API, so it counts as a sign of life.
+        if error is not None and error.retryable:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        with self._lock:
+            self._roll()
+            self._calls_today += 1
+            self._latencies.append(latency_ms)
+            if error is not None:
+                self._last_error, self._last_error_at = error.error_class, self._clock.now()
+
+    def _roll(self) -> None:
+        """Reset the daily counters at UTC midnight. Caller holds the lock."""
+        today = self._today()
+        if today != self._day:
+            self._day, self._calls_today, self._cost_today = today, 0, 0.0
+
+    def _today(self) -> int:
+        return int(self._clock.now() // _DAY)
+
+
+class Gateways(Mapping[str, ProviderGateway]):
+    """The gateways by provider name. Built once at start-up, then only read."""
+
+    def __init__(self, gateways: Mapping[str, ProviderGateway]) -> None:
+        self._gateways = dict(gateways)
+
+    def __getitem__(self, name: str) -> ProviderGateway:
+        return self._gateways[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._gateways)
+
+    def __len__(self) -> int:
+        return len(self._gateways)
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """``{name: {configured, model, circuit, last_error, ...}}`` for ``/api/status``."""
+        return {name: gateway.health() for name, gateway in self._gateways.items()}
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """The real provider objects for every configured provider (imported lazily)."""
+    providers: dict[str, Provider] = {}
+    for name, provider_settings in settings.providers.items():
+        if provider_settings.configured and name in PROVIDER_CLASSES:
+            module_name, class_name = PROVIDER_CLASSES[name]
+            cls = getattr(importlib.import_module(module_name), class_name)
+            providers[name] = cls(provider_settings)
+    return providers
+
+
+def build_gateways(
+    settings: Settings, clock: Clock, providers: Mapping[str, Provider] | None = None
+) -> Gateways:
+    """One gateway per provider in ``settings``; ``providers`` replaces the real ones (tests)."""
+    if providers is None:
+        providers = build_providers(settings)
+    return Gateways({
+        name: ProviderGateway(
+            ps,
+            providers.get(name),
+            clock,
+            breaker=CircuitBreaker(
+                settings.circuit_failure_threshold, settings.circuit_cooldown_seconds, clock
+            ),
+            limiter=RateLimiter(ps.requests_per_minute, clock),
+        )
+        for name, ps in settings.providers.items()
+    })
