@@ -26,7 +26,7 @@ from actors.providers.base import (
     Source,
 )
 from actors.providers.budget import DailyBudget
-from actors.providers.gateway import CallResult, ProviderGateway
+from actors.providers.gateway import CallResult, ProviderGateway, describe_error
 from actors.providers.pricing import PriceTable
 from actors.providers.resilience import Backoff
 
@@ -38,7 +38,6 @@ log = logging.getLogger("roundtable.chain")
 MIN_ATTEMPT_SECONDS: Final = 0.2
 #: One call may take at most this long, so a hung API leaves time for the fallbacks.
 ATTEMPT_TIMEOUT_CAP: Final = 30.0
-_REASON_CHARS: Final = 80
 
 
 class TemplateSource(Protocol):
@@ -185,16 +184,10 @@ class ProviderChain:
     def _reason(
         self, gateway: ProviderGateway, last: ProviderError | None, tries: int, note: str
     ) -> str:
-        """E.g. "529 overloaded after 3 tries" or "429 rate limited; retry-after 60s ..."."""
+        """E.g. "529 overloaded_error after 3 tries" or "429 (slow down); retry-after 60s ..."."""
         parts = []
         if last is not None:
-            message = gateway.redact(str(last).splitlines()[0] if str(last) else "")
-            label = last.error_class
-            if last.status is not None and str(last.status) not in label:
-                label = f"{last.status} {label}"  # "401 auth", not just "auth"
-            if message.startswith(last.error_class):
-                message = message[len(last.error_class) :].strip(" :")
-            text = f"{label} {message}".strip()[:_REASON_CHARS]
+            text = describe_error(gateway.name, last, gateway.redact)
             parts.append(text + (f" after {tries} tries" if tries > 1 else ""))
         if note:
             parts.append(note)

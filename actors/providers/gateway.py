@@ -15,7 +15,7 @@ import logging
 import statistics
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -24,7 +24,14 @@ from actors.providers.base import GenerationRequest, Provider, ProviderError, Re
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
 from settings import ProviderSettings, Settings
 
-__all__ = ["CallResult", "Gateways", "ProviderGateway", "build_gateways", "build_providers"]
+__all__ = [
+    "CallResult",
+    "Gateways",
+    "ProviderGateway",
+    "build_gateways",
+    "build_providers",
+    "describe_error",
+]
 
 log = logging.getLogger("roundtable.gateway")
 
@@ -37,6 +44,7 @@ PROVIDER_CLASSES: Final = {
 }
 _LATENCY_WINDOW: Final = 50  # recent calls kept for the p50
 _DAY: Final = 86_400.0
+_DESCRIPTION_CHARS: Final = 80
 
 
 @dataclass(frozen=True)
@@ -183,6 +191,21 @@ class Gateways(Mapping[str, ProviderGateway]):
     def health(self) -> dict[str, dict[str, Any]]:
         """``{name: {configured, model, circuit, last_error, ...}}`` for ``/api/status``."""
         return {name: gateway.health() for name, gateway in self._gateways.items()}
+
+
+def describe_error(
+    provider: str, error: ProviderError, redact: Callable[[str], str] = str
+) -> str:
+    """A short, key-free label for fallback reasons and ``check-keys``: "529 overloaded_error",
+    "401 auth (invalid API key)", "timeout (timed out)"."""
+    label = error.error_class
+    if error.status is not None and label != str(error.status):
+        label = f"{error.status} {label}"  # "401 auth", not just "auth"
+    lines = str(error).splitlines()
+    # Provider modules prefix their messages with their own name; the caller shows it once.
+    message = redact(lines[0] if lines else "").removeprefix(f"{provider}: ").strip()
+    text = message if message.startswith(label) else f"{label} ({message})" if message else label
+    return text[:_DESCRIPTION_CHARS]
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:

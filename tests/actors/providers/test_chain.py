@@ -165,9 +165,9 @@ def test_500_every_time_falls_back_with_the_reason(caplog: pytest.LogCaptureFixt
         outcome = rig.chain.generate(rig.request())
     assert len(anthropic.calls) == 3
     assert (outcome.source, outcome.provider) == (Source.FALLBACK, "openai")
-    assert outcome.fallback_reason == "anthropic: 500 internal server error after 3 tries"
+    assert outcome.fallback_reason == "anthropic: 500 (internal server error) after 3 tries"
     assert [c.provider for c in outcome.calls] == ["anthropic"] * 3 + ["openai"]
-    assert "agent anthropic: fell back to openai (anthropic: 500 internal server error after 3 tries)" in caplog.text
+    assert "agent anthropic: fell back to openai (anthropic: 500 (internal server error) after 3 tries)" in caplog.text
     assert "SECRET" not in caplog.text
 
 
@@ -192,7 +192,7 @@ def test_401_with_a_single_key_moves_on_at_once() -> None:
     outcome = rig.chain.generate(rig.request())
     assert len(anthropic.calls) == 1
     assert outcome.provider == "openai"
-    assert outcome.fallback_reason == "anthropic: 401 auth invalid API key"
+    assert outcome.fallback_reason == "anthropic: 401 auth (invalid API key)"
     again = rig.chain.generate(rig.request())
     assert len(anthropic.calls) == 1
     assert again.fallback_reason == "anthropic: all API keys rested after auth errors"
@@ -204,7 +204,7 @@ def test_non_retryable_400_goes_to_the_next_provider_immediately() -> None:
     rig = Rig({"anthropic": anthropic, "openai": openai})
     outcome = rig.chain.generate(rig.request())
     assert len(anthropic.calls) == 1
-    assert (outcome.provider, outcome.fallback_reason) == ("openai", "anthropic: 400 bad request")
+    assert (outcome.provider, outcome.fallback_reason) == ("openai", "anthropic: 400 (bad request)")
     assert rig.gateways["anthropic"].breaker.state is CircuitState.CLOSED
 
 
@@ -221,7 +221,7 @@ def test_a_hung_provider_falls_back_before_the_deadline() -> None:
     outcome = rig.chain.generate(request)
     assert time.time() < request.deadline  # three 0.3 s attempts left time for openai
     assert outcome.provider == "openai"
-    assert outcome.fallback_reason == "anthropic: timeout no answer in 0.30s after 3 tries"
+    assert outcome.fallback_reason == "anthropic: timeout (no answer in 0.30s) after 3 tries"
     assert [timeout for _, timeout in anthropic.calls] == [0.3, 0.3, 0.3]
 
 
@@ -244,7 +244,7 @@ def test_retry_after_past_the_deadline_moves_on_without_waiting() -> None:
     outcome = rig.chain.generate(rig.request(seconds=60.0))
     assert time.monotonic() - started < 1.0
     assert len(anthropic.calls) == 1
-    assert outcome.fallback_reason == "anthropic: 429 rate limited; retry-after 120s is past the deadline"
+    assert outcome.fallback_reason == "anthropic: 429 (rate limited); retry-after 120s is past the deadline"
 
 
 def test_circuit_opens_is_skipped_then_half_open_probe_closes_it() -> None:
@@ -274,12 +274,12 @@ def test_a_failed_half_open_probe_reopens_after_one_call() -> None:
     clock.advance(rig.settings.circuit_cooldown_seconds)
     outcome = rig.chain.generate(rig.request())
     assert len(anthropic.calls) == 4  # three, then exactly one probe
-    assert outcome.fallback_reason == "anthropic: 503 HTTP 503; circuit open"
+    assert outcome.fallback_reason == "anthropic: 503 (HTTP 503); circuit open"
 
 
 def test_all_providers_down_gives_a_template_with_the_reasons() -> None:
     providers = {
-        "anthropic": ScriptedProvider("anthropic", http(529, "overloaded")),
+        "anthropic": ScriptedProvider("anthropic", http(529, "anthropic: 529 overloaded_error")),
         "openai": ScriptedProvider("openai", http(400, "bad request")),
         "perplexity": ScriptedProvider("perplexity", ok("perplexity")),
     }
@@ -289,7 +289,7 @@ def test_all_providers_down_gives_a_template_with_the_reasons() -> None:
     assert (outcome.source, outcome.provider, outcome.model) == (Source.TEMPLATE, "template", "template")
     assert outcome.content.startswith("Clio would say")
     assert outcome.fallback_reason == (
-        "anthropic: 529 overloaded after 3 tries; openai: 400 bad request; "
+        "anthropic: 529 overloaded_error after 3 tries; openai: 400 (bad request); "
         "perplexity: no API key; gemini: no API key"
     )
     assert len(outcome.calls) == 4 and not any(c.ok for c in outcome.calls)
@@ -321,7 +321,7 @@ def test_quality_rejections_every_time_fall_back_with_the_reason() -> None:
     anthropic = ScriptedProvider("anthropic", ok("anthropic", "Too short."))
     rig = Rig({"anthropic": anthropic, "openai": ScriptedProvider("openai", ok("openai"))})
     outcome = rig.chain.generate(rig.request())
-    assert outcome.fallback_reason == "anthropic: quality rejected: too short: 2 words after 3 tries"
+    assert outcome.fallback_reason == "anthropic: quality (rejected: too short: 2 words) after 3 tries"
 
 
 def test_api_call_rows_record_every_attempt() -> None:
