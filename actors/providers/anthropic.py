@@ -49,7 +49,8 @@ class AnthropicProvider:
     def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
         """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
 
-        Runs on an agent actor's thread and blocks. Raises ``ProviderError`` only; its
+        Runs on an agent actor's thread and blocks. ``timeout`` bounds each phase of the
+        call (connect, write, each read), as httpx does. Raises ``ProviderError`` only; its
         message never contains ``api_key``.
         """
         if not api_key:
@@ -68,7 +69,8 @@ class AnthropicProvider:
             )
         except anthropic.AnthropicError as exc:
             raise _translate(exc, api_key) from exc
-        except json.JSONDecodeError as exc:  # the SDK lets a 2xx with a non-JSON body escape
+        # The SDK lets a 2xx body that is not JSON (or not UTF-8) escape unwrapped.
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProviderError(
                 "anthropic: malformed JSON", kind="malformed", retryable=True
             ) from exc
@@ -123,7 +125,8 @@ def _reply(message: object, *, fallback_model: str) -> Reply:
     if not text:
         if stop == "refusal":
             raise ProviderError("anthropic: refused", kind="blocked")
-        raise ProviderError(f"anthropic: empty reply ({stop})", kind="empty", retryable=True)
+        because = f" ({stop})" if stop else ""
+        raise ProviderError(f"anthropic: empty reply{because}", kind="empty", retryable=True)
     usage = getattr(message, "usage", None)
     model = getattr(message, "model", None)
     return Reply(

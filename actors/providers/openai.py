@@ -53,7 +53,8 @@ class OpenAIProvider:
     def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
         """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
 
-        Runs on an agent actor's thread and blocks. Raises ``ProviderError`` only; its
+        Runs on an agent actor's thread and blocks. ``timeout`` bounds each phase of the
+        call (connect, write, each read), as httpx does. Raises ``ProviderError`` only; its
         message never contains ``api_key``.
         """
         if not api_key:
@@ -64,16 +65,18 @@ class OpenAIProvider:
             completion = self._client(api_key).chat.completions.create(
                 model=self.model,
                 messages=_messages(request),
-                # max_completion_tokens, not max_tokens: OpenAI rejects max_tokens with 400
-                # on reasoning models (gpt-5*, o-series; the default model is one) and
-                # rejects sending both. vLLM accepts max_completion_tokens; Ollama ignores
-                # it (no error, no cap), so there the timeout and clean_reply bound a reply.
+                # max_completion_tokens, not max_tokens: OpenAI answers 400
+                # unsupported_parameter to max_tokens on reasoning models (gpt-5*, o-series;
+                # the default model is one), so sending both fails there too. vLLM accepts
+                # max_completion_tokens; Ollama ignores it (no error, but no cap), so there
+                # the timeout and clean_reply's length cap bound a reply.
                 max_completion_tokens=prompts.MAX_OUTPUT_TOKENS,
                 timeout=timeout,
             )
         except openai.OpenAIError as exc:
             raise _translate(exc, api_key) from exc
-        except json.JSONDecodeError as exc:  # the SDK lets a 2xx with a non-JSON body escape
+        # The SDK lets a 2xx body that is not JSON (or not UTF-8) escape unwrapped.
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProviderError("openai: malformed JSON", kind="malformed", retryable=True) from exc
         return _reply(completion, fallback_model=self.model)
 
@@ -132,7 +135,8 @@ def _reply(completion: object, *, fallback_model: str) -> Reply:
         if getattr(message, "refusal", None) or finish == "content_filter":
             raise ProviderError(f"openai: refused ({finish})", kind="blocked")
         # A reasoning model can spend the whole token budget thinking: finish_reason "length".
-        raise ProviderError(f"openai: empty reply ({finish})", kind="empty", retryable=True)
+        because = f" ({finish})" if finish else ""
+        raise ProviderError(f"openai: empty reply{because}", kind="empty", retryable=True)
     usage = getattr(completion, "usage", None)
     model = getattr(completion, "model", None)
     return Reply(
