@@ -15,7 +15,7 @@ import logging
 import statistics
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ __all__ = [
     "ProviderGateway",
     "build_gateways",
     "build_providers",
+    "close_providers",
     "describe_error",
 ]
 
@@ -192,6 +193,10 @@ class Gateways(Mapping[str, ProviderGateway]):
         """``{name: {configured, model, circuit, last_error, ...}}`` for ``/api/status``."""
         return {name: gateway.health() for name, gateway in self._gateways.items()}
 
+    def close(self) -> None:
+        """Close the providers' clients (their connection pools); call once, at shutdown."""
+        close_providers(g.provider for g in self._gateways.values() if g.provider is not None)
+
 
 def describe_error(
     provider: str, error: ProviderError, redact: Callable[[str], str] = str
@@ -217,6 +222,14 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
             cls = getattr(importlib.import_module(module_name), class_name)
             providers[name] = cls(provider_settings)
     return providers
+
+
+def close_providers(providers: Iterable[Provider]) -> None:
+    """Call ``close()`` on each provider that has one (it is not part of the seam)."""
+    for provider in providers:
+        close = getattr(provider, "close", None)
+        if callable(close):
+            close()
 
 
 def build_gateways(

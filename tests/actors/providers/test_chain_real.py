@@ -1,0 +1,88 @@
+"""ProviderChain with the real OpenAI and Anthropic provider classes against loopback fakes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from actors.clock import SystemClock
+from actors.personas import persona_for
+from actors.providers.base import GenerationRequest, Source
+from actors.providers.budget import DailyBudget
+from actors.providers.chain import ProviderChain
+from actors.providers.gateway import build_gateways
+from actors.providers.pricing import PriceTable
+from actors.providers.resilience import Backoff, CircuitState
+from actors.providers.templates import TemplateWriter
+from settings import PROVIDERS, ProviderSettings, Settings
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.anthropic_server import error as anthropic_error
+from tests.fakes.openai_server import FakeOpenAI
+
+
+@pytest.fixture
+def openai_fake() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key="sk-openai-SECRET", model="gpt-5-mini-2025-08-07") as fake:
+        yield fake  # type: ignore[misc]
+
+
+@pytest.fixture
+def anthropic_fake() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic(api_key="sk-ant-SECRET") as fake:
+        yield fake  # type: ignore[misc]
+
+
+def test_500_on_anthropic_every_time_falls_back_to_openai(
+    openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    anthropic_fake.enqueue(*[anthropic_error(500, "api_error", "Internal server error")] * 10)
+    urls = {"openai": openai_fake.base_url, "anthropic": anthropic_fake.base_url}
+    keys = {"openai": ("sk-openai-SECRET",), "anthropic": ("sk-ant-SECRET",)}
+    models = {"openai": "gpt-5-mini", "anthropic": "claude-sonnet-test", "perplexity": "perplexity/sonar", "gemini": "gemini-2.5-flash"}
+    settings = Settings(
+        providers={
+            name: ProviderSettings(
+                name=name,
+                api_keys=keys.get(name, ()),
+                base_url=urls.get(name, "http://127.0.0.1:9"),
+                model=models[name],
+                requests_per_minute=60,
+                fallbacks=tuple(p for p in PROVIDERS if p != name),
+            )
+            for name in PROVIDERS
+        }
+    )
+    clock = SystemClock()
+    gateways = build_gateways(settings, clock)
+    chain = ProviderChain(
+        "anthropic",
+        ("anthropic", *settings.providers["anthropic"].fallbacks),
+        gateways,
+        TemplateWriter(),
+        PriceTable.load(),
+        DailyBudget(None, clock),
+        clock,
+        settings.provider_max_attempts,
+        backoff=Backoff(rand=lambda: 0.0),  # no real waits between the retries
+    )
+    request = GenerationRequest(persona_for("anthropic"), "Remote work", (), 1, 16, clock.now() + 20.0)
+    try:
+        with caplog.at_level(logging.WARNING, logger="roundtable.chain"):
+            outcome = chain.generate(request)
+    finally:
+        gateways.close()
+
+    assert (outcome.source, outcome.provider, outcome.model) == (Source.FALLBACK, "openai", "gpt-5-mini-2025-08-07")
+    assert outcome.fallback_reason is not None
+    assert outcome.fallback_reason.startswith("anthropic: 500 ")
+    assert outcome.fallback_reason.endswith(" after 3 tries")
+    assert outcome.content and outcome.prompt_tokens == 120 and outcome.cost_usd > 0
+    assert len(anthropic_fake.requests) == 3 and len(openai_fake.requests) == 1
+    assert [(c.provider, c.ok, c.status_code) for c in outcome.calls] == [
+        ("anthropic", False, 500), ("anthropic", False, 500), ("anthropic", False, 500), ("openai", True, None)
+    ]
+    assert gateways["anthropic"].breaker.state is CircuitState.OPEN  # threshold 3 reached
+    assert "agent anthropic: fell back to openai (anthropic: 500" in caplog.text
+    assert "SECRET" not in caplog.text
