@@ -125,12 +125,16 @@ class ProviderChain:
             if not gateway.limiter.acquire(request.deadline - MIN_ATTEMPT_SECONDS, self._closing.wait):
                 note = f"local rate limit ({gateway.limiter.requests_per_minute}/min)"
                 break
+            timeout = min(self._attempt_timeout, request.deadline - self._clock.now())
+            if timeout < MIN_ATTEMPT_SECONDS:  # the rate-limit wait used up the time
+                note = "no time left"
+                break
+            # Last check before the call: in half-open it claims the single probe.
             if not gateway.breaker.allow():
                 note = "circuit open"
                 break
-            timeout = min(self._attempt_timeout, request.deadline - self._clock.now())
             tries += 1
-            result = gateway.call(request, api_key=key, timeout=max(timeout, MIN_ATTEMPT_SECONDS))
+            result = gateway.call(request, api_key=key, timeout=timeout)
             error, cost = self._judge(gateway, result, history)
             calls.append(self._api_call(gateway, result, error, cost))
             if error is None and result.reply is not None:

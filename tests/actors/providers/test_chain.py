@@ -247,6 +247,15 @@ def test_retry_after_past_the_deadline_moves_on_without_waiting() -> None:
     assert outcome.fallback_reason == "anthropic: 429 (rate limited); retry-after 120s is past the deadline"
 
 
+def test_retry_after_that_fits_is_waited_out_and_retried() -> None:
+    anthropic = ScriptedProvider("anthropic", http(429, "rate limited", retry_after=0.05), ok("anthropic"))
+    rig = Rig({"anthropic": anthropic}, clock=SystemClock())
+    started = time.monotonic()
+    outcome = rig.chain.generate(rig.request(seconds=10.0))
+    assert time.monotonic() - started >= 0.05
+    assert outcome.source is Source.API and len(anthropic.calls) == 2
+
+
 def test_circuit_opens_is_skipped_then_half_open_probe_closes_it() -> None:
     clock = FakeClock()
     anthropic = ScriptedProvider("anthropic", *[http(503, "unavailable")] * 3, ok("anthropic"))
