@@ -27,8 +27,8 @@ DEFAULT_BASE_URLS: Final = {
     "gemini": "https://generativelanguage.googleapis.com",
 }
 DEFAULT_MODELS: Final = {
-    "openai": "gpt-5-mini",
-    "anthropic": "claude-sonnet-4-5",
+    "openai": "gpt-5.4-mini",
+    "anthropic": "claude-sonnet-5-5",
     "perplexity": "perplexity/sonar",
     "gemini": "gemini-2.5-flash",
 }

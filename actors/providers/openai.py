@@ -69,8 +69,10 @@ class OpenAIProvider:
                 # unsupported_parameter to max_tokens on reasoning models (gpt-5*, o-series;
                 # the default model is one), so sending both fails there too. vLLM accepts
                 # max_completion_tokens; Ollama ignores it (no error, but no cap), so there
-                # the timeout and clean_reply's length cap bound a reply.
-                max_completion_tokens=prompts.MAX_OUTPUT_TOKENS,
+                # the timeout and clean_reply's length cap bound a reply. On reasoning
+                # models the cap includes hidden reasoning tokens, so it is larger than the
+                # visible reply needs; billing follows the tokens actually used.
+                max_completion_tokens=prompts.MAX_OUTPUT_TOKENS_REASONING,
                 timeout=timeout,
             )
         except openai.OpenAIError as exc:

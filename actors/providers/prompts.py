@@ -30,6 +30,9 @@ MAX_REPLY_WORDS: Final = 120
 MAX_REPLY_CHARS: Final = 1200
 #: Tokens asked of each API; 120 words is about 160 tokens, with room to finish a sentence.
 MAX_OUTPUT_TOKENS: Final = 400
+#: For APIs whose cap also counts hidden reasoning tokens (OpenAI's gpt-5 family): with
+#: 400, a reasoning model can spend the whole budget thinking and return no text.
+MAX_OUTPUT_TOKENS_REASONING: Final = 2000
 #: Rough history budget per provider (characters, ~4 per token); oldest turns go first.
 HISTORY_CHAR_BUDGET: Final = 12_000
 

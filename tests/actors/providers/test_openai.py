@@ -13,7 +13,7 @@ import pytest
 from actors.personas import PERSONAS
 from actors.providers.base import GenerationRequest, ProviderError, Reply, Turn
 from actors.providers.openai import OpenAIProvider
-from actors.providers.prompts import MAX_OUTPUT_TOKENS
+from actors.providers.prompts import MAX_OUTPUT_TOKENS_REASONING
 from settings import ProviderSettings
 from tests.fakes.openai_server import FakeOpenAI, completion, error
 from tests.fakes.server import Script
@@ -87,7 +87,7 @@ def test_success_sends_one_chat_completion(fake: FakeOpenAI, provider: OpenAIPro
     assert "You are Orion" in messages[0]["content"]
     assert [m["role"] for m in messages[1:]] == ["user", "assistant", "user"]
     assert f"Clio: Yet {EARLIER_WORDS}." in messages[-1]["content"]
-    assert sent.body["max_completion_tokens"] == MAX_OUTPUT_TOKENS
+    assert sent.body["max_completion_tokens"] == MAX_OUTPUT_TOKENS_REASONING
     assert "max_tokens" not in sent.body
     assert "temperature" not in sent.body
     assert reply == Reply(
