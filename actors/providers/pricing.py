@@ -100,7 +100,11 @@ def _parse(text: str, source: str) -> dict[str, dict[str, Price]]:
             continue  # "_comment", "_as_of": notes for people
         if not isinstance(models, dict):
             raise PriceFileError(f"prices file {source}: {provider!r} is not an object of models")
-        table[provider] = {model: _price(value, source, provider, model) for model, value in models.items()}
+        table[provider] = {
+            model: _price(value, source, provider, model)
+            for model, value in models.items()
+            if not model.startswith("_")  # "_note": for people
+        }
     return table
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,11 @@ from actors.providers.pricing import PriceFileError, PriceTable
 from settings import DEFAULT_MODELS
 
 
-def test_every_default_model_has_a_built_in_price() -> None:
+def test_every_default_model_has_its_own_built_in_price() -> None:
+    built_in = json.loads(resources.files("actors.providers").joinpath("prices.json").read_text())
     table = PriceTable.load()
     for provider, model in DEFAULT_MODELS.items():
+        assert model in built_in[provider], f"prices.json has no entry for {provider}/{model}"
         price = table.price(provider, model)
         assert price is not None and price.output_per_million > 0, (provider, model)
 
