@@ -1,0 +1,276 @@
+"""Wiring: start and stop the actor system, and the embedding API.
+
+``start_system(settings)`` starts Persistence, Broadcaster, the four Agents and the
+Supervisor (in that order), plus the Ticker; ``RoundtableSystem.stop()`` stops them in
+reverse order and closes the database. ``run.py`` uses it, and so can an existing Python
+app that embeds Roundtable (see the aliases at the bottom, named after the old guide).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pykka
+
+from actors.agent import Agent
+from actors.broadcaster import Broadcaster, Hub
+from actors.clock import Clock, SystemClock
+from actors.persistence import Persistence
+from actors.personas import PERSONAS
+from actors.providers.templates import TemplateWriter
+from actors.supervisor import Supervisor, Ticker
+from actors.topics import load_topics, topic_for_slot
+from settings import Settings
+from storage import queries
+from storage.db import connect
+
+__all__ = [
+    "RoundtableSystem",
+    "create_system",
+    "get_countdown_info",
+    "get_enhanced_status",
+    "get_status",
+    "setup_database",
+    "start_enhanced_system",
+    "start_system",
+    "stop_system",
+]
+
+log = logging.getLogger("roundtable.system")
+
+ASK_TIMEOUT: Final = 10.0
+
+
+@dataclass
+class RoundtableSystem:
+    """A running engine. Methods may be called from any thread (they ask the actors)."""
+
+    settings: Settings
+    clock: Clock
+    db: Any
+    supervisor: Any
+    broadcaster: Any
+    persistence: Any
+    gateways: Any
+    actors: list[pykka.ActorRef[Any]] = field(default_factory=list)
+    ticker: Ticker | None = None
+    closers: list[Any] = field(default_factory=list)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``hello`` body: state, next round, the current round and its messages."""
+        return dict(self.supervisor.snapshot().get(timeout=ASK_TIMEOUT))
+
+    def command(self, action: str) -> dict[str, Any]:
+        """Force, skip, pause or resume; raises ``CommandRejected`` or ``ValueError``."""
+        return dict(self.supervisor.command(action).get(timeout=ASK_TIMEOUT))
+
+    def countdown(self) -> dict[str, Any]:
+        view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
+        remaining = None
+        if view["next_round_at"] is not None:
+            remaining = max(0.0, (view["next_round_at"] - view["server_time"]) / 1000)
+        return {
+            "state": view["state"],
+            "server_time": view["server_time"],
+            "next_round_at": view["next_round_at"],
+            "seconds_remaining": remaining,
+            "next_topic": view["next_topic"],
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Engine state, the current round, per-provider health and today's spend; no keys."""
+        view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
+        health = self.gateways.health() if self.gateways is not None else {}
+        return {
+            "state": view["state"],
+            "server_time": view["server_time"],
+            "next_round_at": view["next_round_at"],
+            "next_topic": view["next_topic"],
+            "conversation": view["conversation"],
+            "last_conversation": view["last_conversation"],
+            "providers": health,
+            "today": _today(health),
+        }
+
+    def attach_hub(self, hub: Hub) -> None:
+        self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
+
+    def stop(self) -> None:
+        """Stop the ticker, interrupt retry waits, stop every actor in reverse start order,
+        then close the provider clients and the database."""
+        if self.ticker is not None:
+            self.ticker.stop()
+        for closer in self.closers:
+            closer()
+        for ref in reversed(self.actors):
+            try:
+                ref.stop(timeout=ASK_TIMEOUT)
+            except pykka.ActorDeadError:
+                pass
+            except pykka.Timeout:
+                log.warning("actor %s did not stop in time", ref)
+        if self.gateways is not None:
+            self.gateways.close()
+        if not self.db.is_closed():
+            self.db.close()
+        log.info("engine stopped")
+
+
+def _today(health: Mapping[str, Any]) -> dict[str, Any]:
+    calls = sum(int(h.get("calls_today", 0)) for h in health.values())
+    cost = sum(float(h.get("cost_today_usd", 0.0)) for h in health.values())
+    return {"calls": calls, "cost_usd": round(cost, 6)}
+
+
+def create_system(
+    settings: Settings,
+    *,
+    hub: Hub | None = None,
+    clock: Clock | None = None,
+    providers: Mapping[str, Any] | None = None,
+    start_ticker: bool = True,
+) -> RoundtableSystem:
+    """Start the engine. ``providers`` overrides the real API clients (tests, embedders)."""
+    clock = clock or SystemClock()
+    db = connect(settings.database_url)
+    refs: list[pykka.ActorRef[Any]] = []
+    try:
+        persistence_ref = Persistence.start(db)
+        refs.append(persistence_ref)
+        persistence = persistence_ref.proxy()
+        broadcaster_ref = Broadcaster.start(hub)
+        refs.append(broadcaster_ref)
+        templates = TemplateWriter()
+        gateways, chains, closers = _build_chains(settings, clock, templates, persistence, providers)
+        agents = {}
+        for persona in PERSONAS:
+            ref = Agent.start(persona, chains[persona.agent], templates, persistence)
+            refs.append(ref)
+            agents[persona.agent] = ref.proxy()
+        topics = load_topics(settings.topics_file)
+        interval = settings.round_interval_seconds
+        supervisor_ref = Supervisor.start(
+            settings,
+            clock=clock,
+            agents=agents,
+            persistence=persistence,
+            broadcaster=broadcaster_ref.proxy(),
+            templates=templates,
+            topic_for=lambda slot: topic_for_slot(topics, slot, interval),
+            last_conversation=queries.last_completed_conversation(db),
+            rng=random.Random(),
+        )
+        refs.append(supervisor_ref)
+    except BaseException:
+        for ref in reversed(refs):
+            ref.stop()
+        raise
+    system = RoundtableSystem(
+        settings=settings, clock=clock, db=db, supervisor=supervisor_ref.proxy(),
+        broadcaster=broadcaster_ref.proxy(), persistence=persistence, gateways=gateways,
+        actors=refs, closers=closers,
+    )
+    if start_ticker:
+        system.ticker = Ticker(system.supervisor, settings.tick_seconds)
+        system.ticker.start()
+    log.info(
+        "engine started: state %s, providers configured: %s",
+        system.snapshot()["state"], ", ".join(settings.configured_providers) or "none (templates only)",
+    )
+    return system
+
+
+def _build_chains(
+    settings: Settings,
+    clock: Clock,
+    templates: TemplateWriter,
+    persistence: Any,
+    providers: Mapping[str, Any] | None,
+) -> tuple[Any, dict[str, Any], list[Any]]:
+    """One provider chain per agent, sharing the provider gateways and the daily budget."""
+    from actors.providers.budget import DailyBudget
+    from actors.providers.chain import ProviderChain
+    from actors.providers.gateway import build_gateways
+    from actors.providers.pricing import PriceTable
+
+    gateways = build_gateways(settings, clock, providers)
+    spent = persistence.spend_today(clock.now()).get(timeout=ASK_TIMEOUT)
+    budget = DailyBudget(settings.daily_budget_usd, clock, spent_today=spent)
+    prices = PriceTable.load(settings.prices_file)
+    chains = {}
+    for persona in PERSONAS:
+        own = settings.providers[persona.agent]
+        chains[persona.agent] = ProviderChain(
+            agent=persona.agent,
+            order=(persona.agent, *own.fallbacks),
+            gateways=gateways,
+            templates=templates,
+            prices=prices,
+            budget=budget,
+            clock=clock,
+            max_attempts=settings.provider_max_attempts,
+        )
+    closers = [chain.close for chain in chains.values()]
+    return gateways, chains, closers
+
+
+# -- the embedding API, for an existing Python app ------------------------------------------
+_current: RoundtableSystem | None = None
+_current_lock = threading.Lock()
+
+
+def start_system(settings: Settings | None = None, **kwargs: Any) -> RoundtableSystem:
+    """Start the process-wide engine once (settings from the environment when not given).
+
+    Keyword arguments go to ``create_system`` (``hub``, ``clock``, ``providers``).
+    """
+    global _current
+    with _current_lock:
+        if _current is None:
+            if settings is None:
+                import os
+
+                settings = Settings.from_env(os.environ)
+            _current = create_system(settings, **kwargs)
+        return _current
+
+
+def stop_system() -> None:
+    global _current
+    with _current_lock:
+        if _current is not None:
+            _current.stop()
+            _current = None
+
+
+def get_status() -> dict[str, Any]:
+    if _current is None:
+        return {"state": "stopped"}
+    return _current.status()
+
+
+def get_countdown_info() -> dict[str, Any]:
+    if _current is None:
+        return {"state": "stopped", "next_round_at": None, "seconds_remaining": None}
+    return _current.countdown()
+
+
+def setup_database(database_url: str) -> None:
+    """Create the tables and indexes (idempotent) without starting the engine."""
+    from storage.db import setup_database as _setup
+
+    db = connect(database_url)
+    try:
+        _setup(db)
+    finally:
+        db.close()
+
+
+# Names an integrator of the old guide looks for.
+start_enhanced_system = start_system
+get_enhanced_status = get_status

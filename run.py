@@ -1,0 +1,133 @@
+"""Roundtable's entry point: ``python run.py [--demo]``, ``python run.py check-keys``.
+
+The only module that reads the environment (and an optional ``.env``): it validates the
+settings once, starts the engine, serves the app with Hypercorn on HOST:PORT, and on
+SIGINT/SIGTERM stops the server, then the actors in order, then closes the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from settings import Settings, SettingsError, demo
+
+log = logging.getLogger("roundtable")
+
+#: Hypercorn limits that its defaults leave loose (see docs/architecture.md).
+WEBSOCKET_PING_INTERVAL = 20.0
+WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024
+GRACEFUL_TIMEOUT = 3.0
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="run.py", description="Run the Roundtable service.")
+    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "check-keys", "setup-db"),
+                        help="serve (default), check-keys (one tiny request per configured "
+                             "provider), or setup-db (create tables and exit)")
+    parser.add_argument("--demo", action="store_true",
+                        help="fast timings: a round every 2 minutes, gaps of a few seconds")
+    parser.add_argument("--env-file", default=".env", help="read settings from this file if it exists")
+    return parser.parse_args(argv)
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    from dotenv import load_dotenv
+
+    if os.path.isfile(args.env_file):
+        load_dotenv(args.env_file, override=False)
+    settings = Settings.from_env(os.environ)
+    return demo(settings) if args.demo else settings
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "httpx2", "httpcore", "openai", "anthropic", "google_genai", "hypercorn.access",
+                  "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+    """Loop exception handler: a connection task cancelled at shutdown is not an error.
+
+    Hypercorn's WebSocket ping loop keeps a closed connection's task asleep until its next
+    ping; at shutdown that task is cancelled and asyncio would log the cancellation as an
+    unhandled traceback. Everything else goes to the default handler.
+    """
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        log.debug("connection task cancelled at shutdown")
+        return
+    loop.default_exception_handler(context)
+
+
+async def serve(settings: Settings) -> None:
+    """Run the engine and the web server until SIGINT or SIGTERM."""
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    from actors.broadcaster import Hub
+    from actors.system import start_system, stop_system
+    from web.app import create_app
+
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_quiet_cancellation)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    hub = Hub(loop)
+    system = await asyncio.to_thread(start_system, settings, hub=hub)
+    try:
+        config = Config()
+        config.bind = [f"{settings.host}:{settings.port}"]
+        config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
+        config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
+        config.graceful_timeout = GRACEFUL_TIMEOUT
+        config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once
+        log.info("Roundtable is live at http://%s:%d (admin page: /control)", settings.host, settings.port)
+        await hypercorn_serve(create_app(system, settings, hub), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    finally:
+        log.info("shutting down")
+        await asyncio.to_thread(stop_system)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        settings = load_settings(args)
+    except SettingsError as exc:
+        print(f"roundtable: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    if args.command == "check-keys":
+        from actors.providers.check import check_keys
+
+        return check_keys(settings)
+    if args.command == "setup-db":
+        from actors.system import setup_database
+
+        setup_database(settings.database_url)
+        print("database ready")
+        return 0
+    try:
+        asyncio.run(serve(settings))
+    except OSError as exc:
+        log.error("could not serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

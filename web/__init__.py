@@ -1,0 +1,1 @@
+"""Roundtable's web server: pages, JSON API, /control, the WebSocket and metrics."""

@@ -1,0 +1,101 @@
+"""The JSON API: status, countdown, past rounds and transcripts, health and readiness."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from quart import Blueprint, Response, abort, jsonify, request
+
+from storage import export, queries
+from web.context import Context
+
+bp = Blueprint("api", __name__)
+
+MAX_PAGE: Final = 100
+DEFAULT_PAGE: Final = 20
+
+
+@bp.get("/api/status")
+async def status() -> Response:
+    context = Context.current()
+    return jsonify(await context.call(context.system.status))
+
+
+@bp.get("/api/countdown")
+async def countdown() -> Response:
+    context = Context.current()
+    return jsonify(await context.call(context.system.countdown))
+
+
+def _int_arg(name: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
+    """A whole-number query argument; anything else is a 400 naming the argument."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, f"{name} must be a whole number, not {raw[:40]!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and {maximum}" if maximum is not None else ""
+        abort(400, f"{name} must be between {minimum}{upper}" if upper else f"{name} must be at least {minimum}")
+    return value
+
+
+@bp.get("/api/conversations")
+async def conversations() -> Response:
+    context = Context.current()
+    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    before = _int_arg("before", None, 1)
+    rows: list[dict[str, Any]] = await context.call(queries.list_conversations, context.system.db, limit, before)
+    next_before = rows[-1]["id"] if rows and len(rows) == limit else None
+    return jsonify({"conversations": rows, "next_before": next_before})
+
+
+async def _conversation_or_404(conversation_id: int) -> dict[str, Any]:
+    context = Context.current()
+    found = await context.call(queries.get_conversation, context.system.db, conversation_id)
+    if found is None:
+        abort(404, f"conversation {conversation_id} not found")
+    return dict(found)
+
+
+@bp.get("/api/conversations/<int:conversation_id>")
+async def conversation(conversation_id: int) -> Response:
+    return jsonify(await _conversation_or_404(conversation_id))
+
+
+@bp.get("/api/conversations/<int:conversation_id>/export")
+async def export_conversation(conversation_id: int) -> Response:
+    fmt = request.args.get("format", "json")
+    if fmt not in ("json", "md"):
+        abort(400, "format must be json or md")
+    found = await _conversation_or_404(conversation_id)
+    if fmt == "md":
+        body, mimetype = export.export_markdown(found), "text/markdown; charset=utf-8"
+    else:
+        body, mimetype = export.export_json(found), "application/json"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="roundtable-{conversation_id}.{fmt}"'
+    return response
+
+
+@bp.get("/healthz")
+async def healthz() -> Response:
+    return jsonify({"ok": True})
+
+
+@bp.get("/readyz")
+async def readyz() -> tuple[Response, int]:
+    context = Context.current()
+    checks: dict[str, Any] = {}
+    try:
+        checks["database"] = bool(await context.call(queries.ping, context.system.db))
+    except Exception:
+        checks["database"] = False
+    try:
+        checks["engine"] = (await context.call(context.system.countdown))["state"]
+    except Exception:
+        checks["engine"] = None
+    ready = checks["database"] and checks["engine"] is not None
+    return jsonify({"ready": ready, **checks}), 200 if ready else 503

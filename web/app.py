@@ -1,0 +1,77 @@
+"""The Quart app factory: ``create_app(system, settings)``.
+
+Routes live in one module each (pages, api, control, ws, metrics); this module wires
+them, answers every error as JSON ``{"error": ...}`` with its status (never a stack
+trace), and sets the security headers and the CORS rule for embedding sites.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from actors.broadcaster import Hub
+from settings import Settings
+from web import api, control, metrics, pages, ws
+from web.context import Context
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("roundtable.web")
+
+#: Request bodies larger than this are refused (only /control takes a body).
+MAX_BODY_BYTES = 64 * 1024
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(system: Any, settings: Settings, hub: Hub | None = None) -> Quart:
+    """The app serving ``system``. ``hub`` fans events out to this server's WebSockets."""
+    app = Quart(__name__, static_folder="static", template_folder="templates")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
+    app.extensions["roundtable"] = Context(system, settings, hub, _asset_version())
+    for blueprint in (pages.bp, api.bp, control.bp, ws.bp, metrics.bp):
+        app.register_blueprint(blueprint)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.after_request(_headers)
+    return app
+
+
+def _asset_version() -> str:
+    """A short hash of the widget, so browsers fetch a new one after an upgrade."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+async def _http_error(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    response = jsonify({"error": error.description or error.name})
+    return response, status
+
+
+async def _unexpected_error(error: Exception) -> tuple[Response, int]:
+    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
+    return jsonify({"error": "internal server error"}), 500
+
+
+async def _headers(response: Response) -> Response:
+    context = Context.current()
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", context.content_security_policy())
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    origin = request.headers.get("Origin")
+    if origin and context.embedding_allowed(origin) and not request.path.startswith("/control"):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response

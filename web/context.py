@@ -1,0 +1,54 @@
+"""What every route needs: the running system, the settings, the hub, origin rules."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+from urllib.parse import urlsplit
+
+from quart import current_app
+
+from actors.broadcaster import Hub
+from settings import Settings
+
+__all__ = ["Context"]
+
+T = TypeVar("T")
+
+#: Longest a request waits on the engine before answering 503.
+ENGINE_TIMEOUT: Final = 10.0
+
+
+@dataclass
+class Context:
+    system: Any
+    settings: Settings
+    hub: Hub | None
+    asset_version: str
+
+    @staticmethod
+    def current() -> Context:
+        context: Context = current_app.extensions["roundtable"]
+        return context
+
+    async def call(self, function: Any, *args: Any) -> Any:
+        """Run a blocking call (an actor ask, a database read) off the event loop."""
+        return await asyncio.wait_for(asyncio.to_thread(function, *args), ENGINE_TIMEOUT)
+
+    def embedding_allowed(self, origin: str) -> bool:
+        """Whether a page on ``origin`` may use the API and the WebSocket."""
+        allowed = self.settings.allowed_origins
+        return "*" in allowed or origin.rstrip("/") in allowed
+
+    def origin_allowed(self, origin: str | None, host: str) -> bool:
+        """Same-origin requests and ALLOWED_ORIGINS pass; clients without Origin do too."""
+        if not origin:
+            return True  # not a browser: browsers always send Origin on WebSockets
+        return urlsplit(origin).netloc == host or self.embedding_allowed(origin)
+
+    def content_security_policy(self) -> str:
+        return (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+        )
