@@ -1,0 +1,175 @@
+"""/control, the JSON API's errors, settings errors at start-up, and a clean shutdown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.service import ROOT, Service
+from tests.web.conftest import Client, is_state
+
+#: Gaps long enough that a forced round is still active when the next command arrives.
+SLOW = {"MESSAGE_GAP_MIN_SECONDS": "30", "MESSAGE_GAP_MAX_SECONDS": "30"}
+
+
+def conversation_count(service: Service) -> int:
+    _, body = service.get("/api/conversations")
+    return len(body["conversations"])
+
+
+def test_control_refuses_a_missing_or_wrong_token_and_changes_nothing(service: Service) -> None:
+    status, body = service.control("force", token=None)
+    assert status == 401 and "bearer token" in body["error"]
+    status, body = service.control("force", token="not-the-token")
+    assert status == 403 and body == {"error": "wrong admin token"}
+    status, body = service.request("POST", "/control", {"action": "force"}, {"Authorization": "Basic abc"})
+    assert status == 401
+    assert service.get("/api/countdown")[1]["state"] == "countdown"
+    assert conversation_count(service) == 0
+
+
+def test_control_without_admin_token_refuses_everything_and_says_how(tmp_path: Path) -> None:
+    with Service(tmp_path, {"ADMIN_TOKEN": ""}) as service:
+        for action in ("force", "skip", "pause", "resume"):
+            status, body = service.control(action)
+            assert status == 403 and "set ADMIN_TOKEN" in body["error"]
+        assert service.get("/api/countdown")[1]["state"] == "countdown"
+        assert conversation_count(service) == 0
+
+
+def test_illegal_commands_answer_409_and_change_nothing(tmp_path: Path) -> None:
+    with Service(tmp_path, SLOW) as service:
+        status, body = service.control("resume")
+        assert status == 409 and "not paused" in body["error"]
+        service.force()
+        status, body = service.control("force")
+        assert status == 409 and "already active" in body["error"]
+        assert conversation_count(service) == 1
+        status, body = service.control("skip")
+        assert status == 200 and body["state"] == "countdown"
+        _, conversations = service.get("/api/conversations")
+        assert conversations["conversations"][0]["status"] == "skipped"
+        assert conversations["conversations"][0]["skip_reason"] == "skipped by admin"
+
+
+async def test_pause_and_resume_are_announced_and_persisted(tmp_path: Path) -> None:
+    with Service(tmp_path, SLOW) as service:
+        client = await Client.connect(service.ws_url)
+        await client.next()
+        assert service.control("pause")[0] == 200
+        await client.until(is_state("paused"))
+        status, body = service.control("pause")
+        assert status == 409 and "already paused" in body["error"]
+        assert service.control("force")[0] == 409
+        # A restart keeps the pause: admins paused it to stop spending.
+        service.restart()
+        assert service.get("/api/countdown")[1]["state"] == "paused"
+        await client.close()
+        status, body = service.control("resume")
+        assert status == 200 and body["state"] == "countdown"
+
+
+def test_resume_returns_to_countdown(tmp_path: Path) -> None:
+    with Service(tmp_path, SLOW) as service:
+        assert service.control("pause")[0] == 200
+        status, body = service.control("resume")
+        assert status == 200 and body["state"] == "countdown"
+
+
+def test_skip_in_countdown_records_the_slot_and_moves_the_countdown(service: Service) -> None:
+    before = service.get("/api/countdown")[1]["next_round_at"]
+    status, body = service.control("skip")
+    assert status == 200 and body["state"] == "countdown"
+    assert body["next_round_at"] == before + 3_600_000
+    _, page = service.get("/api/conversations")
+    skipped = page["conversations"][0]
+    assert skipped["status"] == "skipped" and skipped["scheduled_at"] == before
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "fragment"),
+    [
+        ("/api/conversations/999999", 404, "not found"),
+        ("/api/conversations?limit=-1", 400, "limit"),
+        ("/api/conversations?limit=abc", 400, "limit"),
+        ("/api/conversations?before=0", 400, "before"),
+        ("/api/conversations/1/export?format=pdf", 400, "format"),
+        ("/no/such/page", 404, ""),
+    ],
+)
+def test_bad_requests_get_json_errors(service: Service, path: str, status: int, fragment: str) -> None:
+    got, body = service.get(path)
+    assert got == status
+    assert isinstance(body, dict) and fragment in body["error"]
+    assert "Traceback" not in str(body)
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[]", b'{"action": 5}', b"{}"])
+def test_malformed_control_body_is_400(service: Service, raw: bytes) -> None:
+    status, body = service.request(
+        "POST", "/control", raw=raw, headers={"Authorization": "Bearer test-admin-token"}
+    )
+    assert status == 400 and "action" in body["error"]
+
+
+def test_unknown_action_is_400(service: Service) -> None:
+    status, body = service.control("explode")
+    assert status == 400 and "unknown action" in body["error"]
+
+
+def test_transcript_export_and_pagination(service: Service) -> None:
+    service.force()
+    service.wait_for_state("countdown")
+    service.force()
+    service.wait_for_state("countdown")
+    _, page = service.get("/api/conversations?limit=1")
+    assert len(page["conversations"]) == 1 and page["next_before"] == page["conversations"][0]["id"]
+    newest = page["conversations"][0]["id"]
+    _, older = service.get(f"/api/conversations?limit=1&before={newest}")
+    assert older["conversations"][0]["id"] < newest
+    status, markdown = service.get(f"/api/conversations/{newest}/export?format=md")
+    assert status == 200 and markdown.startswith("# ") and "template" in markdown
+    status, exported = service.get(f"/api/conversations/{newest}/export?format=json")
+    assert status == 200 and len(exported["messages"]) == 16
+
+
+def test_health_readiness_status_and_metrics(service: Service) -> None:
+    assert service.get("/healthz") == (200, {"ok": True})
+    status, ready = service.get("/readyz")
+    assert status == 200 and ready["database"] is True
+    _, status_body = service.get("/api/status")
+    assert set(status_body["providers"]) == {"openai", "anthropic", "perplexity", "gemini"}
+    assert all(p["configured"] is False for p in status_body["providers"].values())
+    status, metrics = service.get("/metrics")
+    assert status == 200 and 'roundtable_state{state="countdown"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"ROUND_INTERVAL_SECONDS": "abc"}, "ROUND_INTERVAL_SECONDS"),
+        ({"MESSAGES_PER_ROUND": "15"}, "MESSAGES_PER_ROUND"),
+        ({"MESSAGE_GAP_MIN_SECONDS": "9", "MESSAGE_GAP_MAX_SECONDS": "3"}, "MESSAGE_GAP_MIN_SECONDS"),
+        ({"DATABASE_URL": "mysql://user:secret@localhost/db"}, "DATABASE_URL"),
+    ],
+)
+def test_invalid_settings_stop_start_up_with_one_line(env: dict[str, str], setting: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "run.py", "--env-file", "/nonexistent"], cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and setting in lines[0], result.stderr
+    assert "secret" not in result.stderr
+
+
+def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
+    service = Service(tmp_path).start()
+    service.force()
+    assert service.stop() == 0
+    logs = service.logs()
+    assert "Traceback" not in logs and "engine stopped" in logs
