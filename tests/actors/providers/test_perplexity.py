@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 
 import httpx
@@ -222,6 +223,14 @@ def test_a_failed_run_is_http_200_with_status_failed(
     error = _fail(provider)
     assert (error.kind, error.retryable, error.status) == ("failed", True, None)
     assert "model crashed" in str(error)
+
+
+def test_concurrent_calls_share_one_provider(server: FakePerplexity, provider: PerplexityProvider) -> None:
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        replies = list(pool.map(
+            lambda _: provider.generate(_request(), api_key=KEY, timeout=5), range(8)))
+    assert all(reply.text for reply in replies)
+    assert len(server.requests) == 8
 
 
 def test_exactly_one_request_per_generate(
