@@ -1,0 +1,189 @@
+"""Gemini through ``google-genai`` (``generateContent`` on the Gemini Developer API).
+
+``POST {base_url}/v1beta/models/{model}:generateContent`` with ``x-goog-api-key``. The
+SDK retries only when given ``retry_options``; we never give any, so one ``generate()``
+is one request (ours is the one retry loop). google-genai 3.x sends over ``httpx2`` when
+it is installed and over ``httpx`` otherwise (``GOOGLE_GENAI_HTTP_CLIENT``), and lets
+their transport errors through unwrapped, so both families are caught here. Every
+failure leaves as a ``ProviderError`` (see ``base``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Final
+
+import httpx
+from google import genai
+from google.genai import errors, types
+
+from actors.providers import prompts
+from actors.providers.base import GenerationRequest, ProviderError, Reply
+from settings import ProviderSettings
+
+__all__ = ["GeminiProvider"]
+
+_TIMEOUTS: tuple[type[Exception], ...] = (httpx.TimeoutException,)
+_TRANSPORT: tuple[type[Exception], ...] = (httpx.TransportError,)
+try:
+    import httpx2
+except ImportError:  # the SDK then uses httpx, already covered
+    pass
+else:
+    _TIMEOUTS += (httpx2.TimeoutException,)
+    _TRANSPORT += (httpx2.TransportError,)
+
+#: Client-level bound; every call sets its own ``timeout`` on top of it.
+_DEFAULT_TIMEOUT_MS: Final = 60_000
+_RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+#: Finish reasons that mean the model refused, so asking again will not help.
+_REFUSALS: Final = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII"})
+
+
+class GeminiProvider:
+    """One ``generate()`` call is one ``generateContent`` request, without SDK retries.
+
+    Thread-safe: one ``genai.Client`` per api key, created on first use under a lock and
+    shared by every thread afterwards. ``close()`` releases their connections.
+    """
+
+    name = "gemini"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.model = settings.model
+        self._base_url = settings.base_url.rstrip("/")
+        self._clients: dict[str, genai.Client] = {}
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+    def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
+        """One ``generateContent`` call for ``request``; raises ``ProviderError`` only.
+
+        ``timeout`` bounds each phase (connect, write, each read) at ``timeout`` seconds.
+        """
+        try:
+            response = self._client(api_key).models.generate_content(
+                model=self.model, contents=_contents(request), config=self._config(request, timeout)
+            )
+        except errors.APIError as exc:
+            raise _api_error(exc, api_key) from exc
+        except _TIMEOUTS as exc:
+            raise ProviderError(f"gemini: no answer within {timeout:g} s",
+                                kind="timeout", retryable=True) from exc
+        except _TRANSPORT as exc:
+            raise ProviderError(f"gemini: connection failed ({type(exc).__name__})",
+                                kind="connection", retryable=True) from exc
+        except ValueError as exc:  # invalid JSON, or JSON the SDK's models reject
+            raise ProviderError(f"gemini: unreadable answer ({type(exc).__name__})",
+                                kind="malformed", retryable=True) from exc
+        return self._reply(response)
+
+    def _client(self, api_key: str) -> genai.Client:
+        with self._lock:
+            client = self._clients.get(api_key)
+            if client is None:
+                client = genai.Client(
+                    api_key=api_key,
+                    vertexai=False,  # never let GOOGLE_GENAI_USE_VERTEXAI reroute us
+                    http_options=types.HttpOptions(
+                        base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS
+                    ),
+                )
+                self._clients[api_key] = client
+            return client
+
+    def _config(self, request: GenerationRequest, timeout: float) -> types.GenerateContentConfig:
+        return types.GenerateContentConfig(
+            system_instruction=prompts.system_prompt(request),
+            max_output_tokens=prompts.MAX_OUTPUT_TOKENS,
+            thinking_config=_thinking(self.model),
+            http_options=types.HttpOptions(timeout=max(1, round(timeout * 1000))),
+        )
+
+    def _reply(self, response: types.GenerateContentResponse) -> Reply:
+        if not response.candidates:
+            feedback = response.prompt_feedback
+            if feedback is not None and feedback.block_reason is not None:
+                raise ProviderError(f"gemini: prompt blocked ({_name(feedback.block_reason)})",
+                                    kind="blocked")
+            raise ProviderError("gemini: the answer held no candidates", kind="empty", retryable=True)
+        candidate = response.candidates[0]
+        parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+        # Thought summaries are the model's notes, not its reply.
+        text = prompts.clean_reply("".join(p.text for p in parts if p.text and not p.thought))
+        finish = _name(candidate.finish_reason)
+        if not text and finish in _REFUSALS:
+            raise ProviderError(f"gemini: reply blocked ({finish})", kind="blocked")
+        if not text:
+            raise ProviderError(f"gemini: the answer held no text (finish {finish or 'unknown'})",
+                                kind="empty", retryable=True)
+        usage = response.usage_metadata
+        return Reply(
+            text=text,
+            model=response.model_version or self.model,
+            prompt_tokens=(usage.prompt_token_count or 0) if usage else 0,
+            # Thinking tokens are billed as output, so they count as completion tokens.
+            completion_tokens=((usage.candidates_token_count or 0)
+                               + (usage.thoughts_token_count or 0)) if usage else 0,
+        )
+
+
+def _contents(request: GenerationRequest) -> list[types.Content]:
+    """The shared transcript mapping, with Gemini's name for the assistant role."""
+    return [
+        types.Content(role="model" if t.role == "assistant" else "user",
+                      parts=[types.Part(text=t.content)])
+        for t in prompts.chat_turns(request)
+    ]
+
+
+def _thinking(model: str) -> types.ThinkingConfig | None:
+    # 2.5 Flash thinks by default and its thoughts count against max_output_tokens: with
+    # our 400-token cap it can spend them all and answer nothing (finish MAX_TOKENS).
+    # Flash accepts a budget of 0; other models keep their defaults.
+    if model.removeprefix("models/").startswith("gemini-2.5-flash"):
+        return types.ThinkingConfig(thinking_budget=0)
+    return None
+
+
+def _api_error(exc: errors.APIError, api_key: str) -> ProviderError:
+    """Classify an HTTP error status as the table in ``base`` says."""
+    status = exc.code
+    detail = str(exc.message or "no detail")[:200]
+    message = f"gemini: HTTP {status} {exc.status or ''}".rstrip() + f": {detail}"
+    message = message.replace(api_key, "***") if api_key else message
+    # Google answers a wrong key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
+    if status in (401, 403) or "API_KEY_INVALID" in _detail_values(exc.details, "reason"):
+        return ProviderError(message, kind="auth", status=status)
+    retryable = status in _RETRYABLE_STATUSES or (isinstance(status, int) and status >= 500)
+    retry_after = _retry_after(exc) if retryable else None
+    return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
+
+
+def _retry_after(exc: errors.APIError) -> float | None:
+    """Seconds to wait: a ``Retry-After`` header, else the body's ``RetryInfo.retryDelay``."""
+    headers = getattr(exc.response, "headers", None)
+    header = headers.get("retry-after") if headers is not None else None
+    for value in (header, *_detail_values(exc.details, "retryDelay")):
+        try:  # "7" (header) or "37s" / "1.5s" (a protobuf Duration)
+            return max(0.0, float(str(value).strip().removesuffix("s")))
+        except ValueError:
+            continue
+    return None
+
+
+def _detail_values(body: Any, key: str) -> list[str]:
+    """``key`` from each entry of ``error.details`` (google.rpc status details)."""
+    error = body.get("error", body) if isinstance(body, dict) else {}
+    details = error.get("details") if isinstance(error, dict) else None
+    return [str(d[key]) for d in details or [] if isinstance(d, dict) and key in d]
+
+
+def _name(value: object) -> str:
+    """An SDK enum (or a plain string from a newer API) as its bare name."""
+    return str(getattr(value, "value", value) or "")
