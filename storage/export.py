@@ -1,0 +1,89 @@
+"""Transcripts of one conversation (the ``storage.queries.get_conversation`` shape).
+
+Pure functions, safe on any thread. Message text is untrusted: in Markdown every
+content line is quoted with ``> `` (so a message cannot start a heading or a list that
+breaks the document's structure), one-line fields are flattened, link titles are
+escaped, and only ``http(s)`` URLs become links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["export_json", "export_markdown", "source_label"]
+
+_LINK_TITLE_SPECIALS = re.compile(r"([\\\[\]*_`<>])")
+
+
+def export_json(conversation: dict[str, Any]) -> str:
+    """The conversation as pretty JSON (UTF-8 text, times in epoch ms), ending in a newline."""
+    return json.dumps(conversation, indent=2, ensure_ascii=False) + "\n"
+
+
+def export_markdown(conversation: dict[str, Any]) -> str:
+    """The conversation as a Markdown document, ending in a newline."""
+    lines = [
+        f"# Roundtable conversation {conversation['id']}",
+        "",
+        f"**Topic:** {_one_line(conversation.get('topic') or '(none)')}",
+        "",
+        f"- Status: {conversation.get('status', '')}",
+        f"- Scheduled: {_iso(conversation.get('scheduled_at'))}",
+        f"- Started: {_iso(conversation.get('started_at'))}",
+        f"- Ended: {_iso(conversation.get('ended_at'))}",
+    ]
+    if conversation.get("skip_reason"):
+        lines.append(f"- Skip reason: {_one_line(conversation['skip_reason'])}")
+    for message in conversation.get("messages", []):
+        lines += ["", *_message_lines(message)]
+    return "\n".join(lines) + "\n"
+
+
+def source_label(message: dict[str, Any]) -> str:
+    """Who really wrote a message: ``openai gpt-5-mini``, ``fallback: openai gpt-5-mini``,
+    or ``template``."""
+    source = message.get("source", "")
+    if source == "template":
+        return "template"
+    who = _one_line(f"{message.get('provider', '')} {message.get('model', '')}")
+    return f"fallback: {who}" if source == "fallback" else who
+
+
+def _message_lines(message: dict[str, Any]) -> list[str]:
+    heading = f"## {message.get('seq', '?')}. {_one_line(message.get('persona', ''))} ({source_label(message)})"
+    lines = [heading, "", f"*{_iso(message.get('revealed_at'))}*", ""]
+    content = str(message.get("content", "")).splitlines() or [""]
+    lines += [f"> {line}".rstrip() for line in content]
+    citations = message.get("citations") or []
+    if citations:
+        lines += ["", "Sources:", ""]
+        lines += [f"- {_link(c.get('url', ''), c.get('title', ''))}" for c in citations]
+    return lines
+
+
+def _link(url: str, title: str) -> str:
+    url = _one_line(url)
+    if re.match(r"^https?://[^\s<>]+$", url):
+        return f"[{_escape(_one_line(title) or url)}](<{url}>)"
+    # Not a web link (or not a safe one): show it as inert code text.
+    shown = f"`{url.replace('`', '')}`" if url else ""
+    label = _escape(_one_line(title))
+    return f"{label} ({shown})" if label and shown else label or shown
+
+
+def _escape(text: str) -> str:
+    return _LINK_TITLE_SPECIALS.sub(r"\\\1", text)
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,175 @@
+"""Read-only queries, shaped for the wire (times are epoch milliseconds, ints).
+
+Called by the web layer from worker threads (``asyncio.to_thread``) and by the
+Persistence actor on its own thread; each call binds and, if needed, opens (then closes)
+a connection on the calling thread (``storage.db.using``). Failures raise
+``StorageError``, except ``ping`` which answers ``False``.
+
+Shapes::
+
+    summary  {id, topic, status, scheduled_at, started_at, ended_at, forced, skip_reason,
+              message_count}
+    message  {conversation_id, seq, agent, persona, provider, model, source, content,
+              citations: [{url, title}], revealed_at}
+    conversation = summary + {"messages": [message, ...]} (in seq order)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, Final
+
+import peewee
+from peewee import JOIN, fn
+
+from storage.db import using
+from storage.models import ApiCallRecord, Conversation, ConversationStatus, Message
+
+__all__ = [
+    "calls_since",
+    "get_conversation",
+    "last_completed_conversation",
+    "list_conversations",
+    "message_dict",
+    "ping",
+    "spend_since",
+]
+
+_SUMMARY_FIELDS: Final = (
+    "id",
+    "topic",
+    "status",
+    "scheduled_at",
+    "started_at",
+    "ended_at",
+    "forced",
+    "skip_reason",
+    "message_count",
+)
+
+
+def list_conversations(
+    db: peewee.Database, limit: int, before_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` conversations (skipped slots included), newest first.
+
+    ``before_id`` pages back: only conversations with a smaller id.
+    """
+    with using(db, "list_conversations"):
+        query = _summaries().order_by(Conversation.id.desc()).limit(max(0, limit))
+        if before_id is not None:
+            query = query.where(Conversation.id < before_id)
+        return [_summary(row) for row in _rows(query)]
+
+
+def get_conversation(db: peewee.Database, conversation_id: int) -> dict[str, Any] | None:
+    """The conversation with its messages in ``seq`` order, or ``None`` if there is none."""
+    with using(db, "get_conversation"):
+        row = _first(_summaries().where(Conversation.id == conversation_id))
+        if row is None:
+            return None
+        messages = Message.select().where(Message.conversation == conversation_id)
+        return {
+            **_summary(row),
+            "messages": [message_dict(m) for m in messages.order_by(Message.seq)],
+        }
+
+
+def last_completed_conversation(db: peewee.Database) -> dict[str, Any] | None:
+    """The summary of the newest conversation with status ``complete``, or ``None``."""
+    with using(db, "last_completed_conversation"):
+        query = _summaries().where(Conversation.status == ConversationStatus.COMPLETE)
+        row = _first(query.order_by(Conversation.id.desc()))
+        return None if row is None else _summary(row)
+
+
+def spend_since(db: peewee.Database, epoch_ms: int) -> float:
+    """The sum of ``api_calls.cost_usd`` for calls at or after ``epoch_ms``."""
+    with using(db, "spend_since"):
+        total = (
+            ApiCallRecord.select(fn.SUM(ApiCallRecord.cost_usd))
+            .where(ApiCallRecord.at >= epoch_ms)
+            .scalar()
+        )
+        return float(total or 0.0)
+
+
+def calls_since(db: peewee.Database, epoch_ms: int) -> dict[str, dict[str, Any]]:
+    """Per provider, ``{"calls": int, "cost_usd": float}`` for calls at or after ``epoch_ms``."""
+    with using(db, "calls_since"):
+        query = (
+            ApiCallRecord.select(
+                ApiCallRecord.provider,
+                fn.COUNT(ApiCallRecord.id).alias("calls"),
+                fn.SUM(ApiCallRecord.cost_usd).alias("cost_usd"),
+            )
+            .where(ApiCallRecord.at >= epoch_ms)
+            .group_by(ApiCallRecord.provider)
+        )
+        rows: Iterable[dict[str, Any]] = query.dicts()  # type: ignore[assignment]
+        return {
+            row["provider"]: {"calls": int(row["calls"]), "cost_usd": float(row["cost_usd"] or 0.0)}
+            for row in rows
+        }
+
+
+def ping(db: peewee.Database) -> bool:
+    """True when the database answers ``SELECT 1`` (for ``/readyz``); never raises."""
+    try:
+        with using(db, "ping"):
+            return db.execute_sql("SELECT 1").fetchone()[0] == 1
+    except Exception:  # readiness: any failure only means "not ready"
+        return False
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    """The wire shape of one stored message."""
+    return {
+        "conversation_id": message.__data__["conversation"],
+        "seq": message.seq,
+        "agent": message.agent,
+        "persona": message.persona,
+        "provider": message.provider,
+        "model": message.model,
+        "source": message.source,
+        "content": message.content,
+        "citations": _citations(message.citations),
+        "revealed_at": message.revealed_at,
+    }
+
+
+def _summaries() -> peewee.ModelSelect[Conversation]:
+    return (
+        Conversation.select(Conversation, fn.COUNT(Message.id).alias("message_count"))
+        .join(Message, JOIN.LEFT_OUTER, on=(Message.conversation == Conversation.id))
+        .group_by(Conversation.id)
+    )
+
+
+def _summary(row: dict[str, Any]) -> dict[str, Any]:
+    summary = {name: row[name] for name in _SUMMARY_FIELDS}
+    summary["forced"] = bool(row["forced"])
+    summary["message_count"] = int(row["message_count"])
+    return summary
+
+
+def _rows(query: peewee.ModelSelect[Conversation]) -> list[dict[str, Any]]:
+    return list(query.dicts())  # type: ignore[arg-type]
+
+
+def _first(query: peewee.ModelSelect[Conversation]) -> dict[str, Any] | None:
+    rows = _rows(query.limit(1))
+    return rows[0] if rows else None
+
+
+def _citations(text: str) -> list[dict[str, str]]:
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [
+        {"url": str(item.get("url", "")), "title": str(item.get("title", ""))}
+        for item in items
+        if isinstance(item, dict)
+    ]

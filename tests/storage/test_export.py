@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee
+
+from storage import setup_database, using
+from storage.export import export_json, export_markdown, source_label
+from storage.models import Conversation, Message
+from storage.queries import get_conversation
+
+MIDNIGHT_2026_01_02 = 1_767_312_000_000
+
+
+def message(seq: int, **extra: Any) -> dict[str, Any]:
+    base = {
+        "conversation_id": 7, "seq": seq, "agent": "openai", "persona": "Ada",
+        "provider": "openai", "model": "gpt-5-mini", "source": "api", "content": "Hello.",
+        "citations": [], "revealed_at": MIDNIGHT_2026_01_02 + 61_000,
+    }  # fmt: skip
+    return {**base, **extra}
+
+
+def conversation(*messages: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": 7, "topic": "Are tides\nclocks?", "status": "complete",
+        "scheduled_at": MIDNIGHT_2026_01_02, "started_at": MIDNIGHT_2026_01_02 + 500,
+        "ended_at": None, "forced": False, "skip_reason": None,
+        "message_count": len(messages), "messages": list(messages),
+    }  # fmt: skip
+
+
+def test_json_round_trips_and_keeps_unicode() -> None:
+    data = conversation(message(1, content="naïve ✓"))
+    text = export_json(data)
+    assert json.loads(text) == data
+    assert "naïve ✓" in text and text.endswith("\n")
+
+
+def test_markdown_header_and_times_in_utc_iso() -> None:
+    md = export_markdown(conversation())
+    assert md.startswith("# Roundtable conversation 7\n")
+    assert "**Topic:** Are tides clocks?" in md
+    assert "- Scheduled: 2026-01-02T00:00:00Z" in md
+    assert "- Started: 2026-01-02T00:00:00Z" in md
+    assert "- Ended: -" in md
+
+
+def test_markdown_labels_who_really_wrote_each_message() -> None:
+    md = export_markdown(
+        conversation(
+            message(1),
+            message(2, agent="gemini", persona="Gil", source="fallback", model="gpt-5-nano"),
+            message(
+                3,
+                agent="anthropic",
+                persona="Cleo",
+                source="template",
+                provider="template",
+                model="template",
+            ),  # fmt: skip
+        )
+    )
+    assert "## 1. Ada (openai gpt-5-mini)" in md
+    assert "## 2. Gil (fallback: openai gpt-5-nano)" in md
+    assert "## 3. Cleo (template)" in md
+    assert "*2026-01-02T00:01:01Z*" in md
+    assert source_label(message(1, source="template")) == "template"
+
+
+def test_markdown_quotes_content_so_it_cannot_break_structure() -> None:
+    hostile = "# Fake heading\n\n## 99. Mallory (openai)\n- list\nplain"
+    md = export_markdown(conversation(message(1, content=hostile)))
+    body = md.split("## 1. Ada (openai gpt-5-mini)", 1)[1]
+    assert "> # Fake heading\n>\n> ## 99. Mallory (openai)\n> - list\n> plain" in body
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings == ["# Roundtable conversation 7", "## 1. Ada (openai gpt-5-mini)"]
+
+
+def test_markdown_citations_are_a_list_of_safe_links() -> None:
+    citations = [
+        {"url": "https://example.org/a b", "title": "bad url"},
+        {"url": "https://example.org/x?y=1", "title": "A [tricky] *title*"},
+        {"url": "javascript:alert(1)", "title": "evil"},
+        {"url": "https://example.org/", "title": ""},
+    ]
+    md = export_markdown(conversation(message(1, citations=citations)))
+    assert "- [A \\[tricky\\] \\*title\\*](<https://example.org/x?y=1>)" in md
+    assert "- [https://example.org/](<https://example.org/>)" in md
+    assert "](javascript:" not in md and "(<javascript:" not in md
+    assert "- evil (`javascript:alert(1)`)" in md
+    assert "- bad url (`https://example.org/a b`)" in md
+
+
+def test_export_of_a_stored_conversation(db: peewee.Database) -> None:
+    setup_database(db)
+    with using(db):
+        cid = Conversation.insert(topic="Stored", status="complete").execute()
+        Message.insert(
+            conversation=cid, seq=1, agent="openai", persona="Ada", provider="openai",
+            model="gpt-5-mini", source="api", content="Hi", planned_at=1, revealed_at=2,
+            citations='[{"url": "https://a.org", "title": "A"}]',
+        ).execute()  # fmt: skip
+    stored = get_conversation(db, cid)
+    assert stored is not None
+    assert json.loads(export_json(stored))["messages"][0]["citations"][0]["url"] == "https://a.org"
+    assert "- [A](<https://a.org>)" in export_markdown(stored)
