@@ -5,6 +5,7 @@
  *   [data-roundtable]                      the live widget (WebSocket /ws, fallback polling)
  *   [data-roundtable-conversation="<id>"]  one past round (GET /api/conversations/<id>)
  *   [data-roundtable-history]              past rounds, newest first, with "older" paging
+ *   [data-roundtable-control]              the admin page (POST /control, GET /api/status)
  *
  * The server is the script tag's data-server attribute (default: the page's origin).
  * Model output is untrusted: every server-provided string goes through textContent,
@@ -226,7 +227,8 @@
     avatar.setAttribute('aria-hidden', 'true');
     head.appendChild(avatar);
     head.appendChild(h('span', 'rt-persona', persona));
-    head.appendChild(h('span', 'rt-model', [message.provider, message.model].filter(Boolean).join(' \u00b7 ')));
+    var model = message.model !== message.provider ? message.model : null;
+    head.appendChild(h('span', 'rt-model', [message.provider, model].filter(Boolean).join(' \u00b7 ')));
     var badge = sourceBadge(message);
     if (badge) head.appendChild(badge);
     if (typeof message.revealed_at === 'number') {
@@ -615,7 +617,7 @@
     var delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, this.failures - 1));
     delay += Math.random() * delay * 0.3;
     this.hideTyping();
-    if (this.offline || navigator.onLine === false) this.setStatus('offline', 'Offline \u00b7 retrying');
+    if (this.offline || navigator.onLine === false) this.setStatus('offline', 'Offline \u00b7 retrying (attempt ' + this.failures + ')');
     else this.setStatus('reconnecting', 'Reconnecting (attempt ' + this.failures + ')\u2026');
     if (this.failures >= POLL_AFTER_FAILURES) this.startPolling();
     this.timers.reconnect = setTimeout(this.connect.bind(this), delay);
@@ -655,7 +657,7 @@
     }).catch(function () {
       if (!self.timers.poll || self.ws) return;
       self.offline = true;
-      self.setStatus('offline', 'Offline \u00b7 retrying');
+      self.setStatus('offline', 'Offline \u00b7 retrying (attempt ' + self.failures + ')');
     });
   };
 
@@ -700,9 +702,12 @@
     heading.appendChild(h('h1', 'rt-page-title', c.topic || 'Untitled round'));
     heading.appendChild(h('p', 'rt-page-meta', roundSummary(c, messages.length)));
     document.title = (c.topic || 'Round ' + c.id) + ' \u00b7 Roundtable';
+    if (!messages.length) {
+      body.appendChild(h('p', 'rt-empty', 'No messages were revealed in this round.'));
+      return;
+    }
     var list = body.appendChild(h('ol', 'rt-messages'));
     messages.forEach(function (m) { list.appendChild(renderMessage(m)); });
-    if (!messages.length) body.appendChild(h('p', 'rt-empty', 'No messages were revealed in this round.'));
   }
 
   function roundSummary(c, count) {
@@ -755,6 +760,51 @@
     return item;
   }
 
+  // ---------------------------------------------------------------- control page
+
+  var TOKEN_KEY = 'roundtable.adminToken';
+
+  /** The admin page: token kept in sessionStorage, four actions, their results, live status. */
+  function renderControlPage(root) {
+    var token = root.querySelector('[data-rt-token]');
+    var result = root.querySelector('[data-rt-result]');
+    var live = root.querySelector('[data-rt-live]');
+    token.value = sessionStorage.getItem(TOKEN_KEY) || '';
+    token.addEventListener('input', function () { sessionStorage.setItem(TOKEN_KEY, token.value.trim()); });
+    function refresh() {
+      return fetchJson('/api/status').then(function (r) {
+        live.textContent = r.body ? JSON.stringify(r.body, null, 2) : 'HTTP ' + r.status;
+        root.setAttribute('data-state', (r.body && r.body.state) || '');
+      }).catch(function () { live.textContent = 'The service is unreachable.'; });
+    }
+    root.querySelectorAll('[data-rt-action]').forEach(function (button) {
+      button.addEventListener('click', function () {
+        button.disabled = true;
+        sendAction(button.getAttribute('data-rt-action'), token.value.trim(), result)
+          .then(refresh).finally(function () { button.disabled = false; });
+      });
+    });
+    refresh();
+    setInterval(refresh, POLL_EVERY_MS);
+  }
+
+  /** POST /control {action} with the bearer token; shows the JSON answer as text. */
+  function sendAction(action, token, out) {
+    out.removeAttribute('data-ok');
+    out.textContent = action + '\u2026';
+    return fetchJson('/control', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + token },
+      body: JSON.stringify({ action: action })
+    }).then(function (r) {
+      out.setAttribute('data-ok', String(r.ok));
+      out.textContent = action + ': HTTP ' + r.status + '\n' + JSON.stringify(r.body, null, 2);
+    }).catch(function () {
+      out.setAttribute('data-ok', 'false');
+      out.textContent = action + ': the service is unreachable.';
+    });
+  }
+
   // ---------------------------------------------------------------- start-up
 
   function init() {
@@ -765,7 +815,8 @@
     });
     document.querySelectorAll('[data-roundtable-conversation]').forEach(renderConversationPage);
     document.querySelectorAll('[data-roundtable-history]').forEach(renderHistoryPage);
-    window.Roundtable = { widgets: widgets, server: SERVER, fetchJson: fetchJson, formatDuration: formatDuration };
+    document.querySelectorAll('[data-roundtable-control]').forEach(renderControlPage);
+    window.Roundtable = { widgets: widgets, server: SERVER };
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
