@@ -1,0 +1,201 @@
+"""The Supervisor with real actors, a real database and an injected clock.
+
+The tests move the clock and call ``tick`` themselves (no Ticker thread), and read the
+events the Broadcaster publishes from a queue, waiting with timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from actors.machine import CommandRejected
+from actors.providers.base import GenerationRequest, Reply
+from actors.system import RoundtableSystem, create_system
+from settings import Settings
+
+INTERVAL = 1000.0
+SLOT = 1_800_000_000.0  # a multiple of INTERVAL
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += seconds
+
+
+@dataclass
+class Engine:
+    system: RoundtableSystem
+    clock: FakeClock
+    events: queue.Queue[dict[str, Any]]
+
+    def tick(self, advance: float = 0.0) -> None:
+        self.clock.advance(advance)
+        self.system.supervisor.tick().get(timeout=5)
+
+    def run_until(self, predicate: Callable[[dict[str, Any]], bool], step: float = 0.5,
+                  max_steps: int = 400) -> list[dict[str, Any]]:
+        """Advance the clock a step at a time until an event matches; return all events seen."""
+        seen: list[dict[str, Any]] = []
+        for _ in range(max_steps):
+            self.tick(step)
+            try:
+                while True:
+                    event = self.events.get(timeout=0.05)
+                    seen.append(event)
+                    if predicate(event):
+                        return seen
+            except queue.Empty:
+                continue
+        raise AssertionError(f"no matching event after {max_steps} steps; saw {[e['type'] for e in seen]}")
+
+    def conversations(self) -> list[dict[str, Any]]:
+        """Rows in the database, after every write told to Persistence so far is done."""
+        from storage import queries
+
+        self.system.persistence.load_status().get(timeout=5)  # its mailbox is in order
+        return list(queries.list_conversations(self.system.db, 50, None))
+
+
+def settings_for(database_url: str, **env: str) -> Settings:
+    return Settings.from_env({
+        "DATABASE_URL": database_url,
+        "ROUND_INTERVAL_SECONDS": str(INTERVAL),
+        "MESSAGE_GAP_MIN_SECONDS": "1",
+        "MESSAGE_GAP_MAX_SECONDS": "2",
+        "MIN_COUNTDOWN_SECONDS": "60",
+        "GENERATION_GRACE_SECONDS": "15",
+        "COMPLETE_HOLD_SECONDS": "5",
+        "TYPING_LEAD_SECONDS": "0.5",
+        **env,
+    })
+
+
+@pytest.fixture
+def make_engine(database_url: str) -> Iterator[Callable[..., Engine]]:
+    started: list[RoundtableSystem] = []
+
+    def make(now: float = SLOT - 10, providers: dict[str, Any] | None = None, **env: str) -> Engine:
+        clock = FakeClock(now)
+        events: queue.Queue[dict[str, Any]] = queue.Queue()
+        system = create_system(settings_for(database_url, **env), clock=clock, providers=providers,
+                               start_ticker=False)
+        started.append(system)
+        system.broadcaster.add_sink(lambda data: events.put(json.loads(data))).get(timeout=5)
+        return Engine(system, clock, events)
+
+    yield make
+    for system in started:
+        system.stop()
+
+
+def is_state(state: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: e["type"] == "state" and e["state"] == state
+
+
+def test_a_scheduled_slot_starts_a_round_that_plays_out_and_completes(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    engine.tick()
+    assert engine.system.snapshot()["state"] == "countdown"
+    assert engine.system.snapshot()["next_round_at"] == int(SLOT * 1000)
+
+    seen = engine.run_until(is_state("complete"), step=1.0)
+    messages = [e for e in seen if e["type"] == "message"]
+    typing = [e for e in seen if e["type"] == "typing"]
+    assert [m["seq"] for m in messages] == list(range(1, 17))
+    assert [t["seq"] for t in typing] == list(range(1, 17))
+    started = next(e for e in seen if e["type"] == "state" and e["state"] == "active")
+    assert started["next_round_at"] == int((SLOT + INTERVAL) * 1000)
+    # Revealed on the plan: the last one well before the next slot minus the countdown.
+    assert messages[-1]["revealed_at"] <= (SLOT + INTERVAL - 60) * 1000
+    assert engine.conversations()[0]["scheduled_at"] == int(SLOT * 1000)
+
+    engine.run_until(is_state("countdown"), step=1.0)  # after the complete hold
+
+
+def test_a_slot_that_arrives_during_a_round_is_recorded_as_skipped(make_engine: Callable[..., Engine]) -> None:
+    # Forced 30 s before a slot, with a 60 s minimum countdown: the round aims at the
+    # slot after, so the imminent slot arrives while it is active.
+    engine = make_engine(now=SLOT - 30, MESSAGE_GAP_MIN_SECONDS="5", MESSAGE_GAP_MAX_SECONDS="6")
+    engine.system.command("force")
+    engine.run_until(lambda e: e["type"] == "message" and e["seq"] == 16, step=2.0)
+    skipped = [c for c in engine.conversations() if c["status"] == "skipped"]
+    assert [(c["scheduled_at"], c["skip_reason"]) for c in skipped] == [
+        (int(SLOT * 1000), "a round was still active")
+    ]
+
+
+def test_a_slot_that_arrives_while_paused_is_skipped_and_the_grid_goes_on(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    engine.system.command("pause")
+    engine.tick(20)
+    (skipped,) = engine.conversations()
+    assert skipped["status"] == "skipped" and skipped["skip_reason"] == "paused"
+    assert engine.system.snapshot()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
+    with pytest.raises(CommandRejected, match="resume first"):
+        engine.system.command("force")
+    engine.system.command("resume")
+    assert engine.system.snapshot()["state"] == "countdown"
+
+
+def test_pausing_mid_round_holds_it_and_resume_finishes_it(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    engine.system.command("force")
+    engine.run_until(lambda e: e["type"] == "message" and e["seq"] == 3)
+    engine.system.command("pause")
+    for _ in range(10):
+        engine.tick(1.0)
+    held = engine.system.snapshot()
+    assert held["state"] == "paused" and len(held["messages"]) == 3
+    engine.system.command("resume")
+    seen = engine.run_until(is_state("complete"))
+    assert [e["seq"] for e in seen if e["type"] == "message"] == list(range(4, 17))
+
+
+class HangingProvider:
+    """Blocks until released, like an API that accepted the request and never answered."""
+
+    name = "openai"
+    model = "hangs-forever"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+
+    def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
+        self.calls += 1
+        self.release.wait(30)
+        return Reply(text="far too late " * 10, model=self.model)
+
+
+def test_a_hung_agent_costs_one_template_never_the_round(make_engine: Callable[..., Engine]) -> None:
+    hanging = HangingProvider()
+    engine = make_engine(providers={"openai": hanging}, OPENAI_API_KEY="sk-test")
+    try:
+        engine.system.command("force")
+        seen = engine.run_until(lambda e: e["type"] == "message" and e["seq"] == 2, step=1.0)
+        calls_while_hung = hanging.calls
+    finally:
+        hanging.release.set()
+    first = next(e for e in seen if e["type"] == "message" and e["seq"] == 1)
+    assert first["agent"] == "openai" and first["source"] == "template"
+    assert calls_while_hung >= 1  # Orion's own call (others may try it as a fallback too)
+    assert first["provider"] == "template" and first["model"] == "template"
+    # Revealed past its deadline (planned + grace) but not by much: the round went on.
+    started_at = engine.system.snapshot()["conversation"]["started_at"]
+    assert 15_000 < first["revealed_at"] - started_at <= 19_000
