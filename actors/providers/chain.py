@@ -38,6 +38,11 @@ log = logging.getLogger("roundtable.chain")
 MIN_ATTEMPT_SECONDS: Final = 0.2
 #: One call may take at most this long, so a hung API leaves time for the fallbacks.
 ATTEMPT_TIMEOUT_CAP: Final = 30.0
+#: Share of a message's time kept back from the agent's own provider for its fallbacks
+#: (when one is available), capped: a hung or failing own API still leaves a fallback
+#: room to answer, instead of ending every such message in a template.
+FALLBACK_RESERVE_SHARE: Final = 0.4
+FALLBACK_RESERVE_CAP: Final = 20.0
 
 
 class TemplateSource(Protocol):
@@ -87,7 +92,7 @@ class ProviderChain:
         started = self._clock.now()
         calls: list[ApiCall] = []
         failures: list[str] = []
-        for name in self.order:
+        for index, name in enumerate(self.order):
             if self._closing.is_set():
                 failures.append("shutting down")
                 break
@@ -99,33 +104,50 @@ class ProviderChain:
             if gateway is None or skip:
                 failures.append(f"{name}: {skip}")
                 continue
-            reply, cost, why = self._try(gateway, request, calls)
+            stop_at = self._stop_at(request, index, started)
+            reply, cost, why = self._try(gateway, request, calls, stop_at)
             if reply is not None:
                 return self._answered(gateway, reply, cost, failures, calls, started)
             failures.append(f"{name}: {why}")
         return self._from_template(request, failures, calls, started)
 
+    def _stop_at(self, request: GenerationRequest, index: int, started: float) -> float:
+        """When the provider at ``index`` must give up: the own provider stops early enough
+        to leave the fallbacks a share of the time, if any fallback is available."""
+        if index > 0 or not any(
+            (gw := self._gateways.get(name)) is not None and gw.unavailable_reason() is None
+            for name in self.order[1:]
+        ):
+            return request.deadline
+        total = max(request.deadline - started, 0.0)
+        return request.deadline - min(total * FALLBACK_RESERVE_SHARE, FALLBACK_RESERVE_CAP)
+
     def _try(
-        self, gateway: ProviderGateway, request: GenerationRequest, calls: list[ApiCall]
+        self,
+        gateway: ProviderGateway,
+        request: GenerationRequest,
+        calls: list[ApiCall],
+        stop_at: float,
     ) -> tuple[Reply | None, float, str]:
-        """Up to ``max_attempts`` calls to one provider: (accepted reply, its cost, "")
-        or (None, 0.0, why it failed). Flat on purpose: every exit is a reason."""
+        """Up to ``max_attempts`` calls to one provider, none past ``stop_at``: (accepted
+        reply, its cost, "") or (None, 0.0, why it failed). Flat on purpose: every exit
+        is a reason."""
         limit, tries, switched_key = self._max_attempts, 0, False
         last: ProviderError | None = None
         note = ""
         history = [turn.content for turn in request.history]
         while tries < limit:
-            if request.deadline - self._clock.now() < MIN_ATTEMPT_SECONDS:
+            if stop_at - self._clock.now() < MIN_ATTEMPT_SECONDS:
                 note = "no time left"
                 break
             key = gateway.keys.next_key()
             if key is None:
                 note = "all API keys rested"
                 break
-            if not gateway.limiter.acquire(request.deadline - MIN_ATTEMPT_SECONDS, self._closing.wait):
+            if not gateway.limiter.acquire(stop_at - MIN_ATTEMPT_SECONDS, self._closing.wait):
                 note = f"local rate limit ({gateway.limiter.requests_per_minute}/min)"
                 break
-            timeout = min(self._attempt_timeout, request.deadline - self._clock.now())
+            timeout = min(self._attempt_timeout, stop_at - self._clock.now())
             if timeout < MIN_ATTEMPT_SECONDS:  # the rate-limit wait used up the time
                 note = "no time left"
                 break
@@ -150,7 +172,7 @@ class ProviderChain:
                 break
             if not error.retryable or tries >= limit:
                 break
-            note = self._wait_before_retry(error, tries, request.deadline)
+            note = self._wait_before_retry(error, tries, stop_at)
             if note:
                 break
         return None, 0.0, self._reason(gateway, last, tries, note)
