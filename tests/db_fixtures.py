@@ -32,7 +32,7 @@ from storage import connect
 __all__ = ["database_url", "db", "postgres_server_url"]
 
 PG_HOST = "127.0.0.1"
-PG_PORT = 5432
+PG_PORT = int(os.environ.get("ROUNDTABLE_TEST_PG_PORT", "5432"))  # to try the skip path
 PG_USER = "postgres"
 
 
@@ -71,7 +71,9 @@ def postgres_server_url() -> Iterator[str]:
     try:
         url = _SESSION_DATABASE.acquire()
     except psycopg2.OperationalError as exc:
-        reason = f"no PostgreSQL server answers on {PG_HOST}:{PG_PORT} ({str(exc).strip()})"
+        reason = (
+            f"no PostgreSQL server answers on {PG_HOST}:{PG_PORT} ({' '.join(str(exc).split())})"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)

@@ -168,3 +168,23 @@ def test_retrying_repeats_transient_failures_only(db: peewee.Database) -> None:
     with pytest.raises(StorageError):
         retrying(db, "broken", broken, delay=0.001)
     assert len(attempts) == 1
+
+
+@pytest.mark.postgres
+def test_pooled_postgres_serves_several_threads(postgres_server_url: str) -> None:
+    db = connect(postgres_server_url.replace("postgresql://", "postgresql+pool://", 1))
+    assert isinstance(db, PooledPostgresqlDatabase)
+    setup_database(db)
+    counts: list[int] = []
+
+    def read() -> None:
+        with using(db):
+            counts.append(Conversation.select().count())
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert counts == [0, 0, 0, 0]
+    db.close_all()

@@ -1,0 +1,256 @@
+"""The Persistence actor: the only writer of the database.
+
+Other actors call it through its proxy: ``ask`` (``.get(timeout=...)``) when they need
+the result, ``tell``-style (ignore the future) otherwise. Every method runs on the
+actor's own thread, one message at a time, so writes never interleave. The API speaks
+epoch SECONDS (floats); rows store epoch milliseconds (see ``storage.models``).
+
+Writes retry briefly on a transient error (SQLite busy, PostgreSQL serialization
+failure or deadlock, a lost connection); any other failure raises ``StorageError`` with
+the original chained, which goes back to the caller of an ``ask``.
+
+Wiring::
+
+    db = storage.connect(settings.database_url)
+    persistence = Persistence.start(db).proxy()
+    conversation_id = persistence.create_conversation(topic, now, slot, False).get(timeout=5)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import peewee
+import pykka
+
+from actors.providers.base import ApiCall, Outcome
+from storage import queries
+from storage.db import retrying, setup_database
+from storage.models import (
+    STATUS_ROW_ID,
+    ApiCallRecord,
+    Conversation,
+    ConversationStatus,
+    Message,
+    SystemStatus,
+    to_ms,
+    to_seconds,
+)
+
+__all__ = ["STATUS_DEFAULTS", "Persistence"]
+
+STATUS_DEFAULTS: dict[str, Any] = {
+    "next_round_at": None,
+    "paused": False,
+    "state": "countdown",
+    "leader_id": None,
+    "heartbeat_at": None,
+    "updated_at": None,
+}
+T = TypeVar("T")
+
+_STATUS_TIMES = ("next_round_at", "heartbeat_at")
+_STATUS_FIELDS = ("next_round_at", "paused", "state", "leader_id", "heartbeat_at")
+
+
+class Persistence(pykka.ThreadingActor):
+    """Owns all writes. ``db`` comes from ``storage.connect``; the caller owns its pool."""
+
+    def __init__(self, db: peewee.Database) -> None:
+        super().__init__()
+        self._db = db
+
+    def on_start(self) -> None:
+        """Actor thread: create the schema if needed (idempotent).
+
+        A failure here (``StorageError``) stops the actor; later asks raise ``ActorDeadError``.
+        """
+        setup_database(self._db)
+
+    def on_stop(self) -> None:
+        """Actor thread: close this thread's connection (returned to the pool if pooled)."""
+        if not self._db.is_closed():
+            self._db.close()
+
+    def create_conversation(
+        self, topic: str, started_at: float, scheduled_at: float | None, forced: bool
+    ) -> int:
+        """Insert an ``active`` conversation; return its id."""
+        row = {
+            "topic": topic,
+            "status": ConversationStatus.ACTIVE.value,
+            "started_at": to_ms(started_at),
+            "scheduled_at": to_ms(scheduled_at),
+            "forced": forced,
+        }
+        return self._run("create_conversation", lambda: Conversation.insert(**row).execute())
+
+    def record_skipped_slot(self, scheduled_at: float, reason: str, topic: str = "") -> int:
+        """Insert a ``skipped`` conversation for a slot that never ran; return its id.
+
+        ``started_at`` stays NULL; ``ended_at`` is the slot time.
+        """
+        row = {
+            "topic": topic,
+            "status": ConversationStatus.SKIPPED.value,
+            "scheduled_at": to_ms(scheduled_at),
+            "ended_at": to_ms(scheduled_at),
+            "skip_reason": reason,
+        }
+        return self._run("record_skipped_slot", lambda: Conversation.insert(**row).execute())
+
+    def save_message(
+        self,
+        conversation_id: int,
+        seq: int,
+        agent: str,
+        persona: str,
+        outcome: Outcome,
+        planned_at: float,
+        revealed_at: float,
+    ) -> dict[str, Any]:
+        """Store one revealed message; return its wire dict.
+
+        Idempotent on ``(conversation_id, seq)``: saving a seq again stores nothing and
+        returns the row already there.
+        """
+        row = _message_row(conversation_id, seq, agent, persona, outcome, planned_at, revealed_at)
+
+        def save() -> dict[str, Any]:
+            with self._db.atomic():
+                Message.insert(**row).on_conflict_ignore().execute()
+                stored = Message.get(
+                    (Message.conversation == conversation_id) & (Message.seq == seq)
+                )
+            return queries.message_dict(stored)
+
+        return self._run("save_message", save)
+
+    def record_api_calls(self, calls: Sequence[ApiCall]) -> None:
+        """Append one ``api_calls`` row per call (in one transaction)."""
+        rows = [_api_call_row(call) for call in calls]
+        if not rows:
+            return
+
+        def insert() -> None:
+            with self._db.atomic():
+                ApiCallRecord.insert_many(rows).execute()
+
+        self._run("record_api_calls", insert)
+
+    def end_conversation(
+        self, conversation_id: int, status: str, ended_at: float, skip_reason: str | None = None
+    ) -> None:
+        """Set the final ``status`` (complete/skipped/aborted), ``ended_at`` and reason."""
+        final = ConversationStatus(status)
+        if final is ConversationStatus.ACTIVE:
+            raise ValueError("end_conversation needs a final status, not 'active'")
+        query = Conversation.update(
+            status=final.value, ended_at=to_ms(ended_at), skip_reason=skip_reason
+        ).where(Conversation.id == conversation_id)
+        self._run("end_conversation", query.execute)
+
+    def save_status(self, **fields: Any) -> None:
+        """Upsert the ``system_status`` row; only the given fields change.
+
+        Fields: ``next_round_at`` and ``heartbeat_at`` (epoch seconds or None), ``paused``
+        (bool), ``state`` (str), ``leader_id`` (str or None). ``updated_at`` is set to now.
+        """
+        unknown = set(fields) - set(_STATUS_FIELDS)
+        if unknown:
+            raise TypeError(
+                f"save_status got unknown fields {sorted(unknown)}; expected {_STATUS_FIELDS}"
+            )
+        values = {k: to_ms(v) if k in _STATUS_TIMES else v for k, v in fields.items()}
+        values["updated_at"] = to_ms(time.time())
+        query = SystemStatus.insert(id=STATUS_ROW_ID, **values).on_conflict(
+            conflict_target=[SystemStatus.id],
+            update={getattr(SystemStatus, k): v for k, v in values.items()},
+        )
+        self._run("save_status", query.execute)
+
+    def load_status(self) -> dict[str, Any]:
+        """The persisted status (times in epoch seconds); ``STATUS_DEFAULTS`` when no row."""
+
+        def load() -> dict[str, Any]:
+            row = SystemStatus.get_or_none(SystemStatus.id == STATUS_ROW_ID)
+            if row is None:
+                return dict(STATUS_DEFAULTS)
+            status = {name: getattr(row, name) for name in STATUS_DEFAULTS}
+            for name in (*_STATUS_TIMES, "updated_at"):
+                status[name] = to_seconds(status[name])
+            status["paused"] = bool(status["paused"])
+            return status
+
+        return self._run("load_status", load)
+
+    def load_active_conversation(self) -> dict[str, Any] | None:
+        """The newest ``active`` conversation with its messages (``get_conversation`` shape)."""
+
+        def load() -> dict[str, Any] | None:
+            active = (
+                Conversation.select(Conversation.id)
+                .where(Conversation.status == ConversationStatus.ACTIVE.value)
+                .order_by(Conversation.id.desc())
+                .first()
+            )
+            return None if active is None else queries.get_conversation(self._db, active.id)
+
+        return self._run("load_active_conversation", load)
+
+    def spend_today(self, now: float) -> float:
+        """Total ``cost_usd`` of API calls since UTC midnight of ``now`` (epoch seconds)."""
+        midnight = math.floor(now / 86400) * 86400
+        return self._run("spend_today", lambda: queries.spend_since(self._db, midnight * 1000))
+
+    def _run(self, action: str, work: Callable[[], T]) -> T:
+        # The actor thread keeps its connection between messages (reopened after a loss).
+        return retrying(self._db, action, work, keep_open=True)
+
+
+def _message_row(
+    conversation_id: int,
+    seq: int,
+    agent: str,
+    persona: str,
+    outcome: Outcome,
+    planned_at: float,
+    revealed_at: float,
+) -> dict[str, Any]:
+    return {
+        "conversation": conversation_id,
+        "seq": seq,
+        "agent": agent,
+        "persona": persona,
+        "provider": outcome.provider,
+        "model": outcome.model,
+        "source": str(outcome.source),
+        "content": outcome.content,
+        "citations": json.dumps([{"url": c.url, "title": c.title} for c in outcome.citations]),
+        "planned_at": to_ms(planned_at),
+        "revealed_at": to_ms(revealed_at),
+        "latency_ms": outcome.latency_ms,
+        "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens,
+        "cost_usd": outcome.cost_usd,
+        "fallback_reason": outcome.fallback_reason,
+    }
+
+
+def _api_call_row(call: ApiCall) -> dict[str, Any]:
+    return {
+        "provider": call.provider,
+        "model": call.model,
+        "ok": call.ok,
+        "error_class": call.error_class,
+        "status_code": call.status_code,
+        "latency_ms": call.latency_ms,
+        "prompt_tokens": call.prompt_tokens,
+        "completion_tokens": call.completion_tokens,
+        "cost_usd": call.cost_usd,
+        "at": to_ms(call.at),
+    }
