@@ -11,7 +11,15 @@ import math
 import random
 from dataclasses import dataclass
 
-__all__ = ["RoundPlan", "next_slot", "plan_round", "replan_remaining", "round_must_end_by", "slot_after"]
+__all__ = [
+    "RoundPlan",
+    "next_slot",
+    "plan_round",
+    "reflow_after",
+    "replan_remaining",
+    "round_must_end_by",
+    "slot_after",
+]
 
 
 def next_slot(now: float, interval: float) -> float:
@@ -103,3 +111,25 @@ def replan_remaining(
         return plan
     tail = plan_round(now, remaining, gap_min, gap_max, must_end_by, rng)
     return RoundPlan(plan.started_at, done + tail.reveal_times, must_end_by)
+
+
+def reflow_after(
+    plan: RoundPlan,
+    seq: int,
+    revealed_at: float,
+    gap_min: float,
+    gap_max: float,
+    rng: random.Random,
+) -> RoundPlan:
+    """Re-plan the messages after ``seq``, which was revealed late at ``revealed_at``.
+
+    Keeping the old times would leave the later messages with deadlines already past
+    (one slow provider would cost the rest of the round); instead each gets a fresh gap
+    after the one before, scaled as usual to end by ``plan.must_end_by``.
+    """
+    remaining = len(plan.reveal_times) - seq
+    if remaining <= 0:
+        return plan
+    tail = plan_round(revealed_at, remaining + 1, gap_min, gap_max, plan.must_end_by, rng)
+    times = plan.reveal_times[: seq - 1] + (revealed_at,) + tail.reveal_times[1:]
+    return RoundPlan(plan.started_at, times, plan.must_end_by)

@@ -24,7 +24,14 @@ from actors.clock import Clock
 from actors.machine import Command, CommandRejected, RoundMachine, State
 from actors.personas import PERSONAS, Persona
 from actors.providers.base import GenerationRequest, Outcome, Turn
-from actors.schedule import RoundPlan, next_slot, plan_round, replan_remaining, round_must_end_by
+from actors.schedule import (
+    RoundPlan,
+    next_slot,
+    plan_round,
+    reflow_after,
+    replan_remaining,
+    round_must_end_by,
+)
 from settings import Settings
 
 __all__ = ["CommandRejected", "Supervisor", "Ticker"]
@@ -261,6 +268,9 @@ class Supervisor(pykka.ThreadingActor):
             log.exception("could not save message %d of round %d; showing it anyway", seq, rnd.conversation_id)
             message = _wire_message(rnd.conversation_id, seq, persona, outcome, now)
         rnd.revealed.append(message)
+        if now > planned:  # behind the plan: give the next messages their gaps and time
+            s = self.settings
+            rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
         self._broadcaster.publish({"type": "message", **message})
         reason = f" ({outcome.fallback_reason})" if outcome.fallback_reason else ""
         log.info(

@@ -6,7 +6,14 @@ import random
 
 import pytest
 
-from actors.schedule import next_slot, plan_round, replan_remaining, round_must_end_by, slot_after
+from actors.schedule import (
+    next_slot,
+    plan_round,
+    reflow_after,
+    replan_remaining,
+    round_must_end_by,
+    slot_after,
+)
 
 INTERVAL = 1800.0
 
@@ -65,3 +72,19 @@ def test_replan_keeps_revealed_times_and_spreads_the_rest() -> None:
     assert resumed.reveal_time(6) == 900.0
     assert resumed.ends_at <= 1740.0 + 1e-9
     assert len(resumed.reveal_times) == 16
+
+
+def test_a_late_reveal_reflows_the_rest_with_fresh_gaps_that_still_fit() -> None:
+    plan = plan_round(0.0, 16, 60.0, 120.0, 1740.0, random.Random(5))
+    late = plan.reveal_time(3) + 40.0  # message 3 came 40 s late
+    reflowed = reflow_after(plan, 3, late, 60.0, 120.0, random.Random(5))
+    assert reflowed.reveal_times[:2] == plan.reveal_times[:2]
+    assert reflowed.reveal_time(3) == late
+    assert reflowed.reveal_time(4) - late > 0  # a real gap, not a deadline in the past
+    assert reflowed.ends_at <= 1740.0 + 1e-9
+    assert list(reflowed.reveal_times) == sorted(reflowed.reveal_times)
+
+
+def test_reflow_after_the_last_message_changes_nothing() -> None:
+    plan = plan_round(0.0, 4, 1.0, 2.0, 100.0, random.Random(1))
+    assert reflow_after(plan, 4, 50.0, 1.0, 2.0, random.Random(1)) is plan
