@@ -173,6 +173,47 @@ def test_a_forced_round_shows_sixteen_messages_in_order_with_their_badges(
     expect(root.locator(".rt-log-label a")).to_have_attribute("href", f"{service.url}/c/{conversation_id}")
 
 
+def test_scrolling_up_stops_following_until_new_messages_is_pressed(new_page: Any, tmp_path: Path) -> None:
+    slow = {**STEADY, "MESSAGE_GAP_MIN_SECONDS": "0.3", "MESSAGE_GAP_MAX_SECONDS": "0.4"}
+    with Service(tmp_path, slow) as service:
+        page = open_live(new_page, service, viewport={"width": 1280, "height": 600})
+        service.force()
+        wait_for_message_count(page, 5)
+        log = page.locator("[data-roundtable] .rt-log")
+        log.hover()
+        page.mouse.wheel(0, -5000)
+        page.wait_for_function("el => el.scrollTop === 0", arg=log.element_handle())
+        seen = messages(page).count()
+        wait_for_message_count(page, seen + 1)
+
+        jump = page.get_by_role("button", name="New messages")
+        expect(jump).to_be_visible()
+        assert log.evaluate("el => el.scrollTop") == 0  # the visitor's reading place is kept
+        jump.click()
+        expect(jump).to_be_hidden()
+        page.wait_for_function("el => el.scrollHeight - el.scrollTop - el.clientHeight < 48", arg=log.element_handle())
+
+
+def test_without_websocket_the_page_polls_and_still_shows_the_round(new_page: Any, tmp_path: Path) -> None:
+    slow = {**STEADY, "MESSAGE_GAP_MIN_SECONDS": "0.6", "MESSAGE_GAP_MAX_SECONDS": "0.7"}
+    with Service(tmp_path, slow) as service:
+        page = new_page()
+        page.add_init_script("delete window.WebSocket")
+        page.goto(service.url + "/")
+        root = page.locator("[data-roundtable]")
+        expect(root.locator(".rt-status")).to_have_attribute("data-status", "polling")
+        expect(root.locator(".rt-countdown")).to_have_text(re.compile(r"^\d+:\d\d"))
+
+        conversation_id = service.force()["conversation"]["id"]
+        # Polls come every 5 s; a round of about 10 s is caught while it runs.
+        expect(root).to_have_attribute("data-mode", "active", timeout=15_000)
+        expect(messages(page).first).to_be_visible()
+        service.wait_for_state("countdown", timeout=30)
+        expect(root).to_have_attribute("data-mode", "countdown", timeout=15_000)
+        expect(messages(page)).to_have_count(16)  # polling merges without duplicates
+        expect(root.locator(".rt-log-label a")).to_have_attribute("href", f"{service.url}/c/{conversation_id}")
+
+
 def test_a_crash_mid_round_shows_reconnecting_then_the_rest_without_duplicates(
     new_page: Any, tmp_path: Path,
 ) -> None:

@@ -408,6 +408,20 @@
     this.lastConversation = { id: c.id, topic: c.topic, message_count: this.seen.size };
   };
 
+  /** A round that ended while we were not watching closely: fetch the messages we missed. */
+  LiveWidget.prototype.fillEndedRound = function () {
+    var c = this.conversation;
+    var last = this.lastConversation;
+    if (this.engine.state === 'active' || !c || !last || last.id !== c.id) return;
+    if (!(this.seen.size < last.message_count) || this.filling === c.id) return;
+    var self = this;
+    this.filling = c.id;
+    fetchJson('/api/conversations/' + c.id).then(function (r) {
+      if (r.ok && r.body) self.mergeMessages(r.body.messages, c.id);
+      self.render();
+    }).catch(function () { self.filling = null; });
+  };
+
   LiveWidget.prototype.mergeMessages = function (messages, conversationId) {
     var self = this;
     (Array.isArray(messages) ? messages : []).forEach(function (m) {
@@ -454,6 +468,7 @@
     show(this.note, !!this.note.textContent);
     show(this.clockEl, mode === 'countdown' || mode === 'complete');
     this.renderLast(mode);
+    this.fillEndedRound();
     show(this.logWrap, this.seen.size > 0 || mode === 'active');
     var previous = mode !== 'active' && mode !== 'complete';
     this.renderLogLabel(previous && c);
@@ -550,7 +565,7 @@
 
   // -- connection ------------------------------------------------------------------
 
-  /** @param {'connected'|'reconnecting'|'offline'|'connecting'} kind */
+  /** @param {'connecting'|'connected'|'reconnecting'|'polling'|'offline'} kind (data-status) */
   LiveWidget.prototype.setStatus = function (kind, text) {
     this.status.setAttribute('data-status', kind);
     this.status.textContent = text;
@@ -643,7 +658,7 @@
     this.offline = false;
   };
 
-  /** One poll of /api/countdown (a measured clock sample); during a round, its messages too. */
+  /** One poll of /api/countdown (a measured clock sample), then of the rounds. */
   LiveWidget.prototype.poll = function () {
     var self = this;
     var sentAt = Date.now();
@@ -651,9 +666,10 @@
       if (!r.ok || !r.body || !self.timers.poll) throw new Error('countdown unavailable');
       self.clock.sample(r.body.server_time, sentAt, Date.now());
       self.offline = false;
-      if (!self.ws) self.setStatus('reconnecting', 'Reconnecting (attempt ' + self.failures + ') \u00b7 updating every 5 s');
+      if (!('WebSocket' in window)) self.setStatus('polling', 'Updating every 5 s');
+      else if (!self.ws) self.setStatus('reconnecting', 'Reconnecting (attempt ' + self.failures + ') \u00b7 updating every 5 s');
       self.applyState(r.body);
-      if (r.body.state === 'active') return self.pollRound();
+      return self.pollRound(r.body.state === 'active');
     }).catch(function () {
       if (!self.timers.poll || self.ws) return;
       self.offline = true;
@@ -661,16 +677,18 @@
     });
   };
 
-  LiveWidget.prototype.pollRound = function () {
+  /** /api/status for the current and last rounds; during a round, its messages too. */
+  LiveWidget.prototype.pollRound = function (active) {
     var self = this;
     return fetchJson('/api/status').then(function (r) {
-      var c = r.ok && r.body && r.body.conversation;
-      if (!c || !Number.isInteger(c.id)) return null;
+      var body = r.ok && r.body ? r.body : {};
+      if (body.last_conversation) self.lastConversation = body.last_conversation;
+      var c = body.conversation;
+      if (!active || !c || !Number.isInteger(c.id)) return null;
       self.setConversation(c);
       return fetchJson('/api/conversations/' + c.id);
     }).then(function (r) {
-      if (!r || !r.ok || !r.body || !self.timers.poll) return;
-      self.mergeMessages(r.body.messages, r.body.id);
+      if (r && r.ok && r.body && self.timers.poll) self.mergeMessages(r.body.messages, r.body.id);
       self.render();
     });
   };
