@@ -6,9 +6,14 @@ Debian's Chromium. Waits are Playwright conditions with timeouts, never sleeps.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +291,55 @@ def test_a_phone_never_scrolls_sideways_in_either_mode(new_page: Any, tmp_path: 
                 page.goto(service.url + path)
                 page.wait_for_load_state("networkidle")
                 assert page.evaluate(NO_HORIZONTAL_SCROLL), path
+
+
+# -- embedding ----------------------------------------------------------------------------------
+
+EMBEDDING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>A host site</title></head>
+<body><h1>A host site</h1><div data-roundtable></div>
+<script src="{server}/static/js/realtime_ui_components.js" data-server="{server}"></script>
+</body></html>
+"""
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def host_site(directory: Path) -> Iterator[str]:
+    """Serves ``directory`` on another origin (another port); yields its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_the_widget_embeds_on_another_site(new_page: Any, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    with host_site(site) as site_url:
+        with Service(tmp_path, {**STEADY, "ALLOWED_ORIGINS": site_url}) as service:
+            (site / "index.html").write_text(EMBEDDING_PAGE.format(server=service.url))
+            page = new_page()
+            page.goto(site_url + "/index.html")
+            root = page.locator("[data-roundtable]")
+            expect(root.locator(".rt-status")).to_have_attribute("data-status", "connected")
+            expect(page.locator('link[rel="stylesheet"]')).to_have_attribute(
+                "href", f"{service.url}/static/css/roundtable.css")
+            expect(root.locator(".rt-countdown")).to_have_text(re.compile(r"^\d+:\d\d"))
+            expect(root.locator(".rt-hero")).to_have_css("text-align", "center")  # the styles arrived
+
+            conversation_id = service.force()["conversation"]["id"]
+            expect(messages(page)).to_have_count(16, timeout=30_000)
+            expect(root.locator(".rt-log-label a")).to_have_attribute(
+                "href", f"{service.url}/c/{conversation_id}")
 
 
 # -- past rounds -----------------------------------------------------------------------------
