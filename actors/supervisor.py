@@ -295,7 +295,7 @@ class Supervisor(pykka.ThreadingActor):
     def _end_round(self, now: float, status: str, reason: str | None) -> None:
         rnd = self._round
         assert rnd is not None
-        self._persistence.end_conversation(rnd.conversation_id, status, now, reason)
+        self._write("end round", self._persistence.end_conversation(rnd.conversation_id, status, now, reason))
         self._last_conversation = {
             **rnd.summary(), "status": status, "ended_at": ms(now), "message_count": len(rnd.revealed),
         }
@@ -304,7 +304,15 @@ class Supervisor(pykka.ThreadingActor):
 
     def _record_skip(self, slot: float, reason: str) -> None:
         log.info("slot at %s skipped: %s", _iso(slot), reason)
-        self._persistence.record_skipped_slot(slot, reason, self._topic_for(slot))
+        self._write("record a skipped slot", self._persistence.record_skipped_slot(slot, reason, self._topic_for(slot)))
+
+    def _write(self, what: str, future: Any) -> None:
+        """Wait for a database write, so what admins and the API see next includes it;
+        a failure is logged and the engine goes on (the round matters more)."""
+        try:
+            future.get(timeout=STORAGE_TIMEOUT)
+        except Exception:
+            log.exception("could not %s in the database", what)
 
     # -- admin commands --------------------------------------------------------------
     def command(self, action: str) -> dict[str, Any]:

@@ -25,7 +25,8 @@ ADMIN_TOKEN = "test-admin-token"
 
 #: Timings that play a full 16-message round in well under a second or two.
 FAST_ENV = {
-    "ROUND_INTERVAL_SECONDS": "3600",
+    # A daily grid: no scheduled round starts in the middle of a test (but at 00:00 UTC).
+    "ROUND_INTERVAL_SECONDS": "86400",
     "MESSAGE_GAP_MIN_SECONDS": "0.01",
     "MESSAGE_GAP_MAX_SECONDS": "0.02",
     "MIN_COUNTDOWN_SECONDS": "60",

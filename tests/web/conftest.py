@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
+from websockets.sync.client import connect
 
 from tests.service import Service
 
@@ -21,34 +22,34 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 
 class Client:
-    """A WebSocket client that collects events; waits are bounded by timeouts."""
+    """A (synchronous) WebSocket client that collects events; every wait has a timeout."""
 
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        self._stack = contextlib.ExitStack()  # websockets wants connect() as a context
+        self.connection = self._stack.enter_context(connect(url, **kwargs))
         self.events: list[dict[str, Any]] = []
 
-    @classmethod
-    async def connect(cls, url: str, **kwargs: Any) -> Client:
-        return cls(await websockets.connect(url, **kwargs))
-
-    async def next(self, timeout: float = 10.0) -> dict[str, Any]:
-        event = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+    def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        event = json.loads(self.connection.recv(timeout=timeout))
         self.events.append(event)
         return dict(event)
 
-    async def until(self, predicate: Any, timeout: float = 15.0) -> dict[str, Any]:
+    def until(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> dict[str, Any]:
         """Read events until one matches ``predicate``; fail after ``timeout`` seconds."""
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.next(timeout)
-                if predicate(event):
-                    return event
+        deadline = time.monotonic() + timeout
+        while True:
+            event = self.next(max(deadline - time.monotonic(), 0.001))
+            if predicate(event):
+                return event
+
+    def send(self, text: str) -> None:
+        self.connection.send(text)
 
     def messages(self) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == "message"]
 
-    async def close(self) -> None:
-        await self.connection.close()
+    def close(self) -> None:
+        self._stack.close()
 
 
 def is_state(state: str) -> Any:

@@ -55,19 +55,19 @@ def test_illegal_commands_answer_409_and_change_nothing(tmp_path: Path) -> None:
         assert conversations["conversations"][0]["skip_reason"] == "skipped by admin"
 
 
-async def test_pause_and_resume_are_announced_and_persisted(tmp_path: Path) -> None:
+def test_pause_and_resume_are_announced_and_persisted(tmp_path: Path) -> None:
     with Service(tmp_path, SLOW) as service:
-        client = await Client.connect(service.ws_url)
-        await client.next()
+        client = Client(service.ws_url)
+        client.next()
         assert service.control("pause")[0] == 200
-        await client.until(is_state("paused"))
+        client.until(is_state("paused"))
         status, body = service.control("pause")
         assert status == 409 and "already paused" in body["error"]
         assert service.control("force")[0] == 409
         # A restart keeps the pause: admins paused it to stop spending.
         service.restart()
         assert service.get("/api/countdown")[1]["state"] == "paused"
-        await client.close()
+        client.close()
         status, body = service.control("resume")
         assert status == 200 and body["state"] == "countdown"
 
@@ -83,7 +83,7 @@ def test_skip_in_countdown_records_the_slot_and_moves_the_countdown(service: Ser
     before = service.get("/api/countdown")[1]["next_round_at"]
     status, body = service.control("skip")
     assert status == 200 and body["state"] == "countdown"
-    assert body["next_round_at"] == before + 3_600_000
+    assert body["next_round_at"] == before + 86_400_000
     _, page = service.get("/api/conversations")
     skipped = page["conversations"][0]
     assert skipped["status"] == "skipped" and skipped["scheduled_at"] == before

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
+
+import pytest
+from websockets.exceptions import ConnectionClosed
 
 from actors.personas import PERSONAS
 from tests.service import Service
@@ -24,29 +26,29 @@ def stored_messages(database: Path, conversation_id: int) -> list[tuple[int, str
         ).fetchall()
 
 
-async def test_forced_round_reaches_every_client_and_the_database(tmp_path: Path) -> None:
+def test_forced_round_reaches_every_client_and_the_database(tmp_path: Path) -> None:
     with Service(tmp_path, STEADY) as service:
-        first = await Client.connect(service.ws_url)
-        second = await Client.connect(service.ws_url)
-        hello = await first.next()
-        await second.next()
+        first = Client(service.ws_url)
+        second = Client(service.ws_url)
+        hello = first.next()
+        second.next()
         assert hello["type"] == "hello" and hello["state"] == "countdown"
         assert hello["conversation"] is None and hello["messages"] == []
 
-        forced = await asyncio.to_thread(service.force)
+        forced = service.force()
         conversation_id = forced["conversation"]["id"]
 
         # A third visitor arrives mid-round and is caught up by hello.
-        await first.until(lambda e: e["type"] == "message" and e["seq"] == 5)
-        late = await Client.connect(service.ws_url)
-        late_hello = await late.next()
+        first.until(lambda e: e["type"] == "message" and e["seq"] == 5)
+        late = Client(service.ws_url)
+        late_hello = late.next()
         assert late_hello["state"] == "active"
         assert late_hello["conversation"]["id"] == conversation_id
         caught_up = [m["seq"] for m in late_hello["messages"]]
         assert caught_up[:5] == [1, 2, 3, 4, 5] and caught_up == sorted(caught_up)
 
         for client in (first, second, late):
-            await client.until(is_state("complete"))
+            client.until(is_state("complete"))
         for client in (first, second):
             states = [e["state"] for e in client.events if e["type"] == "state"]
             assert states == ["active", "complete"]
@@ -65,64 +67,66 @@ async def test_forced_round_reaches_every_client_and_the_database(tmp_path: Path
         assert [m["content"] for m in body["messages"]] == [m["content"] for m in first.messages()]
         assert len({m["content"] for m in body["messages"]}) == 16  # no message repeats
         for client in (first, second, late):
-            await client.close()
+            client.close()
 
 
-async def test_ping_is_answered_with_server_time(service: Service) -> None:
-    client = await Client.connect(service.ws_url)
-    await client.next()
-    await client.connection.send('{"type": "ping", "t": 12345}')
-    await client.connection.send('{"type": "chat", "text": "ignored"}')
-    await client.connection.send('{"type": "ping", "t": 777}')
-    pong = await client.until(lambda e: e["type"] == "pong")
+def test_ping_is_answered_with_server_time(service: Service) -> None:
+    client = Client(service.ws_url)
+    client.next()
+    client.send('{"type": "ping", "t": 12345}')
+    client.send('{"type": "chat", "text": "ignored"}')
+    client.send('{"type": "ping", "t": 777}')
+    pong = client.until(lambda e: e["type"] == "pong")
     assert pong["t"] == 12345 and isinstance(pong["server_time"], int)
-    assert (await client.next())["t"] == 777  # the ignored message closed nothing
-    await client.close()
+    assert (client.next())["t"] == 777  # the ignored message closed nothing
+    client.close()
 
 
-async def test_oversized_frame_closes_that_socket_only(service: Service) -> None:
-    victim = await Client.connect(service.ws_url, max_size=None)
-    bystander = await Client.connect(service.ws_url)
-    await victim.next()
-    await bystander.next()
-    await victim.connection.send("x" * 1_000_000)
-    await victim.connection.wait_closed()
-    assert victim.connection.close_code in (1008, 1009)
-    await asyncio.to_thread(service.force)
-    assert (await bystander.until(lambda e: e["type"] == "message"))["seq"] == 1
-    await bystander.close()
+def test_oversized_frame_closes_that_socket_only(service: Service) -> None:
+    victim = Client(service.ws_url, max_size=None)
+    bystander = Client(service.ws_url)
+    victim.next()
+    bystander.next()
+    victim.send("x" * 1_000_000)
+    with pytest.raises(ConnectionClosed) as closed:
+        victim.next(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code in (1008, 1009)
+    service.force()
+    assert (bystander.until(lambda e: e["type"] == "message"))["seq"] == 1
+    bystander.close()
 
 
-async def test_malformed_frame_closes_the_socket(service: Service) -> None:
-    client = await Client.connect(service.ws_url)
-    await client.next()
-    await client.connection.send("{not json")
-    await client.connection.wait_closed()
-    assert client.connection.close_code == 1008
+def test_malformed_frame_closes_the_socket(service: Service) -> None:
+    client = Client(service.ws_url)
+    client.next()
+    client.send("{not json")
+    with pytest.raises(ConnectionClosed) as closed:
+        client.next(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
-async def test_restart_mid_round_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
+def test_restart_mid_round_resumes_without_loss_or_repeat(tmp_path: Path) -> None:
     slow = {"MESSAGE_GAP_MIN_SECONDS": "0.2", "MESSAGE_GAP_MAX_SECONDS": "0.25"}
     service = Service(tmp_path, slow).start()
     try:
-        client = await Client.connect(service.ws_url)
-        await client.next()
-        conversation_id = (await asyncio.to_thread(service.force))["conversation"]["id"]
-        await client.until(lambda e: e["type"] == "message" and e["seq"] == 4)
-        await asyncio.to_thread(service.kill)  # a crash: no clean shutdown
+        client = Client(service.ws_url)
+        client.next()
+        conversation_id = (service.force())["conversation"]["id"]
+        client.until(lambda e: e["type"] == "message" and e["seq"] == 4)
+        service.kill()  # a crash: no clean shutdown
         revealed_before = stored_messages(service.database, conversation_id)
         assert 4 <= len(revealed_before) < 16
 
-        await asyncio.to_thread(service.start)
-        client = await Client.connect(service.ws_url)
-        hello = await client.next()
+        service.start()
+        client = Client(service.ws_url)
+        hello = client.next()
         assert hello["state"] == "active" and hello["conversation"]["id"] == conversation_id
         resumed = [m["seq"] for m in hello["messages"]]
         assert resumed[: len(revealed_before)] == [seq for seq, _, _ in revealed_before]
-        await client.until(is_state("complete"))
+        client.until(is_state("complete"))
         rows = stored_messages(service.database, conversation_id)
         assert [seq for seq, _, _ in rows] == list(range(1, 17))
         assert "resuming round" in service.logs()
-        await client.close()
+        client.close()
     finally:
         service.stop()

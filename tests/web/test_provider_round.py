@@ -93,18 +93,18 @@ def rows(database: Path, sql: str) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute(sql)]
 
 
-async def play_round(service: Service) -> list[dict[str, Any]]:
-    client = await Client.connect(service.ws_url)
-    await client.next()
+def play_round(service: Service) -> list[dict[str, Any]]:
+    client = Client(service.ws_url)
+    client.next()
     service.force()
-    await client.until(is_state("complete"), timeout=60)
-    await client.close()
+    client.until(is_state("complete"), timeout=60)
+    client.close()
     return client.messages()
 
 
-async def test_a_full_round_against_the_four_fakes(tmp_path: Path, fakes: Fakes) -> None:
+def test_a_full_round_against_the_four_fakes(tmp_path: Path, fakes: Fakes) -> None:
     with Service(tmp_path, fakes.env()) as service:
-        messages = await play_round(service)
+        messages = play_round(service)
         status = service.get("/api/status")[1]
         logs = service.logs()
 
@@ -143,7 +143,7 @@ async def test_a_full_round_against_the_four_fakes(tmp_path: Path, fakes: Fakes)
         assert key.encode() not in database_bytes
 
 
-async def test_all_four_down_gives_sixteen_templates_on_time(tmp_path: Path, fakes: Fakes) -> None:
+def test_all_four_down_gives_sixteen_templates_on_time(tmp_path: Path, fakes: Fakes) -> None:
     def broken(_: Received) -> Script:
         return Script(500, {"error": {"message": "down", "type": "server_error", "code": None}})
 
@@ -151,7 +151,7 @@ async def test_all_four_down_gives_sixteen_templates_on_time(tmp_path: Path, fak
         server.answer = broken  # type: ignore[method-assign]
     grace = 1.0
     with Service(tmp_path, {**fakes.env(), "GENERATION_GRACE_SECONDS": str(grace)}) as service:
-        messages = await play_round(service)
+        messages = play_round(service)
     assert [m["source"] for m in messages] == ["template"] * 16
     stored = rows(service.database, "SELECT * FROM messages ORDER BY seq")
     assert all("500" in (m["fallback_reason"] or "") for m in stored[:1])
@@ -161,13 +161,13 @@ async def test_all_four_down_gives_sixteen_templates_on_time(tmp_path: Path, fak
     assert failed and all(c["status_code"] == 500 for c in failed)
 
 
-async def test_a_hanging_provider_costs_one_fallback_and_the_round_stays_on_time(
+def test_a_hanging_provider_costs_one_fallback_and_the_round_stays_on_time(
     tmp_path: Path, fakes: Fakes
 ) -> None:
     fakes.anthropic.answer = lambda received: Script(hang_seconds=30)  # type: ignore[method-assign]
     grace = 1.5
     with Service(tmp_path, {**fakes.env(), "GENERATION_GRACE_SECONDS": str(grace)}) as service:
-        messages = await play_round(service)
+        messages = play_round(service)
     clio = [m for m in messages if m["agent"] == "anthropic"]
     assert all(m["source"] == "fallback" and m["provider"] != "anthropic" for m in clio)
     assert all(m["source"] == "api" for m in messages if m["agent"] != "anthropic")
