@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from settings import Settings, SettingsError, demo
@@ -70,23 +71,51 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, obje
     loop.default_exception_handler(context)
 
 
-async def serve(settings: Settings) -> None:
-    """Run the engine and the web server until SIGINT or SIGTERM."""
+async def serve(settings: Settings) -> int:
+    """Run the engine and the web server until SIGINT or SIGTERM; the exit code.
+
+    On PostgreSQL the engine runs only while this instance holds the engine lock: a
+    second instance waits here to take over, and one that loses the lock stops (exit 1)
+    so that it can never run a second engine.
+    """
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
     from actors.broadcaster import Hub
     from actors.system import start_system, stop_system
+    from storage.leader import EngineLock, LeadershipWatch
     from web.app import create_app
 
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_quiet_cancellation)  # type: ignore[arg-type]
     stop = asyncio.Event()
+    stopping = threading.Event()  # the same request, for threads
+    lost = threading.Event()
+
+    def request_stop() -> None:
+        stop.set()
+        stopping.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, request_stop)
+    lock = watch = None
+    if settings.is_postgres:
+        lock = EngineLock(settings.database_url)
+        if not lock.try_acquire():
+            log.info("another instance runs the engine on this database; waiting to take over")
+            if not await asyncio.to_thread(lock.wait, stopping):
+                return 0
+        log.info("this instance holds the engine lock")
+
+        def on_lost() -> None:
+            lost.set()
+            loop.call_soon_threadsafe(request_stop)
+
+        watch = LeadershipWatch(lock, on_lost)
+        watch.start()
     hub = Hub(loop)
-    system = await asyncio.to_thread(start_system, settings, hub=hub)
     try:
+        system = await asyncio.to_thread(start_system, settings, hub=hub)
         config = Config()
         config.bind = [f"{settings.host}:{settings.port}"]
         config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
@@ -99,6 +128,11 @@ async def serve(settings: Settings) -> None:
     finally:
         log.info("shutting down")
         await asyncio.to_thread(stop_system)
+        if watch is not None:
+            watch.stop()
+        if lock is not None:
+            lock.release()
+    return 1 if lost.is_set() else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,13 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database ready")
         return 0
     try:
-        asyncio.run(serve(settings))
+        return asyncio.run(serve(settings))
     except OSError as exc:
         log.error("could not serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         return 1
     except KeyboardInterrupt:
-        pass
-    return 0
+        return 0
 
 
 if __name__ == "__main__":

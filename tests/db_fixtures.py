@@ -29,7 +29,7 @@ from psycopg2 import sql
 
 from storage import connect
 
-__all__ = ["database_url", "db", "postgres_server_url"]
+__all__ = ["database_url", "db", "postgres_server_url", "truncate_all"]
 
 PG_HOST = "127.0.0.1"
 PG_PORT = int(os.environ.get("ROUNDTABLE_TEST_PG_PORT", "5432"))  # to try the skip path
@@ -88,7 +88,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'roundtable.db'}"
     url: str = request.getfixturevalue("postgres_server_url")
-    _truncate_all(url)
+    truncate_all(url)
     return url
 
 
@@ -112,7 +112,7 @@ def _admin(statement: sql.Composable) -> None:
         conn.close()
 
 
-def _truncate_all(url: str) -> None:
+def truncate_all(url: str) -> None:
     conn = psycopg2.connect(url)
     try:
         conn.autocommit = True

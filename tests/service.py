@@ -70,16 +70,25 @@ class Service:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     # -- lifecycle -------------------------------------------------------------------
-    def start(self, timeout: float = 30.0) -> Service:
+    def start(self, timeout: float = 30.0, *, wait_ready: bool = True) -> Service:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent"],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
-        self._wait_ready(timeout)
+        if wait_ready:
+            self.wait_ready(timeout)
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        """Wait until the service's log contains ``text``."""
+        deadline = time.monotonic() + timeout
+        while text not in self.logs():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{text!r} not logged in {timeout} s:\n{self.logs()}")
+            time.sleep(0.05)  # polling a log file for a condition, bounded by the timeout
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:

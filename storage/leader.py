@@ -1,0 +1,108 @@
+"""Engine leadership on PostgreSQL: exactly one instance runs the engine.
+
+The leader holds a session-level advisory lock on a dedicated psycopg2 connection,
+outside peewee's pool (a pooled connection handed back would keep holding the lock, and a
+recycled one would silently drop it). Other instances wait to take over. If the lock's
+connection is lost, PostgreSQL has released the lock and another instance may already
+have taken it: the holder must stop running its engine at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import zlib
+from typing import Any, Final
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg2
+
+__all__ = ["ENGINE_LOCK_KEY", "EngineLock", "libpq_url"]
+
+log = logging.getLogger("roundtable.leader")
+
+ENGINE_LOCK_KEY: Final = zlib.crc32(b"roundtable.engine.leader")
+#: Query parameters of a peewee URL that libpq does not know.
+PEEWEE_ONLY_PARAMS: Final = frozenset({"max_connections", "stale_timeout", "timeout"})
+
+
+def libpq_url(database_url: str) -> str:
+    """The libpq form of a peewee PostgreSQL URL (no ``+pool``, no pool parameters)."""
+    parts = urlsplit(database_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in PEEWEE_ONLY_PARAMS]
+    if not any(k == "connect_timeout" for k, _ in query):
+        query.append(("connect_timeout", "5"))
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+
+
+class EngineLock:
+    """The engine's advisory lock. Methods run on the calling thread; not shared."""
+
+    def __init__(self, database_url: str, key: int = ENGINE_LOCK_KEY) -> None:
+        self._url = libpq_url(database_url)
+        self._key = key
+        self._connection: Any = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; never blocks on it. Connection errors say False."""
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = psycopg2.connect(self._url)
+                self._connection.autocommit = True
+            with self._connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
+                return bool(cursor.fetchone()[0])
+        except psycopg2.Error as exc:
+            log.warning("could not ask PostgreSQL for the engine lock: %s", str(exc).strip())
+            self._close()
+            return False
+
+    def wait(self, stop: threading.Event, poll_seconds: float = 2.0) -> bool:
+        """Block until the lock is ours (True) or ``stop`` is set (False)."""
+        while not stop.is_set():
+            if self.try_acquire():
+                return True
+            stop.wait(poll_seconds)
+        return False
+
+    def still_held(self) -> bool:
+        """Whether the lock's connection is alive (so the lock is still ours)."""
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return True
+        except (psycopg2.Error, AttributeError):
+            return False
+
+    def release(self) -> None:
+        """Give the lock back (closing the connection releases it in any case)."""
+        self._close()
+
+    def _close(self) -> None:
+        if self._connection is not None and not self._connection.closed:
+            self._connection.close()
+        self._connection = None
+
+
+class LeadershipWatch:
+    """A daemon thread that checks the lock every ``interval`` and calls ``on_lost`` once."""
+
+    def __init__(self, lock: EngineLock, on_lost: Any, interval: float = 5.0) -> None:
+        self._lock = lock
+        self._on_lost = on_lost
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="roundtable-leader", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            if not self._lock.still_held():
+                log.error("lost the engine lock (database connection gone); stopping this instance")
+                self._on_lost()
+                return
