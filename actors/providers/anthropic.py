@@ -9,14 +9,9 @@ following the table in ``actors.providers.base``. The SDK's own retries are off
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import re
 import threading
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Final
 
 import anthropic
@@ -24,6 +19,7 @@ from anthropic.types import AssistantMessageParam, MessageParam, UserMessagePara
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
+from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
 
 __all__ = ["AnthropicProvider"]
@@ -154,10 +150,8 @@ def _status_error(exc: anthropic.APIStatusError, api_key: str) -> ProviderError:
     status = exc.status_code
     error_code = exc.error_code or ""  # error.details.error_code
     code = error_code or str(exc.type or "")  # error.type, e.g. "overloaded_error"
-    kind, retryable = "http", status in (408, 409, 429) or status >= 500  # 529 included
-    if status in (401, 403):
-        kind, retryable = "auth", False
-    elif status == 429 and error_code in SPEND_LIMIT_CODES:
+    kind, retryable = classify_status(status)  # 529 (overloaded) is a retryable 5xx
+    if status == 429 and error_code in SPEND_LIMIT_CODES:
         retryable = False
     label = code if _SAFE_CODE.match(code) and api_key not in code else ""
     return ProviderError(
@@ -165,21 +159,5 @@ def _status_error(exc: anthropic.APIStatusError, api_key: str) -> ProviderError:
         kind=kind,
         status=status,
         retryable=retryable,
-        retry_after=_retry_after(exc.response.headers),
+        retry_after=parse_retry_after(exc.response.headers),
     )
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    raw = headers.get("retry-after")
-    for value, scale in ((headers.get("retry-after-ms"), 0.001), (raw, 1.0)):
-        with contextlib.suppress(ValueError):
-            seconds = float(value or "nan") * scale
-            if math.isfinite(seconds):
-                return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(raw or "")
-    except (TypeError, ValueError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -18,6 +18,8 @@ loop). Every failure leaves a provider module as a ``ProviderError``::
       blocked     the model refused (safety)        no
       quality     rejected by our quality gate      yes
 
+``errors.classify_status`` holds the http/auth rows and ``errors.parse_retry_after`` reads
+``Retry-After``; each provider module adds only its own exceptions to them.
 Foreign errors are translated where they are caught: ``raise ProviderError(...) from exc``.
 ``str(ProviderError)`` never contains a key.
 """

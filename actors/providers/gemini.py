@@ -19,6 +19,7 @@ from google.genai import errors, types
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
+from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
 
 __all__ = ["GeminiProvider"]
@@ -35,7 +36,6 @@ else:
 
 #: Client-level bound; every call sets its own ``timeout`` on top of it.
 _DEFAULT_TIMEOUT_MS: Final = 60_000
-_RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
 #: Finish reasons that mean the model refused, so asking again will not help.
 _REFUSALS: Final = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII"})
 
@@ -157,21 +157,24 @@ def _api_error(exc: errors.APIError, api_key: str) -> ProviderError:
     detail = str(exc.message or "no detail")[:200]
     message = f"gemini: HTTP {status} {exc.status or ''}".rstrip() + f": {detail}"
     message = message.replace(api_key, "***") if api_key else message
+    # The SDK types ``code`` as int but fills it from the body when it has no status.
+    kind, retryable = classify_status(status if isinstance(status, int) else None)
     # Google answers a wrong key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
-    if status in (401, 403) or "API_KEY_INVALID" in _detail_values(exc.details, "reason"):
+    if kind == "auth" or "API_KEY_INVALID" in _detail_values(exc.details, "reason"):
         return ProviderError(message, kind="auth", status=status)
-    retryable = status in _RETRYABLE_STATUSES or (isinstance(status, int) and status >= 500)
     retry_after = _retry_after(exc) if retryable else None
     return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
 
 
 def _retry_after(exc: errors.APIError) -> float | None:
-    """Seconds to wait: a ``Retry-After`` header, else the body's ``RetryInfo.retryDelay``."""
+    """Seconds to wait: the ``Retry-After`` headers, else the body's ``RetryInfo.retryDelay``."""
     headers = getattr(exc.response, "headers", None)
-    header = headers.get("retry-after") if headers is not None else None
-    for value in (header, *_detail_values(exc.details, "retryDelay")):
-        try:  # "7" (header) or "37s" / "1.5s" (a protobuf Duration)
-            return max(0.0, float(str(value).strip().removesuffix("s")))
+    from_headers = parse_retry_after(headers) if headers is not None else None
+    if from_headers is not None:
+        return from_headers
+    for delay in _detail_values(exc.details, "retryDelay"):
+        try:  # a protobuf Duration: "37s", "1.5s"
+            return max(0.0, float(delay.strip().removesuffix("s")))
         except ValueError:
             continue
     return None

@@ -8,14 +8,9 @@ class), following the table in ``actors.providers.base``. The SDK's own retries 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import re
 import threading
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Final
 
 import openai
@@ -28,6 +23,7 @@ from openai.types.chat import (
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
+from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
 
 __all__ = ["OpenAIProvider"]
@@ -165,10 +161,8 @@ def _translate(exc: openai.OpenAIError, api_key: str) -> ProviderError:
 def _status_error(exc: openai.APIStatusError, api_key: str) -> ProviderError:
     status = exc.status_code
     code = exc.code or exc.type or ""
-    kind, retryable = "http", status in (408, 409, 429) or status >= 500
-    if status in (401, 403):
-        kind, retryable = "auth", False
-    elif status == 429 and (exc.code in QUOTA_CODES or exc.type in QUOTA_CODES):
+    kind, retryable = classify_status(status)
+    if status == 429 and (exc.code in QUOTA_CODES or exc.type in QUOTA_CODES):
         retryable = False
     label = code if _SAFE_CODE.match(code) and api_key not in code else ""
     return ProviderError(
@@ -176,21 +170,5 @@ def _status_error(exc: openai.APIStatusError, api_key: str) -> ProviderError:
         kind=kind,
         status=status,
         retryable=retryable,
-        retry_after=_retry_after(exc.response.headers),
+        retry_after=parse_retry_after(exc.response.headers),
     )
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    raw = headers.get("retry-after")
-    for value, scale in ((headers.get("retry-after-ms"), 0.001), (raw, 1.0)):
-        with contextlib.suppress(ValueError):
-            seconds = float(value or "nan") * scale
-            if math.isfinite(seconds):
-                return max(0.0, seconds)
-    try:
-        when = parsedate_to_datetime(raw or "")
-    except (TypeError, ValueError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

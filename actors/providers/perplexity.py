@@ -10,20 +10,18 @@ before anything else is read. Every failure leaves as a ``ProviderError`` (see `
 from __future__ import annotations
 
 import re
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import httpx
 
 from actors.providers import prompts
 from actors.providers.base import Citation, GenerationRequest, ProviderError, Reply
+from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
 
 __all__ = ["PerplexityProvider"]
 
 MAX_CITATIONS: Final = 8
-_RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
 #: Sonar models mark sources inline as "[1]"; our citation list is deduplicated and
 #: capped, so the numbers would point at the wrong entries. They are dropped.
 _CITATION_MARK: Final = re.compile(r"\s?\[\d+(?:,\s*\d+)*\]")
@@ -174,27 +172,13 @@ def _status_error(response: httpx.Response, api_key: str) -> ProviderError:
     detail = str(error.get("message") or response.reason_phrase or "no detail")[:200]
     head = " ".join(part for part in (f"HTTP {status}", label) if part)
     message = _redact(f"perplexity: {head}: {detail}", api_key)
-    if status in (401, 403):
+    kind, retryable = classify_status(status)
+    if kind == "auth":
         return ProviderError(message, kind="auth", status=status)
-    retryable = status in _RETRYABLE_STATUSES or status >= 500
     if status == 429 and any(h in label.lower() for h in _SPEND_LIMIT_HINTS):
         retryable = False  # out of credit: waiting will not help
-    retry_after = _retry_after(response.headers.get("retry-after")) if retryable else None
+    retry_after = parse_retry_after(response.headers) if retryable else None
     return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 def _redact(message: str, api_key: str) -> str:
