@@ -64,7 +64,9 @@ class ActiveRound:
 
     @property
     def next_seq(self) -> int:
-        return len(self.revealed) + 1
+        """After the last revealed seq (not the count: a save that failed leaves a gap in
+        the stored messages, and a resumed round must never reuse a seq)."""
+        return self.revealed[-1]["seq"] + 1 if self.revealed else 1
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -118,6 +120,10 @@ class Supervisor(pykka.ThreadingActor):
         status = self._persistence.load_status().get(timeout=STORAGE_TIMEOUT)
         active = self._persistence.load_active_conversation().get(timeout=STORAGE_TIMEOUT)
         now = self._clock.now()
+        saved_slot = status.get("next_round_at")
+        if saved_slot is not None and saved_slot > self._next_slot:
+            # An admin skipped slots before the restart: those skips still stand.
+            self._next_slot = float(saved_slot)
         if active is not None:
             self._round = self._resumed_round(active, now)
             self._machine = RoundMachine(State.ACTIVE)
@@ -134,7 +140,7 @@ class Supervisor(pykka.ThreadingActor):
     def _resumed_round(self, active: dict[str, Any], now: float) -> ActiveRound:
         started_at = active["started_at"] / 1000
         messages = sorted(active["messages"], key=lambda m: m["seq"])
-        plan = self._plan_from(now, len(messages) + 1, started_at)
+        plan = self._plan_from(now, messages[-1]["seq"] + 1 if messages else 1, started_at)
         return ActiveRound(
             conversation_id=active["id"],
             topic=active["topic"],
@@ -296,9 +302,10 @@ class Supervisor(pykka.ThreadingActor):
         rnd = self._round
         assert rnd is not None
         self._write("end round", self._persistence.end_conversation(rnd.conversation_id, status, now, reason))
-        self._last_conversation = {
-            **rnd.summary(), "status": status, "ended_at": ms(now), "message_count": len(rnd.revealed),
-        }
+        if status == "complete":  # the same rule as storage's last_completed_conversation
+            self._last_conversation = {
+                **rnd.summary(), "status": status, "ended_at": ms(now), "message_count": len(rnd.revealed),
+            }
         log.info("round %d %s with %d messages", rnd.conversation_id, status, len(rnd.revealed))
         self._round = None
 

@@ -199,3 +199,36 @@ def test_a_hung_agent_costs_one_template_never_the_round(make_engine: Callable[.
     # Revealed past its deadline (planned + grace) but not by much: the round went on.
     started_at = engine.system.snapshot()["conversation"]["started_at"]
     assert 15_000 < first["revealed_at"] - started_at <= 19_000
+
+
+def test_a_skipped_slot_stays_skipped_after_a_restart(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    engine.system.command("skip")
+    skipped_to = engine.system.snapshot()["next_round_at"]
+    assert skipped_to == int((SLOT + INTERVAL) * 1000)
+    engine.system.stop()
+    restarted = make_engine()
+    assert restarted.system.snapshot()["next_round_at"] == skipped_to
+    restarted.tick(20)  # the skipped slot passes: no round starts
+    assert restarted.system.snapshot()["state"] == "countdown"
+
+
+def test_a_gap_in_stored_messages_never_makes_a_seq_repeat(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    engine.system.command("force")
+    engine.run_until(lambda e: e["type"] == "message" and e["seq"] == 4)
+    conversation_id = engine.system.snapshot()["conversation"]["id"]
+    engine.system.stop()
+    # As if saving message 3 had failed: it was shown, but never stored.
+    engine.system.db.execute_sql("DELETE FROM messages WHERE seq = 3")
+    engine.system.db.close()
+
+    restarted = make_engine()
+    assert [m["seq"] for m in restarted.system.snapshot()["messages"]] == [1, 2, 4]
+    seen = restarted.run_until(is_state("complete"))
+    assert [e["seq"] for e in seen if e["type"] == "message"] == list(range(5, 17))
+    from storage import queries
+
+    stored = queries.get_conversation(restarted.system.db, conversation_id)
+    assert stored is not None
+    assert [m["seq"] for m in stored["messages"]] == [1, 2, *range(4, 17)]
