@@ -46,6 +46,10 @@ def template_outcome(templates: TemplateSource, request: GenerationRequest, reas
 class Agent(pykka.ThreadingActor):
     """One agent. ``write`` runs on this actor's thread and may block until the deadline."""
 
+    #: A provider call cannot be interrupted from outside; a daemon thread cannot keep
+    #: the process alive once shutdown has waited for it (see RoundtableSystem.stop).
+    use_daemon_thread = True
+
     def __init__(
         self,
         persona: Persona,

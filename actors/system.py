@@ -44,6 +44,8 @@ __all__ = [
 log = logging.getLogger("roundtable.system")
 
 ASK_TIMEOUT: Final = 10.0
+#: How long shutdown waits for an agent busy in a provider call (after aborting it).
+AGENT_STOP_TIMEOUT: Final = 2.0
 
 
 @dataclass
@@ -101,21 +103,26 @@ class RoundtableSystem:
         self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
 
     def stop(self) -> None:
-        """Stop the ticker, interrupt retry waits, stop every actor in reverse start order,
-        then close the provider clients and the database."""
+        """Stop promptly, in order: the ticker; retry waits and in-flight provider calls
+        (closing the clients aborts them); the actors in reverse start order; the database.
+
+        An agent still stuck in an SDK call is given ``AGENT_STOP_TIMEOUT`` seconds; its
+        thread is a daemon, so it cannot keep the process alive after that.
+        """
         if self.ticker is not None:
             self.ticker.stop()
         for closer in self.closers:
             closer()
+        if self.gateways is not None:
+            self.gateways.close()
         for ref in reversed(self.actors):
+            timeout = AGENT_STOP_TIMEOUT if ref.actor_class is Agent else ASK_TIMEOUT
             try:
-                ref.stop(timeout=ASK_TIMEOUT)
+                ref.stop(timeout=timeout)
             except pykka.ActorDeadError:
                 pass
             except pykka.Timeout:
-                log.warning("actor %s did not stop in time", ref)
-        if self.gateways is not None:
-            self.gateways.close()
+                log.warning("%s did not stop within %g s; leaving its thread behind", ref, timeout)
         if not self.db.is_closed():
             self.db.close()
         log.info("engine stopped")

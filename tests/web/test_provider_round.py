@@ -11,6 +11,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,18 @@ def test_check_keys_prints_a_table_and_fails_on_a_bad_key(fakes: Fakes) -> None:
     assert "not configured" in lines["gemini"] and "not configured" in lines["perplexity"]
     for key in KEYS.values():
         assert key not in result.stdout + result.stderr
+
+
+def test_shutdown_does_not_wait_for_a_hung_provider_call(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.openai.answer = lambda received: Script(hang_seconds=60)  # type: ignore[method-assign]
+    env = {**fakes.env(), "GENERATION_GRACE_SECONDS": "30"}
+    service = Service(tmp_path, env).start()
+    service.force()
+    deadline = time.monotonic() + 10
+    while not fakes.openai.requests and time.monotonic() < deadline:
+        time.sleep(0.01)  # polling the fake for a condition, bounded
+    assert fakes.openai.requests, "Orion's call never reached the fake"
+    started = time.monotonic()
+    assert service.stop(timeout=20) == 0
+    assert time.monotonic() - started < 8  # not the 30 s a hung call could take
+    assert "Traceback" not in service.logs()
