@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 
 from settings import Settings, SettingsError, demo
+from storage.errors import StorageError
 
 log = logging.getLogger("roundtable")
 
@@ -43,7 +44,25 @@ def load_settings(args: argparse.Namespace) -> Settings:
     if os.path.isfile(args.env_file):
         load_dotenv(args.env_file, override=False)
     settings = Settings.from_env(os.environ)
+    check_data_files(settings)
     return demo(settings) if args.demo else settings
+
+
+def check_data_files(settings: Settings) -> None:
+    """Read TOPICS_FILE and PRICES_FILE once, so a bad one stops start-up with one line."""
+    from actors.providers.pricing import PriceFileError, PriceTable
+    from actors.topics import load_topics
+
+    if settings.topics_file is not None:
+        try:
+            load_topics(settings.topics_file)
+        except ValueError as exc:
+            raise SettingsError("TOPICS_FILE", str(exc)) from None
+    if settings.prices_file is not None:
+        try:
+            PriceTable.load(settings.prices_file)
+        except PriceFileError as exc:
+            raise SettingsError("PRICES_FILE", str(exc)) from None
 
 
 def configure_logging(level: str) -> None:
@@ -101,7 +120,7 @@ async def serve(settings: Settings) -> int:
     lock = watch = None
     if settings.is_postgres:
         lock = EngineLock(settings.database_url)
-        if not lock.try_acquire():
+        if not lock.try_acquire():  # StorageError when unreachable: main says so
             log.info("another instance runs the engine on this database; waiting to take over")
             if not await asyncio.to_thread(lock.wait, stopping):
                 return 0
@@ -114,6 +133,7 @@ async def serve(settings: Settings) -> int:
         watch = LeadershipWatch(lock, on_lost)
         watch.start()
     hub = Hub(loop)
+    system = None
     try:
         system = await asyncio.to_thread(start_system, settings, hub=hub)
         config = Config()
@@ -126,8 +146,9 @@ async def serve(settings: Settings) -> int:
         log.info("Roundtable is live at http://%s:%d (admin page: /control)", settings.host, settings.port)
         await hypercorn_serve(create_app(system, settings, hub), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     finally:
-        log.info("shutting down")
-        await asyncio.to_thread(stop_system)
+        if system is not None:
+            log.info("shutting down")
+            await asyncio.to_thread(stop_system)
         if watch is not None:
             watch.stop()
         if lock is not None:
@@ -155,6 +176,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return asyncio.run(serve(settings))
+    except StorageError as exc:
+        print(f"roundtable: cannot use DATABASE_URL: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         log.error("could not serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         return 1

@@ -28,6 +28,7 @@ from actors.topics import load_topics, topic_for_slot
 from settings import Settings
 from storage import queries
 from storage.db import connect
+from storage.db import setup_database as _create_tables
 
 __all__ = [
     "RoundtableSystem",
@@ -145,6 +146,10 @@ def create_system(
     """Start the engine. ``providers`` overrides the real API clients (tests, embedders)."""
     clock = clock or SystemClock()
     db = connect(settings.database_url)
+    try:  # fail fast, here, with a StorageError that says why (not a dead actor later)
+        _create_tables(db)
+    finally:
+        db.close()
     refs: list[pykka.ActorRef[Any]] = []
     try:
         persistence_ref = Persistence.start(db)
@@ -269,11 +274,9 @@ def get_countdown_info() -> dict[str, Any]:
 
 def setup_database(database_url: str) -> None:
     """Create the tables and indexes (idempotent) without starting the engine."""
-    from storage.db import setup_database as _setup
-
     db = connect(database_url)
     try:
-        _setup(db)
+        _create_tables(db)
     finally:
         db.close()
 

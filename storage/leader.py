@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg2
 
+from storage.errors import StorageError
+
 __all__ = ["ENGINE_LOCK_KEY", "EngineLock", "libpq_url"]
 
 log = logging.getLogger("roundtable.leader")
@@ -30,8 +32,18 @@ def libpq_url(database_url: str) -> str:
     """The libpq form of a peewee PostgreSQL URL (no ``+pool``, no pool parameters)."""
     parts = urlsplit(database_url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in PEEWEE_ONLY_PARAMS]
-    if not any(k == "connect_timeout" for k, _ in query):
-        query.append(("connect_timeout", "5"))
+    defaults = {
+        "connect_timeout": "5",
+        # A network split must not leave the watch blocked while the server drops the
+        # session (and so the lock) and a standby takes over: detect it within ~25 s.
+        "keepalives": "1",
+        "keepalives_idle": "10",
+        "keepalives_interval": "5",
+        "keepalives_count": "3",
+        "options": "-c statement_timeout=5000",
+    }
+    given = {k for k, _ in query}
+    query += [(k, v) for k, v in defaults.items() if k not in given]
     return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
 
 
@@ -44,7 +56,8 @@ class EngineLock:
         self._connection: Any = None
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free; never blocks on it. Connection errors say False."""
+        """Take the lock if it is free (True) or say another session holds it (False);
+        never blocks on it. Raises ``StorageError`` when PostgreSQL cannot be reached."""
         try:
             if self._connection is None or self._connection.closed:
                 self._connection = psycopg2.connect(self._url)
@@ -53,24 +66,35 @@ class EngineLock:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
                 return bool(cursor.fetchone()[0])
         except psycopg2.Error as exc:
-            log.warning("could not ask PostgreSQL for the engine lock: %s", str(exc).strip())
             self._close()
-            return False
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            raise StorageError(f"cannot reach PostgreSQL for the engine lock: {message}") from exc
 
     def wait(self, stop: threading.Event, poll_seconds: float = 2.0) -> bool:
-        """Block until the lock is ours (True) or ``stop`` is set (False)."""
+        """Block until the lock is ours (True) or ``stop`` is set (False); an unreachable
+        database is logged (once per distinct error) and tried again."""
+        last_error = ""
         while not stop.is_set():
-            if self.try_acquire():
-                return True
+            try:
+                if self.try_acquire():
+                    return True
+            except StorageError as exc:
+                if str(exc) != last_error:
+                    log.warning("%s; trying again", exc)
+                    last_error = str(exc)
             stop.wait(poll_seconds)
         return False
 
     def still_held(self) -> bool:
-        """Whether the lock's connection is alive (so the lock is still ours)."""
+        """Whether this session still holds the lock (a dead connection does not)."""
         try:
             with self._connection.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            return True
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND objid = %s AND pid = pg_backend_pid() AND granted",
+                    (self._key,),
+                )
+                return bool(cursor.fetchone()[0])
         except (psycopg2.Error, AttributeError):
             return False
 

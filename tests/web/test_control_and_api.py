@@ -167,6 +167,46 @@ def test_invalid_settings_stop_start_up_with_one_line(env: dict[str, str], setti
     assert "secret" not in result.stderr
 
 
+def run_briefly(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "run.py", "--env-file", "/nonexistent"], cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PORT": "0", **env}, capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "setting"),
+    [
+        ({"TOPICS_FILE": "{empty}"}, "TOPICS_FILE"),
+        ({"PRICES_FILE": "{bad_prices}"}, "PRICES_FILE"),
+    ],
+)
+def test_unusable_data_files_stop_start_up_with_one_line(tmp_path: Path, env: dict[str, str], setting: str) -> None:
+    (tmp_path / "empty.txt").write_text("# only a comment\n\n")
+    (tmp_path / "prices.json").write_text('{"openai": 5}')
+    paths = {"{empty}": str(tmp_path / "empty.txt"), "{bad_prices}": str(tmp_path / "prices.json")}
+    result = run_briefly({k: paths[v] for k, v in env.items()}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"invalid setting {setting}" in lines[0], result.stderr
+
+
+def test_an_unusable_database_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the database's folder should be")
+    result = run_briefly({"DATABASE_URL": f"sqlite:///{blocker}/roundtable.db"}, tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("roundtable: cannot use DATABASE_URL"), result.stderr
+
+
+def test_an_unreachable_postgresql_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    result = run_briefly({"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/roundtable"}, tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("roundtable: cannot use DATABASE_URL")
+    assert "hunter2" not in result.stderr
+
+
 def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     service = Service(tmp_path).start()
     service.force()
