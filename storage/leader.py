@@ -13,7 +13,7 @@ import logging
 import threading
 import zlib
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg2
 
@@ -44,7 +44,8 @@ def libpq_url(database_url: str) -> str:
     }
     given = {k for k, _ in query}
     query += [(k, v) for k, v in defaults.items() if k not in given]
-    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query), ""))
+    # %20, not "+", for spaces: libpq does not decode "+" in a URI.
+    return urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(query, quote_via=quote), ""))
 
 
 class EngineLock:
@@ -68,7 +69,7 @@ class EngineLock:
         except psycopg2.Error as exc:
             self._close()
             message = " ".join(str(exc).split()) or type(exc).__name__
-            raise StorageError(f"cannot reach PostgreSQL for the engine lock: {message}") from exc
+            raise StorageError(f"cannot take the engine lock on PostgreSQL: {message}") from exc
 
     def wait(self, stop: threading.Event, poll_seconds: float = 2.0) -> bool:
         """Block until the lock is ours (True) or ``stop`` is set (False); an unreachable

@@ -77,7 +77,11 @@ class Service:
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         if wait_ready:
-            self.wait_ready(timeout)
+            try:
+                self.wait_ready(timeout)
+            except BaseException:
+                self.kill()
+                raise
         return self
 
     def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
