@@ -11,7 +11,9 @@ messages too, so they are handled between ticks while generation runs elsewhere.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +42,8 @@ log = logging.getLogger("roundtable.supervisor")
 
 #: How long the Supervisor waits on a database write before logging it as failed.
 STORAGE_TIMEOUT: Final = 10.0
+#: How often the engine writes its heartbeat to ``system_status`` (with its leader id).
+HEARTBEAT_SECONDS: Final = 15.0
 #: Past a message's deadline, how long to wait for a hung agent before writing a
 #: template here instead (the chain itself gives up at the deadline).
 AGENT_MARGIN_SECONDS: Final = 2.0
@@ -109,6 +113,8 @@ class Supervisor(pykka.ThreadingActor):
         self._complete_until = 0.0
         self._last_conversation = last_conversation
         self._self: Any = None
+        self._leader_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._last_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
     def on_start(self) -> None:
@@ -156,6 +162,8 @@ class Supervisor(pykka.ThreadingActor):
         """Take every decision that has fallen due. Called by the Ticker."""
         now = self._clock.now()
         self._handle_slots(now)
+        if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
+            self._save_status()
         state = self._machine.state
         if state is State.ACTIVE:
             self._advance_round(now)
@@ -399,10 +407,14 @@ class Supervisor(pykka.ThreadingActor):
         self._save_status()
 
     def _save_status(self) -> None:
+        """Tell Persistence the engine's state, with this instance's id and a heartbeat."""
+        self._last_heartbeat = self._clock.now()
         self._persistence.save_status(
             state=str(self._machine.state),
             paused=self._machine.state is State.PAUSED,
             next_round_at=self._next_slot,
+            leader_id=self._leader_id,
+            heartbeat_at=self._last_heartbeat,
         )
 
 

@@ -37,6 +37,9 @@ FAST_ENV = {
 }
 
 
+INHERITED = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "SYSTEMROOT"})
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -49,7 +52,9 @@ class Service:
         self.database = tmp_path / "roundtable.db"
         self.log_path = tmp_path / f"service-{self.port}.log"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
+            # Only what a process needs to run: a developer's LOG_LEVEL, keys, topics or
+            # budget must not change what the tests see.
+            **{k: v for k, v in os.environ.items() if k in INHERITED},
             **FAST_ENV,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),

@@ -7,6 +7,7 @@ events the Broadcaster publishes from a queue, waiting with timeouts.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -232,3 +233,12 @@ def test_a_gap_in_stored_messages_never_makes_a_seq_repeat(make_engine: Callable
     stored = queries.get_conversation(restarted.system.db, conversation_id)
     assert stored is not None
     assert [m["seq"] for m in stored["messages"]] == [1, 2, *range(4, 17)]
+
+
+def test_the_engine_writes_its_leader_id_and_a_heartbeat(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    first = engine.system.persistence.load_status().get(timeout=5)
+    assert first["leader_id"].endswith(f":{os.getpid()}")
+    engine.tick(20)
+    later = engine.system.persistence.load_status().get(timeout=5)
+    assert later["heartbeat_at"] >= first["heartbeat_at"] + 20

@@ -31,6 +31,10 @@ PHONE = {"width": 375, "height": 667}
 
 sync_api = pytest.importorskip("playwright.sync_api")
 if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the machine
+    # Like PostgreSQL: a developer without Chromium gets a skip with the reason; CI,
+    # which is meant to prove the page works, fails instead.
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true and no Chromium at {CHROMIUM} (make browser-deps)")
     pytest.skip(f"no Chromium at {CHROMIUM} (make browser-deps)", allow_module_level=True)
 
 
