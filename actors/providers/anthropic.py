@@ -59,7 +59,7 @@ class AnthropicProvider:
             message = self._client(api_key).messages.create(
                 model=self.model,
                 system=prompts.system_prompt(request),
-                messages=_messages(request),
+                messages=_messages(request, char_budget=prompts.history_budget(self.name)),
                 max_tokens=prompts.MAX_OUTPUT_TOKENS,
                 timeout=timeout,
             )
@@ -94,10 +94,10 @@ class AnthropicProvider:
             return client
 
 
-def _messages(request: GenerationRequest) -> list[MessageParam]:
+def _messages(request: GenerationRequest, *, char_budget: int) -> list[MessageParam]:
     # chat_turns already alternates user/assistant and ends on user, as Messages requires.
     messages: list[MessageParam] = []
-    for turn in prompts.chat_turns(request):
+    for turn in prompts.chat_turns(request, char_budget=char_budget):
         if turn.role == "assistant":
             messages.append(AssistantMessageParam(role="assistant", content=turn.content))
         else:

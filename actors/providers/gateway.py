@@ -131,6 +131,16 @@ class ProviderGateway:
             self._roll()
             self._cost_today += cost_usd
 
+    def seed_today(self, *, calls: int, cost_usd: float) -> None:
+        """Set today's (UTC) call count and cost, e.g. from the database at start-up.
+
+        Replaces the in-memory counters, so call it before this gateway makes calls; they
+        still reset at the next UTC midnight.
+        """
+        with self._lock:
+            self._roll()
+            self._calls_today, self._cost_today = calls, cost_usd
+
     def redact(self, text: str) -> str:
         return self.keys.redact(text)
 
@@ -188,6 +198,19 @@ class Gateways(Mapping[str, ProviderGateway]):
 
     def __len__(self) -> int:
         return len(self._gateways)
+
+    def seed_today(self, totals: Mapping[str, Mapping[str, float | int]]) -> None:
+        """Seed each gateway's calls and cost for the current UTC day, so ``/api/status``
+        survives a restart. ``totals`` is ``storage.queries.calls_since`` since UTC midnight:
+        ``{provider: {"calls": int, "cost_usd": float}}``. Providers without a gateway are
+        ignored; gateways without totals keep zero. Call once at start-up, before any call.
+        """
+        for name, counts in totals.items():
+            gateway = self._gateways.get(name)
+            if gateway is not None:
+                gateway.seed_today(
+                    calls=int(counts.get("calls", 0)), cost_usd=float(counts.get("cost_usd", 0.0))
+                )
 
     def health(self) -> dict[str, dict[str, Any]]:
         """``{name: {configured, model, circuit, last_error, ...}}`` for ``/api/status``."""

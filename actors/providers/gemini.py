@@ -68,7 +68,9 @@ class GeminiProvider:
         """
         try:
             response = self._client(api_key).models.generate_content(
-                model=self.model, contents=_contents(request), config=self._config(request, timeout)
+                model=self.model,
+                contents=_contents(request, char_budget=prompts.history_budget(self.name)),
+                config=self._config(request, timeout),
             )
         except errors.APIError as exc:
             raise _api_error(exc, api_key) from exc
@@ -133,12 +135,12 @@ class GeminiProvider:
         )
 
 
-def _contents(request: GenerationRequest) -> list[types.Content]:
+def _contents(request: GenerationRequest, *, char_budget: int) -> list[types.Content]:
     """The shared transcript mapping, with Gemini's name for the assistant role."""
     return [
         types.Content(role="model" if t.role == "assistant" else "user",
                       parts=[types.Part(text=t.content)])
-        for t in prompts.chat_turns(request)
+        for t in prompts.chat_turns(request, char_budget=char_budget)
     ]
 
 

@@ -60,12 +60,12 @@ class OpenAIProvider:
         try:
             completion = self._client(api_key).chat.completions.create(
                 model=self.model,
-                messages=_messages(request),
+                messages=_messages(request, char_budget=prompts.history_budget(self.name)),
                 # max_completion_tokens, not max_tokens: OpenAI answers 400
                 # unsupported_parameter to max_tokens on reasoning models (gpt-5*, o-series;
                 # the default model is one), so sending both fails there too. vLLM accepts
                 # max_completion_tokens; Ollama ignores it (no error, but no cap), so there
-                # the timeout and clean_reply's length cap bound a reply. On reasoning
+                # the timeout and the quality gate's length limit bound a reply. On reasoning
                 # models the cap includes hidden reasoning tokens, so it is larger than the
                 # visible reply needs; billing follows the tokens actually used.
                 max_completion_tokens=prompts.MAX_OUTPUT_TOKENS_REASONING,
@@ -100,14 +100,14 @@ class OpenAIProvider:
             return client
 
 
-def _messages(request: GenerationRequest) -> list[ChatCompletionMessageParam]:
+def _messages(request: GenerationRequest, *, char_budget: int) -> list[ChatCompletionMessageParam]:
     # "system", not "developer": OpenAI maps it for reasoning models, and OpenAI-compatible
     # servers (vLLM, Ollama) only know "system".
     system = prompts.system_prompt(request)
     messages: list[ChatCompletionMessageParam] = [
         ChatCompletionSystemMessageParam(role="system", content=system)
     ]
-    for turn in prompts.chat_turns(request):
+    for turn in prompts.chat_turns(request, char_budget=char_budget):
         if turn.role == "assistant":
             messages.append(
                 ChatCompletionAssistantMessageParam(role="assistant", content=turn.content)

@@ -75,7 +75,10 @@ class PerplexityProvider:
         # Exactly the fields the strict API accepts; anything more is a 400.
         return {
             "model": self.model,
-            "input": [{"role": t.role, "content": t.content} for t in prompts.chat_turns(request)],
+            "input": [
+                {"role": t.role, "content": t.content}
+                for t in prompts.chat_turns(request, char_budget=prompts.history_budget(self.name))
+            ],
             "instructions": prompts.system_prompt(request),
             "max_output_tokens": prompts.MAX_OUTPUT_TOKENS,
             "tools": [{"type": "web_search"}],

@@ -21,19 +21,32 @@ __all__ = [
     "ChatTurn",
     "chat_turns",
     "clean_reply",
+    "history_budget",
     "system_prompt",
 ]
 
 MIN_REPLY_WORDS: Final = 40
 MAX_REPLY_WORDS: Final = 120
-#: Hard cap after cleaning; replies are cut at a sentence end below it.
+#: Longest acceptable reply after cleaning. clean_reply() never cuts: a longer reply is
+#: refused by the quality gate (a failed attempt), not shown truncated.
 MAX_REPLY_CHARS: Final = 1200
 #: Tokens asked of each API; 120 words is about 160 tokens, with room to finish a sentence.
 MAX_OUTPUT_TOKENS: Final = 400
 #: For APIs whose cap also counts hidden reasoning tokens (OpenAI's gpt-5 family): with
 #: 400, a reasoning model can spend the whole budget thinking and return no text.
 MAX_OUTPUT_TOKENS_REASONING: Final = 2000
-#: Rough history budget per provider (characters, ~4 per token); oldest turns go first.
+#: History budgets in characters (~4 per token in English); the oldest turns go first.
+#: A full round is 16 replies of at most MAX_REPLY_CHARS, typically ~700 chars each, so
+#: 16,000 chars (~4,000 tokens) keeps about a round: enough context, a small input bill.
+#: Perplexity gets half: its web_search tool adds several thousand tokens of search
+#: results to every call, and Sonar bills (and dilutes its attention over) all of them.
+HISTORY_CHAR_BUDGETS: Final[dict[str, int]] = {
+    "openai": 16_000,  # ~4,000 tokens
+    "anthropic": 16_000,  # ~4,000 tokens
+    "perplexity": 8_000,  # ~2,000 tokens, plus the search results
+    "gemini": 16_000,  # ~4,000 tokens
+}
+#: For a provider without an entry (none today): ~3,000 tokens.
 HISTORY_CHAR_BUDGET: Final = 12_000
 
 Role = Literal["user", "assistant"]
@@ -72,8 +85,19 @@ def opening_prompt(request: GenerationRequest) -> str:
     )
 
 
-def chat_turns(request: GenerationRequest, *, char_budget: int = HISTORY_CHAR_BUDGET) -> list[ChatTurn]:
-    """The conversation so far, mapped for this agent; never empty, always ends on ``user``."""
+def history_budget(provider: str) -> int:
+    """How many characters of history ``provider`` is sent (see ``HISTORY_CHAR_BUDGETS``)."""
+    return HISTORY_CHAR_BUDGETS.get(provider, HISTORY_CHAR_BUDGET)
+
+
+def chat_turns(
+    request: GenerationRequest, *, char_budget: int = HISTORY_CHAR_BUDGET
+) -> list[ChatTurn]:
+    """The conversation so far, mapped for this agent; never empty, always ends on ``user``.
+
+    Only the newest turns that fit ``char_budget`` characters are kept, and always the last
+    one; pass ``history_budget(provider)``.
+    """
     history = _trim(request.history, char_budget)
     turns: list[ChatTurn] = [ChatTurn("user", opening_prompt(request))]
     for turn in history:
@@ -114,19 +138,14 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def clean_reply(text: str, *, speaker_names: tuple[str, ...] = ()) -> str:
-    """Strip a leading "Name:" label and headings, collapse whitespace, cap the length."""
+    """Strip a leading "Name:" label and headings, collapse whitespace.
+
+    Never shortens the reply otherwise: an over-long reply must reach the quality gate
+    whole, so it counts as a failed attempt instead of being shown cut off.
+    """
     names = speaker_names or tuple(p.name for p in PERSONAS)
     cleaned = _MARKDOWN_HEADING.sub("", text).strip()
     match = _SPEAKER_PREFIX.match(cleaned)
     if match and match.group(0).strip(" *:").strip() in names:
         cleaned = cleaned[match.end():]
-    cleaned = _WHITESPACE.sub(" ", cleaned).strip().strip('"').strip()
-    return _cap(cleaned, MAX_REPLY_CHARS)
-
-
-def _cap(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
-    return cut[: end + 1] if end > limit // 2 else cut.rstrip() + "\u2026"
+    return _WHITESPACE.sub(" ", cleaned).strip().strip('"').strip()

@@ -14,7 +14,7 @@ from typing import Final
 
 from actors.providers.prompts import MAX_REPLY_CHARS, MAX_REPLY_WORDS
 
-__all__ = ["MIN_WORDS", "accept"]
+__all__ = ["MAX_WORDS", "MIN_WORDS", "accept"]
 
 MIN_WORDS: Final = 5
 #: Replies are asked for in MAX_REPLY_WORDS words; models overshoot a little, so 1.5x.
@@ -43,10 +43,11 @@ def accept(text: str, history_texts: Iterable[str]) -> str | None:
         return "empty"
     if len(words) < MIN_WORDS:
         return f"too short: {len(words)} words"
+    # Over-long replies are refused whole, never trimmed: clean_reply() does not cut, so a
+    # runaway answer becomes a retry or a fallback instead of a message cut mid-thought.
     if len(words) > MAX_WORDS:
         return f"too long: {len(words)} words"
-    # clean_reply() cuts at MAX_REPLY_CHARS and may append one ellipsis; that is not over-long.
-    if len(text.strip().removesuffix("\u2026")) > MAX_REPLY_CHARS:
+    if len(text.strip()) > MAX_REPLY_CHARS:
         return f"too long: {len(text.strip())} characters"
     if _HUMAN_CLAIM.search(text):
         return "claims to be human"

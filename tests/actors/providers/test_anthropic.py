@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -13,10 +14,12 @@ from email.utils import formatdate
 import pytest
 
 from actors.personas import PERSONAS
+from actors.providers import prompts
 from actors.providers.anthropic import AnthropicProvider
 from actors.providers.base import GenerationRequest, ProviderError, Reply, Turn
 from actors.providers.prompts import MAX_OUTPUT_TOKENS
 from settings import ProviderSettings
+from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.anthropic_server import FakeAnthropic, error, message, received_key
 from tests.fakes.server import Script
 
@@ -300,3 +303,15 @@ def test_missing_key_fails_without_a_request(
 
     assert (caught.value.kind, caught.value.retryable) == ("auth", False)
     assert fake.requests == []
+
+
+def test_a_long_history_is_trimmed_to_the_anthropic_budget(
+    fake: FakeAnthropic, provider: AnthropicProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "anthropic", SMALL_BUDGET)
+    request = dataclasses.replace(_request(), history=long_history())
+
+    provider.generate(request, api_key=KEY, timeout=5.0)
+
+    [sent] = fake.requests
+    assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from actors.personas import persona_for
 from actors.providers.base import GenerationRequest, Source
 from actors.providers.budget import DailyBudget
 from actors.providers.chain import ProviderChain
-from actors.providers.gateway import build_gateways
+from actors.providers.gateway import Gateways, build_gateways
 from actors.providers.pricing import PriceTable
 from actors.providers.resilience import Backoff, CircuitState
 from actors.providers.templates import TemplateWriter
@@ -34,10 +35,8 @@ def anthropic_fake() -> Iterator[FakeAnthropic]:
         yield fake  # type: ignore[misc]
 
 
-def test_500_on_anthropic_every_time_falls_back_to_openai(
-    openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic, caplog: pytest.LogCaptureFixture
-) -> None:
-    anthropic_fake.enqueue(*[anthropic_error(500, "api_error", "Internal server error")] * 10)
+def _chain(openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic) -> tuple[ProviderChain, Gateways]:
+    """The ``anthropic`` agent's chain with the real OpenAI and Anthropic providers."""
     urls = {"openai": openai_fake.base_url, "anthropic": anthropic_fake.base_url}
     keys = {"openai": ("sk-openai-SECRET",), "anthropic": ("sk-ant-SECRET",)}
     models = {"openai": "gpt-5-mini", "anthropic": "claude-sonnet-test", "perplexity": "perplexity/sonar", "gemini": "gemini-2.5-flash"}
@@ -67,7 +66,19 @@ def test_500_on_anthropic_every_time_falls_back_to_openai(
         settings.provider_max_attempts,
         backoff=Backoff(rand=lambda: 0.0),  # no real waits between the retries
     )
-    request = GenerationRequest(persona_for("anthropic"), "Remote work", (), 1, 16, clock.now() + 20.0)
+    return chain, gateways
+
+
+def _request() -> GenerationRequest:
+    return GenerationRequest(persona_for("anthropic"), "Remote work", (), 1, 16, time.time() + 20.0)
+
+
+def test_500_on_anthropic_every_time_falls_back_to_openai(
+    openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic, caplog: pytest.LogCaptureFixture
+) -> None:
+    anthropic_fake.enqueue(*[anthropic_error(500, "api_error", "Internal server error")] * 10)
+    chain, gateways = _chain(openai_fake, anthropic_fake)
+    request = _request()
     try:
         with caplog.at_level(logging.WARNING, logger="roundtable.chain"):
             outcome = chain.generate(request)
@@ -86,3 +97,25 @@ def test_500_on_anthropic_every_time_falls_back_to_openai(
     assert gateways["anthropic"].breaker.state is CircuitState.OPEN  # threshold 3 reached
     assert "agent anthropic: fell back to openai (anthropic: 500" in caplog.text
     assert "SECRET" not in caplog.text
+
+
+def test_an_over_long_reply_is_a_failed_attempt_not_a_cut_message(
+    openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic
+) -> None:
+    # Long words: cut at MAX_REPLY_CHARS it would fit the word limit and be shown, cut off.
+    sentence = "Orion, infrastructure considerations notwithstanding, hybrid arrangements demonstrate durability. "
+    anthropic_fake.reply = "Clio: " + sentence * 30  # 240 words, about 2,900 characters
+    chain, gateways = _chain(openai_fake, anthropic_fake)
+    try:
+        outcome = chain.generate(_request())
+    finally:
+        gateways.close()
+
+    assert (outcome.source, outcome.provider) == (Source.FALLBACK, "openai")
+    assert outcome.fallback_reason == "anthropic: quality (rejected: too long: 240 words) after 3 tries"
+    assert len(anthropic_fake.requests) == 3
+    assert [(c.provider, c.ok, c.error_class) for c in outcome.calls] == [
+        ("anthropic", False, "quality"), ("anthropic", False, "quality"), ("anthropic", False, "quality"),
+        ("openai", True, None),
+    ]
+    assert all(c.cost_usd > 0 for c in outcome.calls)  # the refused replies were paid for

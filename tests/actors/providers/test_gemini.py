@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from actors.personas import persona_for
+from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Turn
 from actors.providers.gemini import GeminiProvider
 from settings import ProviderSettings
+from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.server import Script
 
@@ -234,3 +237,15 @@ def test_importing_emits_no_warnings() -> None:
         capture_output=True, text=True, timeout=60, cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_long_history_is_trimmed_to_the_gemini_budget(
+    server: FakeGemini, provider: GeminiProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "gemini", SMALL_BUDGET)
+    request = dataclasses.replace(_request(), history=long_history())
+
+    provider.generate(request, api_key=KEY, timeout=5)
+
+    [sent] = server.requests
+    assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

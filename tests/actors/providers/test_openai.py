@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import threading
 import time
@@ -11,10 +12,12 @@ from email.utils import formatdate
 import pytest
 
 from actors.personas import PERSONAS
+from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply, Turn
 from actors.providers.openai import OpenAIProvider
 from actors.providers.prompts import MAX_OUTPUT_TOKENS_REASONING
 from settings import ProviderSettings
+from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.openai_server import FakeOpenAI, completion, error
 from tests.fakes.server import Script
 
@@ -261,3 +264,15 @@ def test_a_wrong_key_is_refused_by_the_fake(fake: FakeOpenAI, provider: OpenAIPr
     err = _failure(provider)
 
     assert (err.kind, err.status, str(err)) == ("auth", 401, "openai: 401 invalid_api_key")
+
+
+def test_a_long_history_is_trimmed_to_the_openai_budget(
+    fake: FakeOpenAI, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "openai", SMALL_BUDGET)
+    request = dataclasses.replace(_request(), history=long_history())
+
+    provider.generate(request, api_key=KEY, timeout=5.0)
+
+    [sent] = fake.requests
+    assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

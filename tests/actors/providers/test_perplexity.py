@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from collections.abc import Iterator
@@ -12,9 +13,11 @@ import httpx
 import pytest
 
 from actors.personas import persona_for
+from actors.providers import prompts
 from actors.providers.base import Citation, GenerationRequest, ProviderError, Turn
 from actors.providers.perplexity import PerplexityProvider
 from settings import ProviderSettings
+from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.perplexity_server import ALLOWED_FIELDS, FakePerplexity
 from tests.fakes.server import Script
 
@@ -246,3 +249,15 @@ def test_a_key_echoed_by_the_api_is_redacted(
 ) -> None:
     server.enqueue(server.error(401, f"Invalid API key {KEY}", "authentication_error"))
     assert "***" in str(_fail(provider))
+
+
+def test_a_long_history_is_trimmed_to_the_perplexity_budget(
+    server: FakePerplexity, provider: PerplexityProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "perplexity", SMALL_BUDGET)
+    request = dataclasses.replace(_request(), history=long_history())
+
+    provider.generate(request, api_key=KEY, timeout=5)
+
+    [sent] = server.requests
+    assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

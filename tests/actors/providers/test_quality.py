@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.providers.prompts import MAX_REPLY_CHARS, MAX_REPLY_WORDS
-from actors.providers.quality import accept
+from actors.providers.prompts import MAX_REPLY_CHARS, MAX_REPLY_WORDS, clean_reply
+from actors.providers.quality import MAX_WORDS, accept
 
 GOOD = (
     "Clio, I agree that the risks are real, but a pilot in two cities would show us "
@@ -32,18 +32,29 @@ def test_too_short_reply_is_rejected() -> None:
 
 
 def test_over_long_reply_is_rejected_by_words_and_by_characters() -> None:
-    too_many_words = " ".join(["word"] * (int(MAX_REPLY_WORDS * 1.5) + 1))
-    assert accept(too_many_words, []) == f"too long: {int(MAX_REPLY_WORDS * 1.5) + 1} words"
+    assert MAX_WORDS == int(MAX_REPLY_WORDS * 1.5)
+    assert accept(" ".join(["word"] * MAX_WORDS), []) is None
+    assert accept(" ".join(["word"] * (MAX_WORDS + 1)), []) == f"too long: {MAX_WORDS + 1} words"
     too_many_chars = " ".join(["incomprehensibilities"] * 60)
-    assert len(too_many_chars) > MAX_REPLY_CHARS
-    reason = accept(too_many_chars, [])
-    assert reason is not None and reason.endswith("characters")
+    assert accept(too_many_chars, []) == f"too long: {len(too_many_chars)} characters"
+    assert accept(" ".join(["abcdefghi"] * (MAX_REPLY_CHARS // 10)), []) is None  # 1199 chars
 
 
-def test_a_reply_cut_by_clean_reply_with_an_ellipsis_is_not_over_long() -> None:
-    text = ("a" * 9 + " ") * (MAX_REPLY_CHARS // 10)
-    text = text.rstrip()[: MAX_REPLY_CHARS] + "\u2026"
-    assert accept(text, []) is None
+def test_a_trailing_ellipsis_does_not_excuse_an_over_long_reply() -> None:
+    text = " ".join(["abcdefghi"] * (MAX_REPLY_CHARS // 10)) + "x\u2026"  # 120 words
+    assert len(text) == MAX_REPLY_CHARS + 1
+    assert accept(text, []) == f"too long: {len(text)} characters"
+
+
+def test_an_over_long_provider_reply_survives_cleaning_and_is_rejected() -> None:
+    # What a provider module does: clean_reply, then the chain's gate. Nothing is cut on the
+    # way, so the runaway reply becomes a failed attempt (retry or fall back).
+    # Long words: cut to MAX_REPLY_CHARS, this would pass the word limit and be shown.
+    sentence = "Clio, infrastructure considerations notwithstanding, congestion pricing pilots demonstrate measurable improvements. "
+    raw = "Orion: " + sentence * 25
+    reason = accept(clean_reply(raw), [])
+    assert reason is not None and reason.startswith("too long: ")
+    assert reason == f"too long: {len(clean_reply(raw).split())} words"
 
 
 def test_exact_and_near_duplicates_of_earlier_messages_are_rejected() -> None:
