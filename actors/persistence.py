@@ -207,6 +207,11 @@ class Persistence(pykka.ThreadingActor):
         midnight = math.floor(now / 86400) * 86400
         return self._run("spend_today", lambda: queries.spend_since(self._db, midnight * 1000))
 
+    def calls_today(self, now: float) -> dict[str, dict[str, Any]]:
+        """Per provider, ``{"calls", "cost_usd"}`` of API calls since UTC midnight of ``now``."""
+        midnight = math.floor(now / 86400) * 86400
+        return self._run("calls_today", lambda: queries.calls_since(self._db, midnight * 1000))
+
     def _run(self, action: str, work: Callable[[], T]) -> T:
         # The actor thread keeps its connection between messages (reopened after a loss).
         return retrying(self._db, action, work, keep_open=True)

@@ -211,6 +211,8 @@ def _build_chains(
     from actors.providers.pricing import PriceTable
 
     gateways = build_gateways(settings, clock, providers)
+    # Today's calls and cost survive restarts in /api/status, as the budget does.
+    gateways.seed_today(persistence.calls_today(clock.now()).get(timeout=ASK_TIMEOUT))
     spent = persistence.spend_today(clock.now()).get(timeout=ASK_TIMEOUT)
     budget = DailyBudget(settings.daily_budget_usd, clock, spent_today=spent)
     prices = PriceTable.load(settings.prices_file)

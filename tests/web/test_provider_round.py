@@ -107,6 +107,8 @@ def test_a_full_round_against_the_four_fakes(tmp_path: Path, fakes: Fakes) -> No
     with Service(tmp_path, fakes.env()) as service:
         messages = play_round(service)
         status = service.get("/api/status")[1]
+        service.restart()  # today's calls and cost are read back from the database
+        status_after_restart = service.get("/api/status")[1]
         logs = service.logs()
 
     assert [m["seq"] for m in messages] == list(range(1, 17))
@@ -136,6 +138,7 @@ def test_a_full_round_against_the_four_fakes(tmp_path: Path, fakes: Fakes) -> No
     assert {c["provider"] for c in calls} == set(KEYS)
     assert all(status["providers"][name]["calls_today"] == 4 for name in KEYS)
     assert status["today"]["cost_usd"] > 0
+    assert status_after_restart["today"] == status["today"]
 
     # Keys never reach logs, the database or any response.
     database_bytes = service.database.read_bytes()
