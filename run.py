@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from settings import Settings, SettingsError, demo
 from storage.errors import StorageError
@@ -90,12 +91,13 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, obje
     loop.default_exception_handler(context)
 
 
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, *, start_round: bool = False) -> int:
     """Run the engine and the web server until SIGINT or SIGTERM; the exit code.
 
     On PostgreSQL the engine runs only while this instance holds the engine lock: a
     second instance waits here to take over, and one that loses the lock stops (exit 1)
-    so that it can never run a second engine.
+    so that it can never run a second engine. ``start_round`` forces a round as soon as
+    the engine runs (``--demo``: a new user sees one at once, not at the next slot).
     """
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
@@ -136,6 +138,8 @@ async def serve(settings: Settings) -> int:
     system = None
     try:
         system = await asyncio.to_thread(start_system, settings, hub=hub)
+        if start_round:
+            await asyncio.to_thread(_start_demo_round, system)
         config = Config()
         config.bind = [f"{settings.host}:{settings.port}"]
         config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
@@ -154,6 +158,16 @@ async def serve(settings: Settings) -> int:
         if lock is not None:
             lock.release()
     return 1 if lost.is_set() else 0
+
+
+def _start_demo_round(system: Any) -> None:
+    from actors.machine import CommandRejected
+
+    try:
+        system.command("force")
+        log.info("demo: a round starts now; then one every %g s", system.settings.round_interval_seconds)
+    except CommandRejected as exc:  # a round resumed from before, or the engine is paused
+        log.info("demo: not starting a round (%s)", exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("database ready")
         return 0
     try:
-        return asyncio.run(serve(settings))
+        return asyncio.run(serve(settings, start_round=args.demo))
     except StorageError as exc:
         print(f"roundtable: cannot use DATABASE_URL: {exc}", file=sys.stderr)
         return 1

@@ -47,7 +47,11 @@ def free_port() -> int:
 
 
 class Service:
-    def __init__(self, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.args = args
         self.port = port or free_port()
         self.database = tmp_path / "roundtable.db"
         self.log_path = tmp_path / f"service-{self.port}.log"
@@ -78,7 +82,7 @@ class Service:
     def start(self, timeout: float = 30.0, *, wait_ready: bool = True) -> Service:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent"],
+            [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         if wait_ready:

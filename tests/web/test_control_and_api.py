@@ -207,6 +207,24 @@ def test_an_unreachable_postgresql_stops_start_up_with_one_line(tmp_path: Path) 
     assert "hunter2" not in result.stderr
 
 
+def test_demo_mode_shows_a_round_at_once(tmp_path: Path) -> None:
+    # --demo's own timings (gaps of 2-4 s), not the tests' tiny ones: only the clock's
+    # settings from FAST_ENV are dropped, so this is what a new user runs.
+    service = Service(tmp_path, args=("--demo",))
+    for name in ("MESSAGE_GAP_MIN_SECONDS", "MESSAGE_GAP_MAX_SECONDS", "ROUND_INTERVAL_SECONDS",
+                 "MIN_COUNTDOWN_SECONDS", "COMPLETE_HOLD_SECONDS", "GENERATION_GRACE_SECONDS"):
+        service.env.pop(name)
+    with service:
+        client = Client(service.ws_url)
+        hello = client.next()
+        assert hello["state"] == "active" and len(hello["messages"]) <= 1
+        first = client.until(lambda e: e["type"] == "message")
+        second = client.until(lambda e: e["type"] == "message")
+        assert 1.5 <= (second["revealed_at"] - first["revealed_at"]) / 1000 <= 4.5
+        assert hello["next_round_at"] - hello["server_time"] <= 120_000
+        client.close()
+
+
 def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     service = Service(tmp_path).start()
     service.force()
