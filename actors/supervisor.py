@@ -286,11 +286,11 @@ class Supervisor(pykka.ThreadingActor):
             s = self.settings
             rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
         self._broadcaster.publish({"type": "message", **message})
-        reason = f" ({outcome.fallback_reason})" if outcome.fallback_reason else ""
+        # The reason for a fallback was logged where it happened (the chain, or _rescue).
         log.info(
-            "round %d message %d/%d by %s revealed: %s %s/%s%s",
+            "round %d message %d/%d by %s revealed: %s from %s/%s",
             rnd.conversation_id, seq, self.settings.messages_per_round, persona.name,
-            outcome.source, outcome.provider, outcome.model, reason,
+            outcome.source, outcome.provider, outcome.model,
         )
 
     def _publish_typing(self, rnd: ActiveRound, seq: int) -> None:

@@ -267,7 +267,10 @@ class ProviderChain:
         self, request: GenerationRequest, failures: list[str], calls: list[ApiCall], started: float
     ) -> Outcome:
         reason = "; ".join(failures) or "no provider in the chain"
-        log.warning("agent %s: fell back to template (%s)", self.agent, reason)
+        # Running without any key is a choice, not a fault: say it, but not as a warning.
+        unconfigured = bool(failures) and all(f.endswith(": no API key") for f in failures)
+        level = logging.INFO if unconfigured else logging.WARNING
+        log.log(level, "agent %s: fell back to template (%s)", self.agent, reason)
         reply = self._templates.write(request)
         return Outcome(
             content=reply.text,
