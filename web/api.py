@@ -13,6 +13,9 @@ bp = Blueprint("api", __name__)
 
 MAX_PAGE: Final = 100
 DEFAULT_PAGE: Final = 20
+#: The largest id a database can hold (a signed 64-bit integer); SQLite raises
+#: OverflowError on a larger one, so such ids never reach a query.
+MAX_ID: Final = 2**63 - 1
 
 
 @bp.get("/api/status")
@@ -46,13 +49,15 @@ def _int_arg(name: str, default: int | None, minimum: int, maximum: int | None =
 async def conversations() -> Response:
     context = Context.current()
     limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    before = _int_arg("before", None, 1)
+    before = _int_arg("before", None, 1, MAX_ID)
     rows: list[dict[str, Any]] = await context.call(queries.list_conversations, context.system.db, limit, before)
     next_before = rows[-1]["id"] if rows and len(rows) == limit else None
     return jsonify({"conversations": rows, "next_before": next_before})
 
 
 async def _conversation_or_404(conversation_id: int) -> dict[str, Any]:
+    if conversation_id > MAX_ID:
+        abort(404, f"conversation {conversation_id} not found")
     context = Context.current()
     found = await context.call(queries.get_conversation, context.system.db, conversation_id)
     if found is None:

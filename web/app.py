@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from actors.broadcaster import Hub
 from settings import Settings
 from web import api, control, metrics, pages, ws
-from web.context import Context
+from web.context import ENGINE_TIMEOUT, Context, EngineTimeout
 
 __all__ = ["create_app"]
 
@@ -29,15 +31,24 @@ MAX_BODY_BYTES = 64 * 1024
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(system: Any, settings: Settings, hub: Hub | None = None) -> Quart:
-    """The app serving ``system``. ``hub`` fans events out to this server's WebSockets."""
+def create_app(
+    system: Any, settings: Settings, hub: Hub | None = None, *,
+    engine_timeout: float = ENGINE_TIMEOUT, monotonic: Callable[[], float] = time.monotonic,
+) -> Quart:
+    """The app serving ``system``. ``hub`` fans events out to this server's WebSockets.
+
+    ``engine_timeout`` bounds every wait on the engine (then 503); ``monotonic`` is the
+    clock of the /control failed-token throttle. Both are for tests to shorten or drive.
+    """
     app = Quart(__name__, static_folder="static", template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
-    app.extensions["roundtable"] = Context(system, settings, hub, _asset_version())
+    app.extensions["roundtable"] = Context(system, settings, hub, _asset_version(), engine_timeout)
+    control.install(app, monotonic)
     for blueprint in (pages.bp, api.bp, control.bp, ws.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(EngineTimeout, _engine_timeout)
     app.register_error_handler(Exception, _unexpected_error)
     app.after_request(_headers)
     return app
@@ -56,6 +67,11 @@ async def _http_error(error: HTTPException) -> tuple[Response, int]:
     status = error.code or 500
     response = jsonify({"error": error.description or error.name})
     return response, status
+
+
+async def _engine_timeout(error: EngineTimeout) -> tuple[Response, int]:
+    log.warning("503 on %s %s: %s", request.method, request.path, error)
+    return jsonify({"error": "the engine is busy; try again"}), 503
 
 
 async def _unexpected_error(error: Exception) -> tuple[Response, int]:

@@ -7,17 +7,23 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
+import pykka
 from quart import current_app
 
 from actors.broadcaster import Hub
 from settings import Settings
 
-__all__ = ["Context"]
+__all__ = ["ENGINE_TIMEOUT", "Context", "EngineTimeout"]
 
 T = TypeVar("T")
 
 #: Longest a request waits on the engine before answering 503.
 ENGINE_TIMEOUT: Final = 10.0
+
+
+class EngineTimeout(Exception):
+    """The engine (an actor ask, a database read) did not answer in time; the app
+    answers 503. The call may still complete after the request has given up on it."""
 
 
 @dataclass
@@ -26,6 +32,7 @@ class Context:
     settings: Settings
     hub: Hub | None
     asset_version: str
+    engine_timeout: float = ENGINE_TIMEOUT
 
     @staticmethod
     def current() -> Context:
@@ -33,8 +40,15 @@ class Context:
         return context
 
     async def call(self, function: Any, *args: Any) -> Any:
-        """Run a blocking call (an actor ask, a database read) off the event loop."""
-        return await asyncio.wait_for(asyncio.to_thread(function, *args), ENGINE_TIMEOUT)
+        """Run a blocking call (an actor ask, a database read) off the event loop.
+
+        Raises ``EngineTimeout`` when it takes longer than ``engine_timeout`` or the
+        actor's own ask times out (``pykka.Timeout``).
+        """
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(function, *args), self.engine_timeout)
+        except (TimeoutError, pykka.Timeout) as exc:  # asyncio.TimeoutError is TimeoutError
+            raise EngineTimeout(f"{getattr(function, '__name__', function)} took too long") from exc
 
     def embedding_allowed(self, origin: str) -> bool:
         """Whether a page on ``origin`` may use the API and the WebSocket."""

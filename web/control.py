@@ -1,22 +1,100 @@
-"""POST /control: force, skip, pause and resume, behind the admin bearer token."""
+"""POST /control: force, skip, pause and resume, behind the admin bearer token.
+
+Wrong or missing tokens are throttled per client address: after ``MAX_REFUSALS`` in
+``REFUSAL_WINDOW`` seconds the address gets 429 until the oldest refusal ages out, so
+the token cannot be guessed at speed. Refusals are logged coalesced, at most once per
+``LOG_EVERY`` seconds per address, so a guessing script cannot flood the log.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
 
-from quart import Blueprint, Response, jsonify, request
+from quart import Blueprint, Quart, Response, current_app, jsonify, request
 
 from actors.machine import CommandRejected
-from web.context import Context
+from web.context import Context, EngineTimeout
+
+__all__ = ["AdminThrottle", "bp", "install"]
 
 bp = Blueprint("control", __name__)
 log = logging.getLogger("roundtable.control")
+
+MAX_REFUSALS: Final = 10
+REFUSAL_WINDOW: Final = 60.0
+LOG_EVERY: Final = 10.0
+#: Addresses remembered at most; past it, those with no recent refusal are forgotten.
+MAX_ADDRESSES: Final = 4096
+_EXTENSION: Final = "roundtable.admin_throttle"
 
 NO_TOKEN = (
     "admin actions are disabled: set ADMIN_TOKEN in the environment (or .env) and restart, "
     "then send it as 'Authorization: Bearer <token>'"
 )
+NO_ANSWER = "the engine did not answer in time; the command may still be applied — check /api/status"
+
+
+@dataclass
+class _Refusals:
+    times: deque[float] = field(default_factory=deque)
+    unlogged: int = 0
+    logged_at: float = -math.inf
+
+
+class AdminThrottle:
+    """Refused /control attempts per client address. On the event loop only."""
+
+    def __init__(self, monotonic: Callable[[], float]) -> None:
+        self._now = monotonic
+        self._by_address: dict[str, _Refusals] = {}
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again, or None when it is not throttled."""
+        refusals = self._by_address.get(address)
+        if refusals is None:
+            return None
+        now = self._now()
+        self._expire(refusals, now)
+        if len(refusals.times) < MAX_REFUSALS:
+            return None
+        return max(1, math.ceil(refusals.times[0] + REFUSAL_WINDOW - now))
+
+    def refused(self, address: str) -> None:
+        """Count a wrong or missing token from ``address``; log now and then."""
+        now = self._now()
+        if address not in self._by_address and len(self._by_address) >= MAX_ADDRESSES:
+            self._forget_idle(now)
+        refusals = self._by_address.setdefault(address, _Refusals())
+        self._expire(refusals, now)
+        refusals.times.append(now)
+        refusals.unlogged += 1
+        if now - refusals.logged_at >= LOG_EVERY:
+            log.warning("refused %d /control attempts from %s", refusals.unlogged, address)
+            refusals.unlogged, refusals.logged_at = 0, now
+
+    @staticmethod
+    def _expire(refusals: _Refusals, now: float) -> None:
+        while refusals.times and refusals.times[0] <= now - REFUSAL_WINDOW:
+            refusals.times.popleft()
+
+    def _forget_idle(self, now: float) -> None:
+        for address, refusals in list(self._by_address.items()):
+            if not refusals.times or refusals.times[-1] <= now - REFUSAL_WINDOW:
+                del self._by_address[address]
+        if len(self._by_address) >= MAX_ADDRESSES:  # all recent: forget the oldest one
+            oldest = min(self._by_address, key=lambda a: self._by_address[a].times[-1])
+            del self._by_address[oldest]
+
+
+def install(app: Quart, monotonic: Callable[[], float]) -> None:
+    """Give ``app`` its throttle, on the clock ``monotonic``."""
+    app.extensions[_EXTENSION] = AdminThrottle(monotonic)
 
 
 def _error(message: str, status: int) -> tuple[Response, int]:
@@ -30,12 +108,21 @@ def _authorize(expected: str | None) -> tuple[Response, int] | None:
     """None when the request carries the admin token; else the error to answer."""
     if not expected:
         return _error(NO_TOKEN, 403)
+    throttle: AdminThrottle = current_app.extensions[_EXTENSION]
+    address = request.remote_addr or "unknown"
+    # Checked before the token, so a throttled guesser learns nothing from the answer.
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        response, status = _error("too many failed admin attempts; wait a minute", 429)
+        response.headers["Retry-After"] = str(wait)
+        return response, status
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
+        throttle.refused(address)
         return _error("missing bearer token: send 'Authorization: Bearer <ADMIN_TOKEN>'", 401)
     if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        log.warning("refused /control: wrong token from %s", request.remote_addr)
+        throttle.refused(address)
         return _error("wrong admin token", 403)
     return None
 
@@ -56,6 +143,9 @@ async def control() -> tuple[Response, int]:
         return _error(str(exc), 400)
     except CommandRejected as exc:
         return _error(str(exc), 409)
+    except EngineTimeout:
+        log.warning("/control %s: the engine did not answer in time", action)
+        return _error(NO_ANSWER, 503)
     except RuntimeError as exc:
         return _error(str(exc), 503)
     return jsonify({"ok": True, "action": action, **view}), 200
