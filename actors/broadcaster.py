@@ -3,12 +3,14 @@
 An event is serialized once, on the Broadcaster's thread, and the same string is handed
 to the event loop with ``loop.call_soon_threadsafe``; there the Hub offers it to every
 connection's bounded queue. A connection whose queue is full is a slow visitor: it is
-dropped (closed) rather than delaying anyone else or growing memory.
+dropped (closed) rather than delaying anyone else or growing memory. At shutdown
+``Hub.close_all`` ends every connection as going away, so visitors see a clean close.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 from collections.abc import Callable
@@ -16,7 +18,7 @@ from typing import Any, Final
 
 import pykka
 
-__all__ = ["Broadcaster", "Connection", "Hub", "encode"]
+__all__ = ["Broadcaster", "CloseReason", "Connection", "Hub", "encode"]
 
 log = logging.getLogger("roundtable.broadcast")
 
@@ -29,22 +31,47 @@ def encode(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
+class CloseReason(enum.StrEnum):
+    """Why the server ends a connection; the value is the close frame's reason text."""
+
+    TOO_SLOW = "too slow: reconnect"
+    GOING_AWAY = "server shutting down"
+
+
 class Connection:
     """One WebSocket's outbox. Lives on the event loop; never touch it from a thread."""
 
     def __init__(self, name: str, limit: int = QUEUE_LIMIT) -> None:
         self.name = name
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
-        self.dropped = asyncio.Event()
+        self.reason: CloseReason | None = None
+        self._ended = asyncio.Event()
+
+    @property
+    def dropped(self) -> bool:
+        """Whether this connection was dropped for falling ``limit`` events behind."""
+        return self.reason is CloseReason.TOO_SLOW
 
     def offer(self, data: str) -> None:
-        if self.dropped.is_set():
+        if self.reason is not None:
             return
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
             log.warning("dropping slow WebSocket client %s: %d events unsent", self.name, self.queue.qsize())
-            self.dropped.set()
+            self.end(CloseReason.TOO_SLOW)
+
+    def end(self, reason: CloseReason) -> None:
+        """Ask the connection's handler to close it; the first reason given wins."""
+        if self.reason is None:
+            self.reason = reason
+            self._ended.set()
+
+    async def ended(self) -> CloseReason:
+        """Wait until the server ends this connection; why it did."""
+        await self._ended.wait()
+        assert self.reason is not None
+        return self.reason
 
 
 class Hub:
@@ -54,9 +81,12 @@ class Hub:
         self.loop = loop
         self.connections: set[Connection] = set()
         self.listeners: list[Callable[[str], None]] = []
+        self.closing = False
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
+        if self.closing:  # a visitor arriving during shutdown is told to go at once
+            connection.end(CloseReason.GOING_AWAY)
 
     def discard(self, connection: Connection) -> None:
         self.connections.discard(connection)
@@ -67,6 +97,13 @@ class Hub:
             connection.offer(data)
         for listener in self.listeners:
             listener(data)
+
+    def close_all(self) -> None:
+        """On the loop, when shutdown starts: end every connection, now and later, as going
+        away (close code 1001), before the server cancels their handlers."""
+        self.closing = True
+        for connection in tuple(self.connections):
+            connection.end(CloseReason.GOING_AWAY)
 
     def deliver_threadsafe(self, data: str) -> None:
         """From any thread: schedule ``deliver`` on the loop (dropped if the loop is gone)."""

@@ -55,11 +55,18 @@ class Context:
         allowed = self.settings.allowed_origins
         return "*" in allowed or origin.rstrip("/") in allowed
 
-    def origin_allowed(self, origin: str | None, host: str) -> bool:
-        """Same-origin requests and ALLOWED_ORIGINS pass; clients without Origin do too."""
+    def origin_allowed(self, origin: str | None, host: str, forwarded_host: str | None = None) -> bool:
+        """Same-origin requests and ALLOWED_ORIGINS pass; clients without Origin do too.
+
+        Behind a reverse proxy ``Host`` is often the upstream address (nginx's default
+        sends ``127.0.0.1:8000``), so the site's host is the first ``X-Forwarded-Host``
+        when there is one. Trusting it is safe for this check: it guards against
+        cross-site WebSocket hijacking, and a browser cannot set that header.
+        """
         if not origin:
             return True  # not a browser: browsers always send Origin on WebSockets
-        return urlsplit(origin).netloc == host or self.embedding_allowed(origin)
+        site = (forwarded_host or "").split(",")[0].strip() or host
+        return urlsplit(origin).netloc.lower() == site.lower() or self.embedding_allowed(origin)
 
     def content_security_policy(self) -> str:
         return (

@@ -3,7 +3,8 @@
 Each connection subscribes to the Hub before it reads the snapshot, so no event falls
 between the two (the client drops a repeat by conversation and seq). One task writes:
 events and pongs both go through the connection's bounded queue, so a slow visitor
-delays nobody else and is dropped when its queue fills.
+delays nobody else and is dropped when its queue fills. At shutdown the Hub ends every
+connection and each is closed with 1001 (going away).
 """
 
 from __future__ import annotations
@@ -16,25 +17,29 @@ from typing import Any, Final
 
 from quart import Blueprint, websocket
 
-from actors.broadcaster import Connection, encode
+from actors.broadcaster import CloseReason, Connection, encode
 from actors.supervisor import ms
-from web.context import Context
+from web.context import Context, EngineTimeout
 
 bp = Blueprint("ws", __name__)
 log = logging.getLogger("roundtable.ws")
 
 #: A client frame larger than this closes the socket (clients only send pings).
 MAX_FRAME_BYTES: Final = 4096
+CLOSE_GOING_AWAY: Final = 1001
 CLOSE_POLICY: Final = 1008
 CLOSE_TOO_BIG: Final = 1009
 CLOSE_TRY_AGAIN: Final = 1013
+#: The close code for each reason the server ends a connection.
+CLOSE_CODES: Final = {CloseReason.TOO_SLOW: CLOSE_TRY_AGAIN, CloseReason.GOING_AWAY: CLOSE_GOING_AWAY}
 _ids = itertools.count(1)
 
 
 @bp.websocket("/ws")
 async def live() -> None:
     context = Context.current()
-    if not context.origin_allowed(websocket.headers.get("Origin"), websocket.host):
+    headers = websocket.headers
+    if not context.origin_allowed(headers.get("Origin"), websocket.host, headers.get("X-Forwarded-Host")):
         log.warning("refused WebSocket from origin %s", websocket.headers.get("Origin"))
         await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
@@ -44,7 +49,13 @@ async def live() -> None:
     connection = Connection(f"ws-{next(_ids)}@{websocket.remote_addr}")
     context.hub.add(connection)
     try:
-        snapshot = await context.call(context.system.snapshot)
+        try:
+            snapshot = await context.call(context.system.snapshot)
+        except EngineTimeout:
+            log.warning("closing WebSocket %s: the engine did not answer in time", connection.name)
+            await websocket.accept()  # accepted, so the client sees 1013 (try again), not a 403
+            await websocket.close(CLOSE_TRY_AGAIN, "the engine is busy; reconnect")
+            return
         await websocket.accept()
         await websocket.send(encode({"type": "hello", **snapshot}))
         await _serve(connection, context)
@@ -54,20 +65,21 @@ async def live() -> None:
 
 
 async def _serve(connection: Connection, context: Context) -> None:
-    """Run the writer and the reader until either ends or the connection is dropped."""
+    """Run the writer and the reader until either ends or the server ends the connection."""
     writer = asyncio.create_task(_write(connection))
     reader = asyncio.create_task(_read(connection, context))
-    dropped = asyncio.create_task(connection.dropped.wait())
-    tasks = {writer, reader, dropped}
+    ended = asyncio.create_task(connection.ended())
+    tasks = {writer, reader, ended}
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:  # also when Quart cancels this handler because the client went away
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if dropped in done:
-        await websocket.close(CLOSE_TRY_AGAIN, "too slow: reconnect")
-    for task in done - {dropped}:
+    if ended in done:
+        reason = ended.result()
+        await websocket.close(CLOSE_CODES[reason], reason.value)
+    for task in done - {ended}:
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
 
