@@ -1,0 +1,108 @@
+"""Shared helpers for the bench scripts: the real service, /proc readings, percentiles, tables.
+
+The scripts are not tests: they print figures. Everything runs on 127.0.0.1, is bounded in
+count and time, and stops what it starts (``running_service`` stops the service on exit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Final
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.service import Service, free_port  # noqa: E402 - needs the repo root on sys.path first
+
+__all__ = [
+    "ROOT", "Service", "cpu_seconds", "free_port", "log_summary", "machine_line", "percentile",
+    "progress", "rss_kib", "running_service", "table",
+]
+
+sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] # figures and progress interleave
+
+_CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
+#: Lines of the service log that are expected in a template-only run, not a problem.
+_EXPECTED: Final = re.compile(r"fell back to template|no API key")
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, so stdout stays the figures."""
+    print(f"  .. {message}", file=sys.stderr, flush=True)
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` in KiB (VmRSS in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by every thread of ``pid``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name may contain spaces
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS  # utime, stime (fields 14, 15)
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0-100); NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain, aligned text table (Markdown-compatible)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine_line() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}, load average {load}")
+
+
+def log_summary(text: str) -> str:
+    """Count the service log's warnings and errors, leaving out the expected template ones."""
+    warnings = [ln for ln in text.splitlines() if " WARNING " in ln and not _EXPECTED.search(ln)]
+    errors = [ln for ln in text.splitlines() if " ERROR " in ln or "Traceback" in ln]
+    summary = f"service log: {len(errors)} errors, {len(warnings)} unexpected warnings"
+    shown = (errors + warnings)[:5]
+    return summary + "".join(f"\n    {ln[:200]}" for ln in shown)
+
+
+@contextlib.contextmanager
+def running_service(env: dict[str, str] | None = None) -> Iterator[Service]:
+    """The real ``python run.py`` on a free port with a temp SQLite file; stopped on exit,
+    then the log's warnings and errors are summarised on stdout."""
+    with tempfile.TemporaryDirectory(prefix="roundtable-bench-") as tmp:
+        service = Service(Path(tmp), env)
+        started = time.perf_counter()
+        service.start()
+        assert service.process is not None
+        progress(f"service pid {service.process.pid} ready on port {service.port} "
+                 f"in {time.perf_counter() - started:.2f} s")
+        try:
+            yield service
+        finally:
+            code = service.stop()
+            print(log_summary(service.logs()))
+            if code not in (0, None):
+                print(f"service exit code: {code} (expected 0)")
