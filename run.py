@@ -113,7 +113,10 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     stopping = threading.Event()  # the same request, for threads
     lost = threading.Event()
 
-    def request_stop() -> None:
+    hub = Hub(loop)
+
+    def request_stop() -> None:  # on the loop: from a signal, or from on_lost
+        hub.close_all()  # every visitor gets 1001 "server shutting down"
         stop.set()
         stopping.set()
 
@@ -134,7 +137,6 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
 
         watch = LeadershipWatch(lock, on_lost)
         watch.start()
-    hub = Hub(loop)
     system = None
     try:
         system = await asyncio.to_thread(start_system, settings, hub=hub)

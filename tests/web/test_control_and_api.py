@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.service import ROOT, Service
 from tests.web.conftest import Client, is_state
@@ -228,6 +229,12 @@ def test_demo_mode_shows_a_round_at_once(tmp_path: Path) -> None:
 def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     service = Service(tmp_path).start()
     service.force()
+    visitor = Client(service.ws_url)
+    visitor.next()
     assert service.stop() == 0
+    with pytest.raises(ConnectionClosed) as closed:
+        while True:  # the events sent before the close, then the close itself
+            visitor.next(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     logs = service.logs()
     assert "Traceback" not in logs and "engine stopped" in logs
