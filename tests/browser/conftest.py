@@ -43,8 +43,10 @@ def launch(playwright: Any) -> Any:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope, not session: Playwright's sync API keeps an asyncio loop running on
+    # the main thread while it lives, and tests after it that use asyncio.run would fail.
     with sync_api.sync_playwright() as playwright:
         chromium = launch(playwright)
         yield chromium
