@@ -127,8 +127,9 @@ class Supervisor(pykka.ThreadingActor):
         active = self._persistence.load_active_conversation().get(timeout=STORAGE_TIMEOUT)
         now = self._clock.now()
         saved_slot = status.get("next_round_at")
-        if saved_slot is not None and saved_slot > self._next_slot:
-            # An admin skipped slots before the restart: those skips still stand.
+        if saved_slot is not None and saved_slot > self._next_slot and self._on_grid(saved_slot):
+            # An admin skipped slots before the restart: those skips still stand. (A slot
+            # saved under another ROUND_INTERVAL_SECONDS is off this grid: ignored.)
             self._next_slot = float(saved_slot)
         if active is not None:
             self._round = self._resumed_round(active, now)
@@ -142,6 +143,10 @@ class Supervisor(pykka.ThreadingActor):
             self._machine.move("pause")
             log.info("engine is paused (restored); resume at /control")
         self._save_status()
+
+    def _on_grid(self, moment: float) -> bool:
+        interval = self.settings.round_interval_seconds
+        return abs(moment / interval - round(moment / interval)) < 1e-6
 
     def _resumed_round(self, active: dict[str, Any], now: float) -> ActiveRound:
         started_at = active["started_at"] / 1000

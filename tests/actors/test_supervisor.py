@@ -7,6 +7,7 @@ events the Broadcaster publishes from a queue, waiting with timeouts.
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import threading
@@ -242,3 +243,14 @@ def test_the_engine_writes_its_leader_id_and_a_heartbeat(make_engine: Callable[.
     engine.tick(20)
     later = engine.system.persistence.load_status().get(timeout=5)
     assert later["heartbeat_at"] >= first["heartbeat_at"] + 20
+
+
+def test_a_saved_slot_from_another_interval_is_ignored(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine()
+    engine.system.command("skip")
+    engine.system.stop()
+    # Restarted with another interval: the saved slot (SLOT + 1000) is off the 600 s grid.
+    restarted = make_engine(ROUND_INTERVAL_SECONDS="600")
+    expected = math.ceil((SLOT - 10) / 600) * 600  # the new grid's next slot
+    assert (SLOT + INTERVAL) % 600 != 0
+    assert restarted.system.snapshot()["next_round_at"] == int(expected * 1000)
