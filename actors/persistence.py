@@ -103,6 +103,19 @@ class Persistence(pykka.ThreadingActor):
         }
         return self._run("record_skipped_slot", lambda: Conversation.insert(**row).execute())
 
+    def skipped_slots_from(self, since: float) -> list[float]:
+        """Scheduled times (epoch seconds) of slots at or after ``since`` already recorded
+        as skipped: an admin's skips of future slots, to be honoured after a restart."""
+
+        def load() -> list[float]:
+            query = Conversation.select(Conversation.scheduled_at).where(
+                (Conversation.status == ConversationStatus.SKIPPED.value)
+                & (Conversation.scheduled_at >= to_ms(since))
+            )
+            return sorted(row.scheduled_at / 1000 for row in query)
+
+        return self._run("skipped_slots_from", load)
+
     def save_message(
         self,
         conversation_id: int,

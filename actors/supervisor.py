@@ -126,11 +126,13 @@ class Supervisor(pykka.ThreadingActor):
         status = self._persistence.load_status().get(timeout=STORAGE_TIMEOUT)
         active = self._persistence.load_active_conversation().get(timeout=STORAGE_TIMEOUT)
         now = self._clock.now()
-        saved_slot = status.get("next_round_at")
-        if saved_slot is not None and saved_slot > self._next_slot and self._on_grid(saved_slot):
-            # An admin skipped slots before the restart: those skips still stand. (A slot
-            # saved under another ROUND_INTERVAL_SECONDS is off this grid: ignored.)
-            self._next_slot = float(saved_slot)
+        # Slots an admin skipped before the restart stay skipped: the grid moves past
+        # every upcoming slot that is already recorded as skipped (whatever the interval
+        # was then, only slots on this grid can match).
+        skipped = self._persistence.skipped_slots_from(self._next_slot).get(timeout=STORAGE_TIMEOUT)
+        for slot in skipped:
+            if abs(slot - self._next_slot) < 0.001:
+                self._next_slot += self.settings.round_interval_seconds
         if active is not None:
             self._round = self._resumed_round(active, now)
             self._machine = RoundMachine(State.ACTIVE)
@@ -143,10 +145,6 @@ class Supervisor(pykka.ThreadingActor):
             self._machine.move("pause")
             log.info("engine is paused (restored); resume at /control")
         self._save_status()
-
-    def _on_grid(self, moment: float) -> bool:
-        interval = self.settings.round_interval_seconds
-        return abs(moment / interval - round(moment / interval)) < 1e-6
 
     def _resumed_round(self, active: dict[str, Any], now: float) -> ActiveRound:
         started_at = active["started_at"] / 1000

@@ -7,7 +7,6 @@ events the Broadcaster publishes from a queue, waiting with timeouts.
 from __future__ import annotations
 
 import json
-import math
 import os
 import queue
 import threading
@@ -245,12 +244,22 @@ def test_the_engine_writes_its_leader_id_and_a_heartbeat(make_engine: Callable[.
     assert later["heartbeat_at"] >= first["heartbeat_at"] + 20
 
 
-def test_a_saved_slot_from_another_interval_is_ignored(make_engine: Callable[..., Engine]) -> None:
+def test_a_longer_interval_before_a_restart_does_not_delay_the_next_round(
+    make_engine: Callable[..., Engine],
+) -> None:
+    # A 4000 s grid (a multiple of 1000, so its slot is on the new grid too) saved
+    # SLOT + 4000 as the next round; back on the 1000 s grid the next slot is SLOT + 1000.
+    engine = make_engine(now=SLOT + 10, ROUND_INTERVAL_SECONDS="4000")
+    assert engine.system.snapshot()["next_round_at"] == int((SLOT + 4000) * 1000)
+    engine.system.stop()
+    restarted = make_engine(now=SLOT + 10)
+    assert restarted.system.snapshot()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
+
+
+def test_slots_skipped_ahead_stay_skipped_after_a_restart(make_engine: Callable[..., Engine]) -> None:
     engine = make_engine()
     engine.system.command("skip")
+    engine.system.command("skip")
     engine.system.stop()
-    # Restarted with another interval: the saved slot (SLOT + 1000) is off the 600 s grid.
-    restarted = make_engine(ROUND_INTERVAL_SECONDS="600")
-    expected = math.ceil((SLOT - 10) / 600) * 600  # the new grid's next slot
-    assert (SLOT + INTERVAL) % 600 != 0
-    assert restarted.system.snapshot()["next_round_at"] == int(expected * 1000)
+    restarted = make_engine()
+    assert restarted.system.snapshot()["next_round_at"] == int((SLOT + 2 * INTERVAL) * 1000)
