@@ -123,6 +123,7 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
     lock = watch = None
+    system: Any = None
     if settings.is_postgres:
         lock = EngineLock(settings.database_url)
         if not lock.try_acquire():  # StorageError when unreachable: main says so
@@ -131,13 +132,14 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
                 return 0
         log.info("this instance holds the engine lock")
 
-        def on_lost() -> None:
+        def on_lost() -> None:  # on the watch thread
             lost.set()
+            if system is not None:  # a standby may be resuming the round right now
+                system.halt_engine()
             loop.call_soon_threadsafe(request_stop)
 
         watch = LeadershipWatch(lock, on_lost)
         watch.start()
-    system = None
     try:
         system = await asyncio.to_thread(start_system, settings, hub=hub)
         if start_round:

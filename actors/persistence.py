@@ -112,7 +112,7 @@ class Persistence(pykka.ThreadingActor):
                 (Conversation.status == ConversationStatus.SKIPPED.value)
                 & (Conversation.scheduled_at >= to_ms(since))
             )
-            return sorted(row.scheduled_at / 1000 for row in query)
+            return sorted(row.scheduled_at / 1000 for row in query if row.scheduled_at is not None)
 
         return self._run("skipped_slots_from", load)
 

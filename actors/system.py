@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -103,30 +104,54 @@ class RoundtableSystem:
     def attach_hub(self, hub: Hub) -> None:
         self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
 
-    def stop(self) -> None:
-        """Stop promptly, in order: the ticker; retry waits and in-flight provider calls
-        (closing the clients aborts them); the actors in reverse start order; the database.
-
-        An agent still stuck in an SDK call is given ``AGENT_STOP_TIMEOUT`` seconds; its
-        thread is a daemon, so it cannot keep the process alive after that.
-        """
+    def halt_engine(self) -> None:
+        """Stop deciding at once (the ticker and the Supervisor): no more reveals, saves or
+        broadcasts. For a lost engine lock; ``stop`` still has to follow. Any thread."""
         if self.ticker is not None:
             self.ticker.stop()
+        supervisor = self.actors[-1]  # started last
+        if supervisor.is_alive():
+            supervisor.stop(block=False)
+
+    def stop(self) -> None:
+        """Stop in order: the ticker and the Supervisor first (so nothing written during
+        shutdown can be revealed), then wake retry waits and close the provider clients,
+        then the agents together under one deadline, the other actors, the database.
+
+        An agent blocked in an SDK call cannot be interrupted (closing a client does not
+        abort a request in flight); its thread is a daemon, so after ``AGENT_STOP_TIMEOUT``
+        it is left behind and cannot keep the process alive.
+        """
+        self.halt_engine()
+        supervisor, *others = reversed(self.actors)
+        _stop(supervisor, ASK_TIMEOUT)
         for closer in self.closers:
             closer()
         if self.gateways is not None:
             self.gateways.close()
-        for ref in reversed(self.actors):
-            timeout = AGENT_STOP_TIMEOUT if ref.actor_class is Agent else ASK_TIMEOUT
+        agents = [ref for ref in others if ref.actor_class is Agent]
+        stopping = [(ref, ref.stop(block=False)) for ref in agents if ref.is_alive()]
+        deadline = time.monotonic() + AGENT_STOP_TIMEOUT
+        for ref, future in stopping:
             try:
-                ref.stop(timeout=timeout)
-            except pykka.ActorDeadError:
-                pass
+                future.get(timeout=max(deadline - time.monotonic(), 0.0))
             except pykka.Timeout:
-                log.warning("%s did not stop within %g s; leaving its thread behind", ref, timeout)
+                log.warning("%s is still in a provider call; leaving its thread behind", ref)
+        for ref in others:
+            if ref.actor_class is not Agent:
+                _stop(ref, ASK_TIMEOUT)
         if not self.db.is_closed():
             self.db.close()
         log.info("engine stopped")
+
+
+def _stop(ref: pykka.ActorRef[Any], timeout: float) -> None:
+    try:
+        ref.stop(timeout=timeout)
+    except pykka.ActorDeadError:
+        pass
+    except pykka.Timeout:
+        log.warning("%s did not stop within %g s", ref, timeout)
 
 
 def _today(health: Mapping[str, Any]) -> dict[str, Any]:
