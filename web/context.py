@@ -65,11 +65,25 @@ class Context:
         """
         if not origin:
             return True  # not a browser: browsers always send Origin on WebSockets
-        site = (forwarded_host or "").split(",")[0].strip() or host
-        return urlsplit(origin).netloc.lower() == site.lower() or self.embedding_allowed(origin)
+        parts = urlsplit(origin)
+        origin_host = _without_default_port(parts.netloc, parts.scheme)
+        forwarded = (forwarded_host or "").split(",")[0].strip()
+        # Either header may name the site (proxies set one, the other or both), and a
+        # default port may be spelled out on one side only ("example.com:443").
+        sites = {_without_default_port(h, parts.scheme) for h in (host, forwarded) if h}
+        return origin_host in sites or self.embedding_allowed(origin)
 
     def content_security_policy(self) -> str:
         return (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
         )
+
+
+def _without_default_port(netloc: str, scheme: str) -> str:
+    """``netloc`` in lower case, without the port that ``scheme`` implies."""
+    netloc = netloc.lower()
+    default = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}.get(scheme)
+    if default and netloc.endswith(default):
+        return netloc[: -len(default)]
+    return netloc

@@ -219,3 +219,18 @@ def test_the_handler_closes_with_the_code_for_why_the_server_ended_it(end: Any, 
             return int(closed.value.args[0])
 
     assert asyncio.run(scenario()) == code
+
+
+def test_same_origin_accepts_host_or_forwarded_host_with_default_ports() -> None:
+    from settings import Settings
+    from web.context import Context
+
+    context = Context(system=None, settings=Settings(providers={}), hub=None, asset_version="x")
+    allowed = context.origin_allowed
+    # nginx: Host is the site, X-Forwarded-Host spells out the port.
+    assert allowed("https://example.com", "example.com", "example.com:443")
+    # nginx's default: Host is the upstream, the site is only in X-Forwarded-Host.
+    assert allowed("https://example.com", "127.0.0.1:8000", "example.com")
+    assert allowed("http://Example.com:80", "example.com", None)
+    assert not allowed("https://evil.example", "example.com", "example.com:443")
+    assert not allowed("https://example.com:8443", "example.com", None)
