@@ -16,6 +16,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg2
+import psycopg2.errors
 
 from storage.errors import StorageError
 
@@ -34,13 +35,17 @@ def libpq_url(database_url: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query) if k not in PEEWEE_ONLY_PARAMS]
     defaults = {
         "connect_timeout": "5",
-        # A network split must not leave the watch blocked while the server drops the
-        # session (and so the lock) and a standby takes over: detect it within ~25 s.
+        # A network split must be noticed on both ends within ~25 s: by this client (so
+        # the watch stops the engine) and by the server (which then drops the session,
+        # and with it the lock, so a standby can take over; its own default is ~2 h).
         "keepalives": "1",
         "keepalives_idle": "10",
         "keepalives_interval": "5",
         "keepalives_count": "3",
-        "options": "-c statement_timeout=5000",
+        "options": (
+            "-c statement_timeout=5000 -c tcp_keepalives_idle=10 "
+            "-c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+        ),
     }
     given = {k for k, _ in query}
     query += [(k, v) for k, v in defaults.items() if k not in given]
@@ -96,6 +101,10 @@ class EngineLock:
                     (self._key,),
                 )
                 return bool(cursor.fetchone()[0])
+        except psycopg2.errors.QueryCanceled:
+            # Slower than the statement timeout: the session (and the lock) is alive.
+            log.warning("the engine lock check was slow; checking again")
+            return True
         except (psycopg2.Error, AttributeError):
             return False
 

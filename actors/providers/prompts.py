@@ -28,8 +28,10 @@ __all__ = [
 MIN_REPLY_WORDS: Final = 40
 MAX_REPLY_WORDS: Final = 120
 #: Longest acceptable reply after cleaning. clean_reply() never cuts: a longer reply is
-#: refused by the quality gate (a failed attempt), not shown truncated.
-MAX_REPLY_CHARS: Final = 1200
+#: refused by the quality gate (a failed attempt), not shown truncated. The gate's real
+#: limit is 1.5 x MAX_REPLY_WORDS (180 words); at up to ~9 characters a word in dense
+#: prose that is ~1,600 characters, so this cap only catches what the word count cannot.
+MAX_REPLY_CHARS: Final = 1600
 #: Tokens asked of each API; 120 words is about 160 tokens, with room to finish a sentence.
 MAX_OUTPUT_TOKENS: Final = 400
 #: For APIs whose cap also counts hidden reasoning tokens (OpenAI's gpt-5 family): with

@@ -35,13 +35,13 @@ def test_over_long_reply_is_rejected_by_words_and_by_characters() -> None:
     assert MAX_WORDS == int(MAX_REPLY_WORDS * 1.5)
     assert accept(" ".join(["word"] * MAX_WORDS), []) is None
     assert accept(" ".join(["word"] * (MAX_WORDS + 1)), []) == f"too long: {MAX_WORDS + 1} words"
-    too_many_chars = " ".join(["incomprehensibilities"] * 60)
+    too_many_chars = " ".join(["incomprehensibilities"] * 80)  # 80 words, 1,759 characters
     assert accept(too_many_chars, []) == f"too long: {len(too_many_chars)} characters"
-    assert accept(" ".join(["abcdefghi"] * (MAX_REPLY_CHARS // 10)), []) is None  # 1199 chars
+    assert accept(" ".join(["abcdefghi"] * (MAX_REPLY_CHARS // 10)), []) is None  # 1,599 chars
 
 
 def test_a_trailing_ellipsis_does_not_excuse_an_over_long_reply() -> None:
-    text = " ".join(["abcdefghi"] * (MAX_REPLY_CHARS // 10)) + "x\u2026"  # 120 words
+    text = " ".join(["abcdefghi"] * (MAX_REPLY_CHARS // 10)) + "x\u2026"  # 160 words
     assert len(text) == MAX_REPLY_CHARS + 1
     assert accept(text, []) == f"too long: {len(text)} characters"
 
@@ -85,3 +85,12 @@ def test_claiming_to_be_human_is_rejected(claim: str) -> None:
 
 def test_talking_about_humans_is_fine() -> None:
     assert accept("As humans adapt slowly, Orion, the pilot should run for a year.", []) is None
+
+
+def test_a_dense_reply_within_the_word_limit_is_accepted() -> None:
+    # 150 words of dense policy prose (about 8 characters a word with its space): the
+    # word count, not the character cap, is the limit that matters.
+    words = ["regulatory", "costs", "shape", "procurement", "and", "accountability", "for", "cities"]
+    text = " ".join(words[i % len(words)] for i in range(150)) + "."
+    assert len(text) > 1200
+    assert accept(text, []) is None
