@@ -14,9 +14,7 @@ import logging
 import os
 import random
 import socket
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pykka
@@ -26,6 +24,7 @@ from actors.clock import Clock
 from actors.machine import Command, CommandRejected, RoundMachine, State
 from actors.personas import PERSONAS, Persona
 from actors.providers.base import GenerationRequest, Outcome, Turn
+from actors.round import ActiveRound, iso, ms, wire_message
 from actors.schedule import (
     RoundPlan,
     next_slot,
@@ -36,7 +35,7 @@ from actors.schedule import (
 )
 from settings import Settings
 
-__all__ = ["CommandRejected", "Supervisor", "Ticker"]
+__all__ = ["CommandRejected", "Supervisor"]
 
 log = logging.getLogger("roundtable.supervisor")
 
@@ -47,39 +46,6 @@ HEARTBEAT_SECONDS: Final = 15.0
 #: Past a message's deadline, how long to wait for a hung agent before writing a
 #: template here instead (the chain itself gives up at the deadline).
 AGENT_MARGIN_SECONDS: Final = 2.0
-
-
-def ms(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1000))
-
-
-@dataclass
-class ActiveRound:
-    conversation_id: int
-    topic: str
-    started_at: float
-    scheduled_at: float | None
-    forced: bool
-    plan: RoundPlan
-    revealed: list[dict[str, Any]] = field(default_factory=list)
-    ready: dict[int, Outcome] = field(default_factory=dict)
-    requested: set[int] = field(default_factory=set)
-    typing_sent: set[int] = field(default_factory=set)
-
-    @property
-    def next_seq(self) -> int:
-        """After the last revealed seq (not the count: a save that failed leaves a gap in
-        the stored messages, and a resumed round must never reuse a seq)."""
-        return self.revealed[-1]["seq"] + 1 if self.revealed else 1
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "id": self.conversation_id,
-            "topic": self.topic,
-            "status": "active",
-            "started_at": ms(self.started_at),
-            "forced": self.forced,
-        }
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -283,7 +249,7 @@ class Supervisor(pykka.ThreadingActor):
             ).get(timeout=STORAGE_TIMEOUT)
         except Exception:
             log.exception("could not save message %d of round %d; showing it anyway", seq, rnd.conversation_id)
-            message = _wire_message(rnd.conversation_id, seq, persona, outcome, now)
+            message = wire_message(rnd.conversation_id, seq, persona, outcome, now)
         rnd.revealed.append(message)
         if now > planned:  # behind the plan: give the next messages their gaps and time
             s = self.settings
@@ -321,7 +287,7 @@ class Supervisor(pykka.ThreadingActor):
         self._round = None
 
     def _record_skip(self, slot: float, reason: str) -> None:
-        log.info("slot at %s skipped: %s", _iso(slot), reason)
+        log.info("slot at %s skipped: %s", iso(slot), reason)
         self._write("record a skipped slot", self._persistence.record_skipped_slot(slot, reason, self._topic_for(slot)))
 
     def _write(self, what: str, future: Any) -> None:
@@ -419,52 +385,3 @@ class Supervisor(pykka.ThreadingActor):
             leader_id=self._leader_id,
             heartbeat_at=self._last_heartbeat,
         )
-
-
-def _wire_message(conversation_id: int, seq: int, persona: Persona, outcome: Outcome, now: float) -> dict[str, Any]:
-    """The wire shape of a message, for when the database could not return it."""
-    return {
-        "conversation_id": conversation_id, "seq": seq, "agent": persona.agent,
-        "persona": persona.name, "provider": outcome.provider, "model": outcome.model,
-        "source": str(outcome.source), "content": outcome.content,
-        "citations": [{"url": c.url, "title": c.title} for c in outcome.citations],
-        "revealed_at": ms(now),
-    }
-
-
-def _iso(epoch: float) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-class Ticker:
-    """A daemon thread that calls ``supervisor.tick()`` every ``interval`` seconds.
-
-    It waits for each tick to finish before the next, so ticks never pile up in the
-    Supervisor's mailbox, and stops promptly when ``stop`` is called.
-    """
-
-    def __init__(self, supervisor: Any, interval: float) -> None:
-        self._supervisor = supervisor
-        self._interval = interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roundtable-ticker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            try:
-                self._supervisor.tick().get(timeout=30)
-            except pykka.ActorDeadError:
-                return
-            except Exception:
-                log.exception("supervisor tick failed")
-

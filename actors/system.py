@@ -24,7 +24,8 @@ from actors.clock import Clock, SystemClock
 from actors.persistence import Persistence
 from actors.personas import PERSONAS
 from actors.providers.templates import TemplateWriter
-from actors.supervisor import Supervisor, Ticker
+from actors.supervisor import Supervisor
+from actors.ticker import Ticker
 from actors.topics import load_topics, topic_for_slot
 from settings import Settings
 from storage import queries

@@ -18,7 +18,7 @@ from typing import Any, Final
 from quart import Blueprint, websocket
 
 from actors.broadcaster import CloseReason, Connection, encode
-from actors.supervisor import ms
+from actors.round import ms
 from web.context import Context, EngineTimeout
 
 bp = Blueprint("ws", __name__)

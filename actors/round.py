@@ -1,0 +1,65 @@
+"""One round in progress, as the Supervisor holds it, and the wire's time unit.
+
+Pure data and small helpers: the Supervisor owns the only instance and changes it on its
+own thread; nothing here talks to another actor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from actors.personas import Persona
+from actors.providers.base import Outcome
+from actors.schedule import RoundPlan
+
+__all__ = ["ActiveRound", "iso", "ms", "wire_message"]
+
+
+def ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1000))
+
+
+@dataclass
+class ActiveRound:
+    conversation_id: int
+    topic: str
+    started_at: float
+    scheduled_at: float | None
+    forced: bool
+    plan: RoundPlan
+    revealed: list[dict[str, Any]] = field(default_factory=list)
+    ready: dict[int, Outcome] = field(default_factory=dict)
+    requested: set[int] = field(default_factory=set)
+    typing_sent: set[int] = field(default_factory=set)
+
+    @property
+    def next_seq(self) -> int:
+        """After the last revealed seq (not the count: a save that failed leaves a gap in
+        the stored messages, and a resumed round must never reuse a seq)."""
+        return self.revealed[-1]["seq"] + 1 if self.revealed else 1
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.conversation_id,
+            "topic": self.topic,
+            "status": "active",
+            "started_at": ms(self.started_at),
+            "forced": self.forced,
+        }
+
+
+def wire_message(conversation_id: int, seq: int, persona: Persona, outcome: Outcome, now: float) -> dict[str, Any]:
+    """The wire shape of a message, for when the database could not return it."""
+    return {
+        "conversation_id": conversation_id, "seq": seq, "agent": persona.agent,
+        "persona": persona.name, "provider": outcome.provider, "model": outcome.model,
+        "source": str(outcome.source), "content": outcome.content,
+        "citations": [{"url": c.url, "title": c.title} for c in outcome.citations],
+        "revealed_at": ms(now),
+    }
+
+
+def iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
