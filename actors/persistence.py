@@ -38,19 +38,11 @@ from storage.models import (
     Message,
     SystemStatus,
     to_ms,
-    to_seconds,
 )
+from storage.queries import STATUS_DEFAULTS
 
 __all__ = ["STATUS_DEFAULTS", "Persistence"]
 
-STATUS_DEFAULTS: dict[str, Any] = {
-    "next_round_at": None,
-    "paused": False,
-    "state": "countdown",
-    "leader_id": None,
-    "heartbeat_at": None,
-    "updated_at": None,
-}
 T = TypeVar("T")
 
 _STATUS_TIMES = ("next_round_at", "heartbeat_at")
@@ -188,32 +180,11 @@ class Persistence(pykka.ThreadingActor):
 
     def load_status(self) -> dict[str, Any]:
         """The persisted status (times in epoch seconds); ``STATUS_DEFAULTS`` when no row."""
-
-        def load() -> dict[str, Any]:
-            row = SystemStatus.get_or_none(SystemStatus.id == STATUS_ROW_ID)
-            if row is None:
-                return dict(STATUS_DEFAULTS)
-            status = {name: getattr(row, name) for name in STATUS_DEFAULTS}
-            for name in (*_STATUS_TIMES, "updated_at"):
-                status[name] = to_seconds(status[name])
-            status["paused"] = bool(status["paused"])
-            return status
-
-        return self._run("load_status", load)
+        return self._run("load_status", lambda: queries.load_status(self._db))
 
     def load_active_conversation(self) -> dict[str, Any] | None:
         """The newest ``active`` conversation with its messages (``get_conversation`` shape)."""
-
-        def load() -> dict[str, Any] | None:
-            active = (
-                Conversation.select(Conversation.id)
-                .where(Conversation.status == ConversationStatus.ACTIVE.value)
-                .order_by(Conversation.id.desc())
-                .first()
-            )
-            return None if active is None else queries.get_conversation(self._db, active.id)
-
-        return self._run("load_active_conversation", load)
+        return self._run("load_active_conversation", lambda: queries.active_conversation(self._db))
 
     def spend_today(self, now: float) -> float:
         """Total ``cost_usd`` of API calls since UTC midnight of ``now`` (epoch seconds)."""

@@ -24,17 +24,39 @@ import peewee
 from peewee import JOIN, fn
 
 from storage.db import using
-from storage.models import ApiCallRecord, Conversation, ConversationStatus, Message
+from storage.models import (
+    STATUS_ROW_ID,
+    ApiCallRecord,
+    Conversation,
+    ConversationStatus,
+    Message,
+    SystemStatus,
+    to_seconds,
+)
 
 __all__ = [
+    "STATUS_DEFAULTS",
+    "active_conversation",
     "calls_since",
     "get_conversation",
     "last_completed_conversation",
     "list_conversations",
+    "load_status",
     "message_dict",
     "ping",
     "spend_since",
 ]
+
+#: The engine's persisted status when no row exists yet (times in epoch seconds).
+STATUS_DEFAULTS: Final[dict[str, Any]] = {
+    "next_round_at": None,
+    "paused": False,
+    "state": "countdown",
+    "leader_id": None,
+    "heartbeat_at": None,
+    "updated_at": None,
+}
+_STATUS_TIMES: Final = ("next_round_at", "heartbeat_at", "updated_at")
 
 _SUMMARY_FIELDS: Final = (
     "id",
@@ -82,6 +104,32 @@ def last_completed_conversation(db: peewee.Database) -> dict[str, Any] | None:
         query = _summaries().where(Conversation.status == ConversationStatus.COMPLETE)
         row = _first(query.order_by(Conversation.id.desc()))
         return None if row is None else _summary(row)
+
+
+def active_conversation(db: peewee.Database) -> dict[str, Any] | None:
+    """The newest ``active`` conversation with its messages (``get_conversation`` shape)."""
+    with using(db, "active_conversation"):
+        active = (
+            Conversation.select(Conversation.id)
+            .where(Conversation.status == ConversationStatus.ACTIVE.value)
+            .order_by(Conversation.id.desc())
+            .first()
+        )
+        return None if active is None else get_conversation(db, active.id)
+
+
+def load_status(db: peewee.Database) -> dict[str, Any]:
+    """The engine's persisted status (``system_status``; times in epoch seconds), or
+    ``STATUS_DEFAULTS`` when the engine has not written one yet."""
+    with using(db, "load_status"):
+        row = SystemStatus.get_or_none(SystemStatus.id == STATUS_ROW_ID)
+        if row is None:
+            return dict(STATUS_DEFAULTS)
+        status = {name: getattr(row, name) for name in STATUS_DEFAULTS}
+        for name in _STATUS_TIMES:
+            status[name] = to_seconds(status[name])
+        status["paused"] = bool(status["paused"])
+        return status
 
 
 def spend_since(db: peewee.Database, epoch_ms: int) -> float:
