@@ -92,20 +92,24 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, obje
 
 
 async def serve(settings: Settings, *, start_round: bool = False) -> int:
-    """Run the engine and the web server until SIGINT or SIGTERM; the exit code.
+    """Run the web server, and the engine when this instance leads, until SIGINT or
+    SIGTERM; the exit code.
 
-    On PostgreSQL the engine runs only while this instance holds the engine lock: a
-    second instance waits here to take over, and one that loses the lock stops (exit 1)
-    so that it can never run a second engine. ``start_round`` forces a round as soon as
-    the engine runs (``--demo``: a new user sees one at once, not at the next slot).
+    On SQLite the engine always runs here. On PostgreSQL the engine runs only while this
+    instance holds the engine lock: an instance that finds it taken serves visitors at once
+    as a standby (``StandbySystem``, live events by LISTEN) and takes over the engine when
+    the lock comes free; one that loses the lock stops (exit 1) so that it can never run a
+    second engine. The leader NOTIFYs every event for the standbys. ``start_round`` forces
+    a round as soon as the engine runs (``--demo``: a new user sees one at once).
     """
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
     from actors.broadcaster import Hub
-    from actors.system import start_system, stop_system
-    from storage.leader import EngineLock, LeadershipWatch
+    from actors.system import stop_system
+    from storage.leader import EngineLock
     from web.app import create_app
+    from web.context import Context
 
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_quiet_cancellation)  # type: ignore[arg-type]
@@ -115,35 +119,35 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
 
     hub = Hub(loop)
 
-    def request_stop() -> None:  # on the loop: from a signal, or from on_lost
+    def request_stop() -> None:  # on the loop: from a signal, on_lost or a failed takeover
         hub.close_all()  # every visitor gets 1001 "server shutting down"
         stop.set()
         stopping.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
-    lock = watch = None
-    system: Any = None
-    if settings.is_postgres:
-        lock = EngineLock(settings.database_url)
-        if not lock.try_acquire():  # StorageError when unreachable: main says so
-            log.info("another instance runs the engine on this database; waiting to take over")
-            if not await asyncio.to_thread(lock.wait, stopping):
-                return 0
-        log.info("this instance holds the engine lock")
-
-        def on_lost() -> None:  # on the watch thread
-            lost.set()
-            if system is not None:  # a standby may be resuming the round right now
-                system.halt_engine()
-            loop.call_soon_threadsafe(request_stop)
-
-        watch = LeadershipWatch(lock, on_lost)
-        watch.start()
+    leader = _Leadership(settings, hub, loop, request_stop, lost, start_round)
+    lock: EngineLock | None = None
+    standby: Any = None
+    listener: Any = None
+    takeover: asyncio.Task[None] | None = None
     try:
-        system = await asyncio.to_thread(start_system, settings, hub=hub)
-        if start_round:
-            await asyncio.to_thread(_start_demo_round, system)
+        if settings.is_postgres:
+            lock = EngineLock(settings.database_url)
+            if await asyncio.to_thread(lock.try_acquire):  # StorageError when unreachable
+                system = await leader.lead(lock)
+            else:
+                standby, listener = await asyncio.to_thread(_start_standby, settings, hub)
+                system = standby
+                log.info("another instance runs the engine on this database; serving visitors "
+                         "as a standby, waiting to take over")
+        else:
+            system = await leader.lead(None)
+        app = create_app(system, settings, hub)
+        context: Context = app.extensions["roundtable"]
+        if standby is not None:
+            assert lock is not None
+            takeover = asyncio.create_task(leader.take_over(lock, stopping, context, standby, listener))
         config = Config()
         config.bind = [f"{settings.host}:{settings.port}"]
         config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
@@ -152,16 +156,106 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once
         log.info("Roundtable is live at http://%s:%d (admin page: /control)", settings.host, settings.port)
-        await hypercorn_serve(create_app(system, settings, hub), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     finally:
-        if system is not None:
+        stopping.set()
+        if takeover is not None:  # it ends within one lock poll once ``stopping`` is set
+            await asyncio.gather(takeover, return_exceptions=True)
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+        if standby is not None:
+            standby.close()
+        if leader.system is not None:
             log.info("shutting down")
             await asyncio.to_thread(stop_system)
-        if watch is not None:
-            watch.stop()
+        leader.close()
         if lock is not None:
             lock.release()
-    return 1 if lost.is_set() else 0
+    return 1 if lost.is_set() or leader.failed else 0
+
+
+def _start_standby(settings: Settings, hub: Any) -> tuple[Any, Any]:
+    """A ``StandbySystem`` and a started ``EventListener`` feeding ``hub`` (worker thread)."""
+    from actors.clock import SystemClock
+    from actors.standby import StandbySystem
+    from storage.db import connect
+    from storage.notify import EventListener
+
+    standby = StandbySystem(settings, connect(settings.database_url), SystemClock())
+    listener = EventListener(settings.database_url, hub.deliver_threadsafe, standby.db)
+    listener.start()
+    listener.wait_listening(5.0)  # a visitor's hello is then followed by every event
+    return standby, listener
+
+
+class _Leadership:
+    """Runs the engine when this instance leads: starts it with an ``EventPublisher`` sink
+    on PostgreSQL and a ``LeadershipWatch``. Methods run on the event loop."""
+
+    def __init__(
+        self, settings: Settings, hub: Any, loop: asyncio.AbstractEventLoop, request_stop: Any,
+        lost: threading.Event, start_round: bool,
+    ) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.loop = loop
+        self.request_stop = request_stop
+        self.lost = lost
+        self.start_round = start_round
+        self.system: Any = None
+        self.publisher: Any = None
+        self.watch: Any = None
+        self.failed = False
+
+    async def lead(self, lock: Any) -> Any:
+        """Start the engine (and, with ``lock``, publishing and the watch); the system."""
+        from actors.system import start_system
+        from actors.ticker import Ticker
+        from storage.leader import LeadershipWatch
+        from storage.notify import EventPublisher
+
+        if lock is not None:
+            log.info("this instance holds the engine lock")
+        system = await asyncio.to_thread(start_system, self.settings, hub=self.hub, start_ticker=False)
+        self.system = system
+        if lock is not None:
+            # Before the first tick, so that standbys see every event of this engine.
+            self.publisher = EventPublisher(self.settings.database_url)
+            await asyncio.to_thread(system.broadcaster.add_sink(self.publisher).get, timeout=10.0)
+
+            def on_lost() -> None:  # on the watch thread
+                self.lost.set()
+                system.halt_engine()
+                self.loop.call_soon_threadsafe(self.request_stop)
+
+            self.watch = LeadershipWatch(lock, on_lost)
+            self.watch.start()
+        system.ticker = Ticker(system.supervisor, self.settings.tick_seconds)
+        system.ticker.start()
+        if self.start_round:
+            await asyncio.to_thread(_start_demo_round, system)
+        return system
+
+    async def take_over(self, lock: Any, stopping: threading.Event, context: Any, standby: Any,
+                        listener: Any) -> None:
+        """Wait for the engine lock, then swap the engine in for the standby view."""
+        try:
+            if not await asyncio.to_thread(lock.wait, stopping):
+                return
+            await asyncio.to_thread(listener.stop)  # from now on events come from this engine
+            context.system = await self.lead(lock)
+            log.info("took over the engine; visitors stay connected")
+        except Exception:
+            log.exception("could not take over the engine; stopping this instance")
+            self.failed = True
+            self.request_stop()
+
+    def close(self) -> None:
+        """After the engine has stopped: the watch and the publisher's connection."""
+        if self.watch is not None:
+            self.watch.stop()
+        if self.publisher is not None:
+            self.publisher.close()
 
 
 def _start_demo_round(system: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 import pytest
@@ -42,32 +43,101 @@ def test_a_round_plays_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     assert status == 200 and [m["seq"] for m in body["messages"]] == list(range(1, 17))
 
 
-def test_a_second_instance_waits_then_takes_over_mid_round(tmp_path: Path, pg_url: str) -> None:
+@pytest.fixture
+def pair(tmp_path: Path, pg_url: str) -> Iterator[tuple[Service, Service]]:
+    """Two instances on one database: the first leads, the second is a ready standby."""
     env = {"DATABASE_URL": pg_url, **STEADY}
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
     leader = Service(tmp_path / "a", env).start()
     standby = Service(tmp_path / "b", env)
     try:
-        standby.start(wait_ready=False)
-        standby.wait_for_log("waiting to take over")
-        assert standby.process is not None and standby.process.poll() is None
+        standby.start()  # ready at once: a standby serves visitors
+        assert "as a standby" in standby.logs()
+        yield leader, standby
+        assert standby.stop() == 0 and leader.stop() == 0  # SIGTERM: a clean exit on both
+        assert "Traceback" not in standby.logs() + leader.logs()
+    finally:
+        standby.stop()
+        leader.stop()
 
-        client = Client(leader.ws_url)
+
+def seqs(events: list[dict[str, Any]]) -> list[int]:
+    return [e["seq"] for e in events if e["type"] == "message"]
+
+
+def test_a_standby_shows_a_round_played_on_the_leader(pair: tuple[Service, Service]) -> None:
+    leader, standby = pair
+    client = Client(standby.ws_url)
+    hello = client.next()
+    assert hello["type"] == "hello" and hello["state"] == "countdown" and hello["messages"] == []
+    conversation_id = leader.force()["conversation"]["id"]
+    active = client.until(is_state("active"))
+    assert active["conversation_id"] == conversation_id
+    client.until(is_state("complete"), timeout=30)
+    client.close()
+    assert seqs(client.events) == list(range(1, 17))
+    kinds = [e["type"] if e["type"] != "state" else e["state"] for e in client.events]
+    assert kinds.index("active") < kinds.index("message") and kinds[-1] == "complete"
+    _, status = standby.get("/api/status")
+    assert status["role"] == "standby" and status["providers"] == {}
+    assert status["last_conversation"]["id"] == conversation_id
+
+
+def test_a_visitor_joining_a_standby_mid_round_gets_the_earlier_messages(
+    pair: tuple[Service, Service],
+) -> None:
+    leader, standby = pair
+    watcher = Client(leader.ws_url)
+    watcher.next()
+    conversation_id = leader.force()["conversation"]["id"]
+    watcher.until(lambda e: e["type"] == "message" and e["seq"] == 5)
+    watcher.close()
+    client = Client(standby.ws_url)
+    hello = client.next()
+    assert hello["state"] == "active" and hello["conversation"]["id"] == conversation_id
+    earlier = [m["seq"] for m in hello["messages"]]
+    assert earlier[:5] == [1, 2, 3, 4, 5] and earlier == sorted(earlier)
+    client.until(is_state("complete"), timeout=30)
+    client.close()
+    streamed = seqs(client.events[1:])
+    # An event may reach both the hello and the stream (as on the leader); nothing is missed.
+    assert sorted(set(earlier) | set(streamed)) == list(range(1, 17))
+    assert streamed == sorted(streamed) and set(streamed) >= set(range(earlier[-1] + 1, 17))
+
+
+def test_control_on_a_standby_answers_503(pair: tuple[Service, Service]) -> None:
+    _, standby = pair
+    status, body = standby.control("force")
+    assert status == 503
+    assert body == {"error": "this instance is a standby; the engine runs on another instance — send /control there"}
+
+
+def test_a_standby_takes_over_mid_round_and_its_visitors_see_the_rest(tmp_path: Path, pg_url: str) -> None:
+    env = {"DATABASE_URL": pg_url, **STEADY}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    leader = Service(tmp_path / "a", env).start()
+    standby = Service(tmp_path / "b", env)
+    try:
+        standby.start()  # ready at once, as a standby
+        assert standby.process is not None
+        client = Client(standby.ws_url)  # connected to the standby the whole time
         client.next()
         conversation_id = leader.force()["conversation"]["id"]
         client.until(lambda e: e["type"] == "message" and e["seq"] == 3)
-        client.close()
         leader.kill()  # the engine's instance dies mid-round
 
-        standby.wait_ready(timeout=30)  # it took the lock, resumed the round and serves
-        assert "this instance holds the engine lock" in standby.logs()
-        client = Client(standby.ws_url)
-        hello = client.next()
-        assert hello["conversation"] is not None and hello["conversation"]["id"] == conversation_id
-        client.until(is_state("complete"))
+        client.until(is_state("complete"), timeout=40)  # the standby took over and finished it
         client.close()
+        assert "this instance holds the engine lock" in standby.logs()
+        assert "took over the engine" in standby.logs()
+        assert seqs(client.events) == list(range(1, 17))  # in order, none twice, none missed
         assert stored_seqs(pg_url, conversation_id) == list(range(1, 17))
+        _, status = standby.get("/api/status")
+        assert "role" not in status  # the engine's own status now
+        assert standby.stop() == 0
+        assert "Traceback" not in standby.logs()
     finally:
         standby.stop()
         leader.kill()

@@ -1,0 +1,113 @@
+"""What a standby instance serves while another instance runs the engine (PostgreSQL).
+
+``StandbySystem`` has the surface the web layer uses (``snapshot``, ``countdown``,
+``status``, ``command``, ``clock``, ``db``, ``settings``), built from what the engine has
+stored: ``system_status``, the active round and its messages, the last completed round.
+Live events reach the standby's visitors through ``storage.notify.EventListener``. Its
+methods read the database on the calling thread (the web layer's worker threads).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+import peewee
+
+from actors.clock import Clock
+from actors.topics import load_topics, topic_for_slot
+from settings import Settings
+from storage import queries
+
+__all__ = ["NOT_THE_ENGINE", "StandbySystem"]
+
+NOT_THE_ENGINE: Final = (
+    "this instance is a standby; the engine runs on another instance — send /control there"
+)
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else int(round(seconds * 1000))
+
+
+class StandbySystem:
+    """A read-only view of the engine that runs elsewhere. Any thread."""
+
+    gateways: Any = None
+
+    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self._topics = load_topics(settings.topics_file)
+
+    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
+        """The ``hello`` body, as the engine would give it, from the database."""
+        status = queries.load_status(self.db)
+        active = queries.active_conversation(self.db)
+        next_round_at = status["next_round_at"]
+        conversation = None
+        if active is not None:
+            conversation = {k: v for k, v in active.items() if k != "messages"}
+        view: dict[str, Any] = {
+            "server_time": _ms(self.clock.now()),
+            "state": status["state"],
+            "next_round_at": _ms(next_round_at),
+            "next_topic": self._topic_for(next_round_at),
+            "conversation": conversation,
+            "last_conversation": queries.last_completed_conversation(self.db),
+            "messages_per_round": self.settings.messages_per_round,
+        }
+        if include_messages:
+            view["messages"] = list(active["messages"]) if active is not None else []
+        return view
+
+    def countdown(self) -> dict[str, Any]:
+        view = self.snapshot(include_messages=False)
+        remaining = None
+        if view["next_round_at"] is not None:
+            remaining = max(0.0, (view["next_round_at"] - view["server_time"]) / 1000)
+        return {
+            "state": view["state"],
+            "server_time": view["server_time"],
+            "next_round_at": view["next_round_at"],
+            "seconds_remaining": remaining,
+            "next_topic": view["next_topic"],
+        }
+
+    def status(self) -> dict[str, Any]:
+        """As the engine's, but with no provider health (the engine's instance has it)."""
+        view = self.snapshot(include_messages=False)
+        return {
+            "state": view["state"],
+            "server_time": view["server_time"],
+            "next_round_at": view["next_round_at"],
+            "next_topic": view["next_topic"],
+            "conversation": view["conversation"],
+            "last_conversation": view["last_conversation"],
+            "providers": {},
+            "today": self._today(),
+            "role": "standby",
+        }
+
+    def command(self, action: str) -> dict[str, Any]:
+        """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""
+        raise RuntimeError(NOT_THE_ENGINE)
+
+    def _today(self) -> dict[str, Any]:
+        """Calls and cost since UTC midnight, from the engine's ``api_calls`` rows."""
+        midnight = math.floor(self.clock.now() / 86400) * 86400
+        calls = queries.calls_since(self.db, midnight * 1000)
+        return {
+            "calls": sum(c["calls"] for c in calls.values()),
+            "cost_usd": round(sum(c["cost_usd"] for c in calls.values()), 6),
+        }
+
+    def close(self) -> None:
+        if not self.db.is_closed():
+            self.db.close()
+
+    def _topic_for(self, slot: float | None) -> str | None:
+        if slot is None:
+            return None
+        return topic_for_slot(self._topics, slot, self.settings.round_interval_seconds)
