@@ -14,7 +14,7 @@ from actors.personas import Persona
 from actors.providers.base import Outcome
 from actors.schedule import RoundPlan
 
-__all__ = ["ActiveRound", "iso", "ms", "wire_message"]
+__all__ = ["ActiveRound", "countdown_view", "iso", "ms", "status_view", "wire_message"]
 
 
 def ms(seconds: float | None) -> int | None:
@@ -63,3 +63,31 @@ def wire_message(conversation_id: int, seq: int, persona: Persona, outcome: Outc
 
 def iso(epoch: float) -> str:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def countdown_view(view: dict[str, Any]) -> dict[str, Any]:
+    """The ``/api/countdown`` body from a snapshot (``include_messages=False``)."""
+    remaining = None
+    if view["next_round_at"] is not None:
+        remaining = max(0.0, (view["next_round_at"] - view["server_time"]) / 1000)
+    return {
+        "state": view["state"],
+        "server_time": view["server_time"],
+        "next_round_at": view["next_round_at"],
+        "seconds_remaining": remaining,
+        "next_topic": view["next_topic"],
+    }
+
+
+def status_view(view: dict[str, Any], providers: dict[str, Any], today: dict[str, Any]) -> dict[str, Any]:
+    """The ``/api/status`` body from a snapshot, provider health and today's totals."""
+    return {
+        "state": view["state"],
+        "server_time": view["server_time"],
+        "next_round_at": view["next_round_at"],
+        "next_topic": view["next_topic"],
+        "conversation": view["conversation"],
+        "last_conversation": view["last_conversation"],
+        "providers": providers,
+        "today": today,
+    }

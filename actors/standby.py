@@ -15,6 +15,7 @@ from typing import Any, Final
 import peewee
 
 from actors.clock import Clock
+from actors.round import countdown_view, status_view
 from actors.topics import load_topics, topic_for_slot
 from settings import Settings
 from storage import queries
@@ -63,32 +64,12 @@ class StandbySystem:
         return view
 
     def countdown(self) -> dict[str, Any]:
-        view = self.snapshot(include_messages=False)
-        remaining = None
-        if view["next_round_at"] is not None:
-            remaining = max(0.0, (view["next_round_at"] - view["server_time"]) / 1000)
-        return {
-            "state": view["state"],
-            "server_time": view["server_time"],
-            "next_round_at": view["next_round_at"],
-            "seconds_remaining": remaining,
-            "next_topic": view["next_topic"],
-        }
+        return countdown_view(self.snapshot(include_messages=False))
 
     def status(self) -> dict[str, Any]:
         """As the engine's, but with no provider health (the engine's instance has it)."""
         view = self.snapshot(include_messages=False)
-        return {
-            "state": view["state"],
-            "server_time": view["server_time"],
-            "next_round_at": view["next_round_at"],
-            "next_topic": view["next_topic"],
-            "conversation": view["conversation"],
-            "last_conversation": view["last_conversation"],
-            "providers": {},
-            "today": self._today(),
-            "role": "standby",
-        }
+        return {**status_view(view, {}, self._today()), "role": "standby"}
 
     def command(self, action: str) -> dict[str, Any]:
         """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""

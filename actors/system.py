@@ -24,6 +24,7 @@ from actors.clock import Clock, SystemClock
 from actors.persistence import Persistence
 from actors.personas import PERSONAS
 from actors.providers.templates import TemplateWriter
+from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Ticker
 from actors.topics import load_topics, topic_for_slot
@@ -75,32 +76,13 @@ class RoundtableSystem:
         return dict(self.supervisor.command(action).get(timeout=ASK_TIMEOUT))
 
     def countdown(self) -> dict[str, Any]:
-        view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
-        remaining = None
-        if view["next_round_at"] is not None:
-            remaining = max(0.0, (view["next_round_at"] - view["server_time"]) / 1000)
-        return {
-            "state": view["state"],
-            "server_time": view["server_time"],
-            "next_round_at": view["next_round_at"],
-            "seconds_remaining": remaining,
-            "next_topic": view["next_topic"],
-        }
+        return countdown_view(self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT))
 
     def status(self) -> dict[str, Any]:
         """Engine state, the current round, per-provider health and today's spend; no keys."""
         view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
         health = self.gateways.health() if self.gateways is not None else {}
-        return {
-            "state": view["state"],
-            "server_time": view["server_time"],
-            "next_round_at": view["next_round_at"],
-            "next_topic": view["next_topic"],
-            "conversation": view["conversation"],
-            "last_conversation": view["last_conversation"],
-            "providers": health,
-            "today": _today(health),
-        }
+        return status_view(view, health, _today(health))
 
     def attach_hub(self, hub: Hub) -> None:
         self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
