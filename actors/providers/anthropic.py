@@ -10,8 +10,6 @@ following the table in ``actors.providers.base``. The SDK's own retries are off
 from __future__ import annotations
 
 import json
-import re
-import threading
 from typing import Final
 
 import anthropic
@@ -19,7 +17,8 @@ from anthropic.types import AssistantMessageParam, MessageParam, UserMessagePara
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
-from actors.providers.errors import classify_status, parse_retry_after
+from actors.providers.clients import ClientCache
+from actors.providers.errors import classify_status, parse_retry_after, safe_label
 from settings import ProviderSettings
 
 __all__ = ["AnthropicProvider"]
@@ -28,7 +27,6 @@ __all__ = ["AnthropicProvider"]
 CLIENT_TIMEOUT_SECONDS: Final = 60.0
 #: ``error.details.error_code`` of a 429 that is a spend cap, not a rate limit: never retry.
 SPEND_LIMIT_CODES: Final = frozenset({"enforced_spend_limit_reached"})
-_SAFE_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class AnthropicProvider:
@@ -39,8 +37,7 @@ class AnthropicProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.model = settings.model
         self._base_url = settings.base_url
-        self._clients: dict[str, anthropic.Anthropic] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[anthropic.Anthropic] = ClientCache(self._build_client)
 
     def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
         """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
@@ -56,7 +53,7 @@ class AnthropicProvider:
         try:
             # No temperature/top_p/top_k: anthropic 1.x+ removed them (TypeError).
             # max_tokens is required by the API.
-            message = self._client(api_key).messages.create(
+            message = self._clients.get(api_key).messages.create(
                 model=self.model,
                 system=prompts.system_prompt(request),
                 messages=_messages(request, char_budget=prompts.history_budget(self.name)),
@@ -74,24 +71,15 @@ class AnthropicProvider:
 
     def close(self) -> None:
         """Close every cached client (their connection pools). Safe to call twice."""
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+        self._clients.close()
 
-    def _client(self, api_key: str) -> anthropic.Anthropic:
-        # One client per key: each holds a connection pool, reused across calls and threads.
-        with self._lock:
-            client = self._clients.get(api_key)
-            if client is None:
-                client = anthropic.Anthropic(
-                    api_key=api_key,
-                    base_url=self._base_url,
-                    max_retries=0,
-                    timeout=CLIENT_TIMEOUT_SECONDS,
-                )
-                self._clients[api_key] = client
-            return client
+    def _build_client(self, api_key: str) -> anthropic.Anthropic:
+        return anthropic.Anthropic(
+            api_key=api_key,
+            base_url=self._base_url,
+            max_retries=0,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+        )
 
 
 def _messages(request: GenerationRequest, *, char_budget: int) -> list[MessageParam]:
@@ -153,7 +141,7 @@ def _status_error(exc: anthropic.APIStatusError, api_key: str) -> ProviderError:
     kind, retryable = classify_status(status)  # 529 (overloaded) is a retryable 5xx
     if status == 429 and error_code in SPEND_LIMIT_CODES:
         retryable = False
-    label = code if _SAFE_CODE.match(code) and api_key not in code else ""
+    label = safe_label(code, api_key)
     return ProviderError(
         f"anthropic: {status} {label}".rstrip(),
         kind=kind,

@@ -10,18 +10,27 @@ Pure functions: safe on any thread.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-__all__ = ["AUTH_STATUSES", "RETRYABLE_STATUSES", "classify_status", "parse_retry_after"]
+__all__ = ["AUTH_STATUSES", "RETRYABLE_STATUSES", "classify_status", "parse_retry_after", "safe_label"]
 
 #: The key is wrong or not allowed: rest it, asking again will not help.
 AUTH_STATUSES: Final = frozenset({401, 403})
 #: Timeout, conflict, rate limit: a later try may pass. Every 5xx is retryable too.
 RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+
+
+_SAFE_CODE: Final = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def safe_label(code: str, api_key: str) -> str:
+    """An API's error code, fit for a log line: "" when it looks odd or holds the key."""
+    return code if _SAFE_CODE.match(code) and api_key not in code else ""
 
 
 def classify_status(status: int | None) -> tuple[str, bool]:

@@ -10,7 +10,6 @@ failure leaves as a ``ProviderError`` (see ``base``).
 
 from __future__ import annotations
 
-import threading
 from typing import Any, Final
 
 import httpx
@@ -19,6 +18,7 @@ from google.genai import errors, types
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
+from actors.providers.clients import ClientCache
 from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
 
@@ -52,14 +52,10 @@ class GeminiProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.model = settings.model
         self._base_url = settings.base_url.rstrip("/")
-        self._clients: dict[str, genai.Client] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[genai.Client] = ClientCache(self._build_client)
 
     def close(self) -> None:
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+        self._clients.close()
 
     def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
         """One ``generateContent`` call for ``request``; raises ``ProviderError`` only.
@@ -67,7 +63,7 @@ class GeminiProvider:
         ``timeout`` bounds each phase (connect, write, each read) at ``timeout`` seconds.
         """
         try:
-            response = self._client(api_key).models.generate_content(
+            response = self._clients.get(api_key).models.generate_content(
                 model=self.model,
                 contents=_contents(request, char_budget=prompts.history_budget(self.name)),
                 config=self._config(request, timeout),
@@ -85,19 +81,14 @@ class GeminiProvider:
                                 kind="malformed", retryable=True) from exc
         return self._reply(response)
 
-    def _client(self, api_key: str) -> genai.Client:
-        with self._lock:
-            client = self._clients.get(api_key)
-            if client is None:
-                client = genai.Client(
-                    api_key=api_key,
-                    vertexai=False,  # never let GOOGLE_GENAI_USE_VERTEXAI reroute us
-                    http_options=types.HttpOptions(
-                        base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS
-                    ),
-                )
-                self._clients[api_key] = client
-            return client
+    def _build_client(self, api_key: str) -> genai.Client:
+        return genai.Client(
+            api_key=api_key,
+            vertexai=False,  # never let GOOGLE_GENAI_USE_VERTEXAI reroute us
+            http_options=types.HttpOptions(
+                base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS
+            ),
+        )
 
     def _config(self, request: GenerationRequest, timeout: float) -> types.GenerateContentConfig:
         return types.GenerateContentConfig(

@@ -9,8 +9,6 @@ class), following the table in ``actors.providers.base``. The SDK's own retries 
 from __future__ import annotations
 
 import json
-import re
-import threading
 from typing import Final
 
 import openai
@@ -23,7 +21,8 @@ from openai.types.chat import (
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
-from actors.providers.errors import classify_status, parse_retry_after
+from actors.providers.clients import ClientCache
+from actors.providers.errors import classify_status, parse_retry_after, safe_label
 from settings import ProviderSettings
 
 __all__ = ["OpenAIProvider"]
@@ -32,7 +31,6 @@ __all__ = ["OpenAIProvider"]
 CLIENT_TIMEOUT_SECONDS: Final = 60.0
 #: 429 codes that mean "out of money", not "slow down": retrying cannot help.
 QUOTA_CODES: Final = frozenset({"insufficient_quota"})
-_SAFE_CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class OpenAIProvider:
@@ -43,8 +41,7 @@ class OpenAIProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.model = settings.model
         self._base_url = settings.base_url
-        self._clients: dict[str, openai.OpenAI] = {}
-        self._lock = threading.Lock()
+        self._clients: ClientCache[openai.OpenAI] = ClientCache(self._build_client)
 
     def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
         """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
@@ -58,7 +55,7 @@ class OpenAIProvider:
         if timeout <= 0:
             raise ProviderError("openai: no time left", kind="timeout", retryable=True)
         try:
-            completion = self._client(api_key).chat.completions.create(
+            completion = self._clients.get(api_key).chat.completions.create(
                 model=self.model,
                 messages=_messages(request, char_budget=prompts.history_budget(self.name)),
                 # max_completion_tokens, not max_tokens: OpenAI answers 400
@@ -80,24 +77,15 @@ class OpenAIProvider:
 
     def close(self) -> None:
         """Close every cached client (their connection pools). Safe to call twice."""
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+        self._clients.close()
 
-    def _client(self, api_key: str) -> openai.OpenAI:
-        # One client per key: each holds a connection pool, reused across calls and threads.
-        with self._lock:
-            client = self._clients.get(api_key)
-            if client is None:
-                client = openai.OpenAI(
-                    api_key=api_key,
-                    base_url=self._base_url,
-                    max_retries=0,
-                    timeout=CLIENT_TIMEOUT_SECONDS,
-                )
-                self._clients[api_key] = client
-            return client
+    def _build_client(self, api_key: str) -> openai.OpenAI:
+        return openai.OpenAI(
+            api_key=api_key,
+            base_url=self._base_url,
+            max_retries=0,
+            timeout=CLIENT_TIMEOUT_SECONDS,
+        )
 
 
 def _messages(request: GenerationRequest, *, char_budget: int) -> list[ChatCompletionMessageParam]:
@@ -164,7 +152,7 @@ def _status_error(exc: openai.APIStatusError, api_key: str) -> ProviderError:
     kind, retryable = classify_status(status)
     if status == 429 and (exc.code in QUOTA_CODES or exc.type in QUOTA_CODES):
         retryable = False
-    label = code if _SAFE_CODE.match(code) and api_key not in code else ""
+    label = safe_label(code, api_key)
     return ProviderError(
         f"openai: {status} {label}".rstrip(),
         kind=kind,
