@@ -109,6 +109,7 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     from actors.system import stop_system
     from storage.leader import EngineLock
     from web.app import create_app
+    from web.compression import set_websocket_compression
     from web.context import Context
 
     loop = asyncio.get_running_loop()
@@ -150,6 +151,7 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
             takeover = asyncio.create_task(leader.take_over(lock, stopping, context, standby, listener))
         config = Config()
         config.bind = [f"{settings.host}:{settings.port}"]
+        set_websocket_compression(settings.ws_compression)
         config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
         config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
         config.graceful_timeout = GRACEFUL_TIMEOUT

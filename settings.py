@@ -85,6 +85,7 @@ class Settings:
     tick_seconds: float = 0.1
     typing_lead_seconds: float = 2.0
     log_level: str = "INFO"
+    ws_compression: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -113,6 +114,7 @@ class Settings:
             tick_seconds=env.number("TICK_SECONDS", 0.1, minimum=0.001, maximum=5.0),
             typing_lead_seconds=env.number("TYPING_LEAD_SECONDS", 2.0, minimum=0.0),
             log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
+            ws_compression=env.flag("WS_COMPRESSION", False),
         )
         settings.validate()
         return settings
@@ -213,6 +215,16 @@ class _Reader:
         if not self.text(name):
             return None
         return self.number(name, 0.0, minimum=minimum)
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name).lower()
+        if not raw:
+            return default
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(name, f"{raw!r} is not on/off (true/false, 1/0)")
 
     def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
         value = self.text(name, default).upper()
