@@ -1,4 +1,4 @@
-"""The four tables of the contract, as peewee models.
+"""The four tables of the contract, and the admins' audit trail, as peewee models.
 
 All times are stored as integer Unix epoch MILLISECONDS, UTC (``BigIntegerField``),
 the same unit as on the wire; ``to_ms``/``to_seconds`` convert at the actor boundary,
@@ -35,6 +35,7 @@ __all__ = [
     "MODELS",
     "STATUS_ROW_ID",
     "ApiCallRecord",
+    "AuditEntry",
     "BaseModel",
     "Conversation",
     "ConversationStatus",
@@ -181,5 +182,24 @@ class ApiCallRecord(BaseModel):
         indexes = ((("provider", "at"), False),)
 
 
+class AuditEntry(BaseModel):
+    """One admin request, accepted or refused (``storage.audit``). Never holds a token:
+    ``token_fingerprint`` is the first 8 hex digits of the SHA-256 of the token sent."""
+
+    id = AutoField()
+    at = BigIntegerField(index=True)
+    action = TextField()
+    result = CharField(max_length=16)  # accepted | refused
+    status = IntegerField()  # the HTTP status answered
+    detail = TextField(default="")
+    client = TextField(default="")
+    token_fingerprint = CharField(max_length=16, null=True)
+
+    class Meta:
+        table_name = "audit_log"
+
+
 #: In dependency order (a referenced table before the one that references it).
-MODELS: Final[tuple[type[BaseModel], ...]] = (Conversation, Message, SystemStatus, ApiCallRecord)
+MODELS: Final[tuple[type[BaseModel], ...]] = (
+    Conversation, Message, SystemStatus, ApiCallRecord, AuditEntry,
+)

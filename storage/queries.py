@@ -44,6 +44,7 @@ __all__ = [
     "load_status",
     "message_dict",
     "ping",
+    "recent_failures",
     "spend_since",
 ]
 
@@ -221,3 +222,26 @@ def _citations(text: str) -> list[dict[str, str]]:
         for item in items
         if isinstance(item, dict)
     ]
+
+
+def recent_failures(db: peewee.Database, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` failed provider calls, newest first:
+    ``{provider, model, error_class, status_code, latency_ms, at}`` (``at`` in ms)."""
+    with using(db, "recent_failures"):
+        query = (
+            ApiCallRecord.select()
+            .where(ApiCallRecord.ok == False)  # noqa: E712 - peewee builds SQL from ==
+            .order_by(ApiCallRecord.at.desc(), ApiCallRecord.id.desc())
+            .limit(max(0, limit))
+        )
+        return [
+            {
+                "provider": row.provider,
+                "model": row.model,
+                "error_class": row.error_class,
+                "status_code": row.status_code,
+                "latency_ms": row.latency_ms,
+                "at": row.at,
+            }
+            for row in query
+        ]

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from actors.broadcaster import Hub
 from settings import Settings
-from web import api, control, metrics, pages, ws
+from web import admin, api, control, metrics, pages, ws
 from web.context import ENGINE_TIMEOUT, Context, EngineTimeout
 
 __all__ = ["create_app"]
@@ -29,6 +29,8 @@ log = logging.getLogger("roundtable.web")
 #: Request bodies larger than this are refused (only /control takes a body).
 MAX_BODY_BYTES = 64 * 1024
 STATIC = Path(__file__).parent / "static"
+#: Never shared with embedding sites: the admin page and its API.
+_ADMIN_PATHS = ("/control", "/api/admin")
 
 
 def create_app(
@@ -45,7 +47,7 @@ def create_app(
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
     app.extensions["roundtable"] = Context(system, settings, hub, _asset_version(), engine_timeout)
     control.install(app, monotonic)
-    for blueprint in (pages.bp, api.bp, control.bp, ws.bp, metrics.bp):
+    for blueprint in (pages.bp, api.bp, control.bp, admin.bp, ws.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(EngineTimeout, _engine_timeout)
@@ -87,7 +89,7 @@ async def _headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", context.content_security_policy())
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     origin = request.headers.get("Origin")
-    if origin and context.embedding_allowed(origin) and not request.path.startswith("/control"):
+    if origin and context.embedding_allowed(origin) and not request.path.startswith(_ADMIN_PATHS):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
     return response

@@ -19,9 +19,10 @@ from typing import Final
 from quart import Blueprint, Quart, Response, current_app, jsonify, request
 
 from actors.machine import CommandRejected
+from web import audit
 from web.context import Context, EngineTimeout
 
-__all__ = ["AdminThrottle", "bp", "install"]
+__all__ = ["AdminThrottle", "authorize", "bp", "install"]
 
 bp = Blueprint("control", __name__)
 log = logging.getLogger("roundtable.control")
@@ -128,8 +129,26 @@ def _authorize(expected: str | None) -> tuple[Response, int] | None:
     return _error("wrong admin token", 403)
 
 
+#: The admin API (``web.admin``) shares the token check and its throttle.
+authorize = _authorize
+
+
 @bp.post("/control")
 async def control() -> tuple[Response, int]:
+    """Run an admin command; every answer, accepted or refused, goes to the audit trail."""
+    answer = await _control()
+    await audit.record(await _requested_action(), answer)
+    return answer
+
+
+async def _requested_action() -> str:
+    """The body's ``action`` for the audit trail, whatever the answer was."""
+    body = await request.get_json(force=True, silent=True)
+    action = body.get("action") if isinstance(body, dict) else None
+    return action if isinstance(action, str) else "(no action)"
+
+
+async def _control() -> tuple[Response, int]:
     context = Context.current()
     refused = _authorize(context.settings.admin_token)
     if refused is not None:

@@ -11,13 +11,16 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pykka
 import pytest
 from quart import Quart
 
+from actors.clock import SystemClock
 from settings import Settings
+from storage import connect, setup_database
 from tests.service import Service
 from web.app import create_app
 
@@ -27,6 +30,9 @@ ADDRESS = ("203.0.113.5", 40000)
 
 class FakeSystem:
     """The engine's surface the web layer calls; each method runs ``behaviour``."""
+
+    clock = SystemClock()
+    db: Any = None  # the audit trail's database, a real SQLite file (``audit_db``)
 
     def __init__(self, behaviour: Callable[[], Any]) -> None:
         self.behaviour = behaviour
@@ -44,6 +50,17 @@ class FakeSystem:
     def command(self, action: str) -> dict[str, Any]:
         self.commands.append(action)
         return dict(self.behaviour())
+
+
+@pytest.fixture(autouse=True)
+def audit_db(tmp_path: Path) -> Iterator[None]:
+    """Admin routes record every request in the audit trail: give them a real SQLite file."""
+    db = connect(f"sqlite:///{tmp_path / 'audit.db'}")
+    setup_database(db)
+    FakeSystem.db = db
+    yield
+    FakeSystem.db = None
+    db.close()
 
 
 def answer() -> dict[str, Any]:
