@@ -270,6 +270,24 @@ def _start_demo_round(system: Any) -> None:
         log.info("demo: not starting a round (%s)", exc)
 
 
+def setup_db(settings: Settings) -> int:
+    """``run.py setup-db``: create or upgrade the schema, say which version it is at."""
+    from actors.system import setup_database
+
+    done = setup_database(settings.database_url)
+    print(f"database ready (schema version {done.after})")
+    return 0
+
+
+def database_failure(settings: Settings, exc: StorageError) -> int:
+    """One line naming the setting, the database (file or server) and the cause; exit 1."""
+    from storage.db import describe
+
+    print(f"roundtable: cannot use DATABASE_URL ({describe(settings.database_url)}): {exc}",
+          file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -282,17 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from actors.providers.check import check_keys
 
         return check_keys(settings)
-    if args.command == "setup-db":
-        from actors.system import setup_database
-
-        setup_database(settings.database_url)
-        print("database ready")
-        return 0
     try:
+        if args.command == "setup-db":
+            return setup_db(settings)
         return asyncio.run(serve(settings, start_round=args.demo))
     except StorageError as exc:
-        print(f"roundtable: cannot use DATABASE_URL: {exc}", file=sys.stderr)
-        return 1
+        return database_failure(settings, exc)
     except OSError as exc:
         log.error("could not serve on %s:%d: %s", settings.host, settings.port, exc.strerror or exc)
         return 1

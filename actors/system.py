@@ -32,6 +32,7 @@ from settings import Settings
 from storage import queries
 from storage.db import connect
 from storage.db import setup_database as _create_tables
+from storage.schema import Upgrade
 
 __all__ = [
     "RoundtableSystem",
@@ -282,11 +283,11 @@ def get_countdown_info() -> dict[str, Any]:
     return _current.countdown()
 
 
-def setup_database(database_url: str) -> None:
-    """Create the tables and indexes (idempotent) without starting the engine."""
+def setup_database(database_url: str) -> Upgrade:
+    """Create or upgrade the schema (idempotent) without starting the engine."""
     db = connect(database_url)
     try:
-        _create_tables(db)
+        return _create_tables(db)
     finally:
         db.close()
 

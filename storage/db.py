@@ -1,8 +1,11 @@
 """Connecting to the database (``DATABASE_URL``), creating the schema, binding the models.
 
 - ``connect(url)`` builds a peewee ``Database`` (no connection is opened yet).
-- ``setup_database(db)`` creates the tables and indexes; idempotent, and safe when several
-  instances run it at once against one PostgreSQL database.
+- ``setup_database(db)`` brings the schema to this code's version (creates it, or runs the
+  pending ``storage.migrations``); idempotent, and safe when several instances run it at
+  once against one database.
+- ``describe(url)`` names a database for a message (the SQLite file, or the PostgreSQL
+  server and database; never a password).
 - ``using(db)`` binds the models to ``db`` on the calling thread for the duration of a
   block, opens a connection if the thread has none (and closes it again afterwards), and
   translates peewee errors into ``StorageError``. Every storage entry point runs inside it.
@@ -14,20 +17,26 @@ and ``postgresql+pool://`` when many threads (web workers) read PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 import peewee
 from playhouse import db_url
 
+from storage import migrations as migrations_package
 from storage.errors import StorageError, translate
-from storage.models import MODELS, database
+from storage.models import database
+from storage.schema import Upgrade, upgrade
 
-__all__ = ["SCHEMES", "connect", "retrying", "setup_database", "using"]
+__all__ = ["SCHEMES", "connect", "describe", "retrying", "setup_database", "using"]
+
+log = logging.getLogger("roundtable.storage")
 
 SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 SQLITE_PRAGMAS: Final = {"journal_mode": "wal", "busy_timeout": 5000, "foreign_keys": 1}
@@ -60,25 +69,49 @@ def connect(database_url: str) -> peewee.Database:
             else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
         )
         return db_url.connect(database_url, **extra)
-    except (ValueError, OSError) as exc:
-        raise StorageError(f"cannot use DATABASE_URL: {exc}") from exc
+    except ValueError as exc:
+        raise StorageError(str(exc)) from exc
 
 
-def setup_database(db: peewee.Database) -> None:
-    """Create every table and index if missing. Idempotent; runs on the calling thread.
+def describe(database_url: str) -> str:
+    """``the SQLite file data/roundtable.db`` or ``the PostgreSQL database rt on
+    db.example:5432``: what a failure message names. Never contains a password."""
+    parts = urlsplit(database_url)
+    if parts.scheme == "sqlite":
+        return f"the SQLite file {database_url.split('://', 1)[1].removeprefix('/') or '?'}"
+    try:
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+    except ValueError:  # a port that is not a number
+        where = parts.hostname or "localhost"
+    return f"the PostgreSQL database {parts.path.lstrip('/') or '?'} on {where}"
 
-    On PostgreSQL the DDL runs in one transaction under ``pg_advisory_xact_lock``, so
-    instances starting together do not race on the catalog (concurrent ``CREATE TABLE IF
-    NOT EXISTS`` can otherwise fail with a duplicate-key error on ``pg_type``).
+
+def setup_database(db: peewee.Database, migrations: Sequence[migrations_package.Migration] | None = None) -> Upgrade:
+    """Bring the schema to the latest version (``storage.migrations``); idempotent; runs on
+    the calling thread. ``migrations`` replaces the discovered ones (tests).
+
+    Everything happens in one transaction: an upgrade either completes or leaves the
+    database as it was. On PostgreSQL it runs under ``pg_advisory_xact_lock``, so instances
+    starting together do not race (concurrent ``CREATE TABLE IF NOT EXISTS`` can otherwise
+    fail on ``pg_type``); on SQLite under the write lock (``BEGIN IMMEDIATE``), with foreign
+    keys off so that a migration that rebuilds a table cannot cascade-delete rows.
+    Raises ``StorageError`` (one line), also for a database newer than this code.
     """
+    steps = list(migrations) if migrations is not None else migrations_package.discover()
 
-    def create() -> None:
-        with _ddl_transaction(db):
+    def run() -> Upgrade:
+        with _foreign_keys_off(db), _ddl_transaction(db):
             if isinstance(db, peewee.PostgresqlDatabase):
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK_KEY,))
-            db.create_tables(list(MODELS), safe=True)
+            done = upgrade(db, steps)
+            _check_foreign_keys(db)
+            return done
 
-    retrying(db, "setup_database", create)
+    done = retrying(db, "setup_database", run)
+    if done.changed:
+        start = "a new database" if done.before is None else f"version {done.before}"
+        log.info("database schema: %s -> version %d", start, done.after)
+    return done
 
 
 @contextmanager
@@ -144,9 +177,35 @@ def _ddl_transaction(db: peewee.Database) -> peewee._atomic:
     return db.atomic()
 
 
+@contextmanager
+def _foreign_keys_off(db: peewee.Database) -> Iterator[None]:
+    # SQLite only honours this pragma outside a transaction; a table rebuild (how SQLite
+    # alters a column) would otherwise cascade its DROP to the rows that reference it.
+    if not isinstance(db, peewee.SqliteDatabase):
+        yield
+        return
+    db.pragma("foreign_keys", 0)
+    try:
+        yield
+    finally:
+        db.pragma("foreign_keys", 1)
+
+
+def _check_foreign_keys(db: peewee.Database) -> None:
+    if isinstance(db, peewee.SqliteDatabase) and db.execute_sql("PRAGMA foreign_key_check").fetchone():
+        raise StorageError("a migration left rows that reference missing rows; nothing was changed")
+
+
 def _make_parent_directory(path: str) -> None:
-    if path and path != ":memory:" and not path.startswith("file:"):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a regular file stands where a directory should be
+        raise StorageError(f"cannot create the directory {parent}: a file is in the way") from exc
+    except OSError as exc:
+        raise StorageError(f"cannot create the directory {parent}: {exc.strerror or exc}") from exc
 
 
 def _close_quietly(db: peewee.Database) -> None:

@@ -1,4 +1,5 @@
-"""The four tables of the contract, and the admins' audit trail, as peewee models.
+"""The four tables of the contract, and the admins' audit trail, as peewee models (and
+``schema_version``).
 
 All times are stored as integer Unix epoch MILLISECONDS, UTC (``BigIntegerField``),
 the same unit as on the wire; ``to_ms``/``to_seconds`` convert at the actor boundary,
@@ -40,6 +41,7 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Message",
+    "SchemaVersion",
     "SystemStatus",
     "ThreadBoundProxy",
     "database",
@@ -197,6 +199,21 @@ class AuditEntry(BaseModel):
 
     class Meta:
         table_name = "audit_log"
+
+
+class SchemaVersion(BaseModel):
+    """One row per schema version applied (``storage.migrations``); the highest is current.
+
+    Not in ``MODELS``: it describes the schema rather than the service's data, so export,
+    import and prune leave it alone.
+    """
+
+    version = IntegerField(primary_key=True)
+    name = TextField()
+    applied_at = BigIntegerField()
+
+    class Meta:
+        table_name = "schema_version"
 
 
 #: In dependency order (a referenced table before the one that references it).

@@ -29,7 +29,13 @@ from psycopg2 import sql
 
 from storage import connect
 
-__all__ = ["database_url", "db", "postgres_server_url", "truncate_all"]
+__all__ = [
+    "database_url",
+    "db",
+    "postgres_server_url",
+    "scratch_postgres_url",
+    "truncate_all",
+]
 
 PG_HOST = "127.0.0.1"
 PG_PORT = int(os.environ.get("ROUNDTABLE_TEST_PG_PORT", "5432"))  # to try the skip path
@@ -100,6 +106,16 @@ def db(database_url: str) -> Iterator[peewee.Database]:
     database.close()
 
 
+@pytest.fixture
+def scratch_postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A URL of a brand-new, empty PostgreSQL database of its own, dropped afterwards (for
+    a test that must start from no tables at all, e.g. loading an old release's dump)."""
+    name = f"roundtable_scratch_{os.getpid()}_{secrets.token_hex(4)}"
+    _admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+    _admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 def _admin(statement: sql.Composable) -> None:
     conn = psycopg2.connect(
         host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", connect_timeout=3
@@ -118,7 +134,11 @@ def truncate_all(url: str) -> None:
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute("SET lock_timeout = '10s'")
-            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            # schema_version stays: it describes the tables, which stay too (only emptied).
+            cursor.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'schema_version'"
+            )
             tables = [sql.Identifier(name) for (name,) in cursor.fetchall()]
             if tables:
                 truncate = "TRUNCATE {} RESTART IDENTITY CASCADE"

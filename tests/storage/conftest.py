@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-from tests.db_fixtures import database_url, db, postgres_server_url  # noqa: F401
+from tests.db_fixtures import (  # noqa: F401
+    database_url,
+    db,
+    postgres_server_url,
+    scratch_postgres_url,
+)

@@ -9,7 +9,7 @@ import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
 from storage import StorageError, connect, retrying, setup_database, using
-from storage.models import MODELS, Conversation, ConversationStatus, Message
+from storage.models import MODELS, Conversation, ConversationStatus, Message, SchemaVersion
 
 
 def table_indexes(db: peewee.Database, table: str) -> set[tuple[tuple[str, ...], bool]]:
@@ -81,7 +81,7 @@ def test_setup_is_idempotent_across_calls_and_database_objects(database_url: str
 def test_parallel_setup_on_postgres_does_not_fail(postgres_server_url: str) -> None:
     cleanup = connect(postgres_server_url)
     with using(cleanup):
-        cleanup.drop_tables(list(MODELS), safe=True, cascade=True)
+        cleanup.drop_tables([*MODELS, SchemaVersion], safe=True, cascade=True)
     cleanup.close()
     barrier = threading.Barrier(6)
     errors: list[BaseException] = []
