@@ -37,6 +37,7 @@ from storage.models import (
     ConversationStatus,
     Message,
     SystemStatus,
+    TopicDeckRecord,
     to_ms,
 )
 from storage.queries import STATUS_DEFAULTS
@@ -177,6 +178,25 @@ class Persistence(pykka.ThreadingActor):
             update={getattr(SystemStatus, k): v for k, v in values.items()},
         )
         self._run("save_status", query.execute)
+
+    def save_topic_deck(self, state: dict[str, Any]) -> None:
+        """Upsert the ``topic_deck`` row with ``state`` (``TopicDeck.state()``)."""
+        values = {"state": json.dumps(state, ensure_ascii=False), "updated_at": to_ms(time.time())}
+        query = TopicDeckRecord.insert(id=STATUS_ROW_ID, **values).on_conflict(
+            conflict_target=[TopicDeckRecord.id],
+            update={getattr(TopicDeckRecord, k): v for k, v in values.items()},
+        )
+        self._run("save_topic_deck", query.execute)
+
+    def load_topic_deck(self) -> dict[str, Any] | None:
+        """The saved topic deck state, or ``None`` before the first save."""
+        return self._run("load_topic_deck", lambda: queries.load_topic_deck(self._db))
+
+    def recent_rounds(self, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` newest complete rounds with their messages, newest first."""
+        return self._run(
+            "recent_rounds", lambda: queries.completed_conversations(self._db, limit, with_messages=True)
+        )
 
     def load_status(self) -> dict[str, Any]:
         """The persisted status (times in epoch seconds); ``STATUS_DEFAULTS`` when no row."""

@@ -16,7 +16,7 @@ import peewee
 
 from actors.clock import Clock
 from actors.round import countdown_view, status_view
-from actors.topics import load_topics, topic_for_slot
+from actors.topics import next_topic_of
 from settings import Settings
 from storage import queries
 
@@ -40,7 +40,6 @@ class StandbySystem:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self._topics = load_topics(settings.topics_file)
 
     def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
         """The ``hello`` body, as the engine would give it, from the database."""
@@ -54,7 +53,7 @@ class StandbySystem:
             "server_time": _ms(self.clock.now()),
             "state": status["state"],
             "next_round_at": _ms(next_round_at),
-            "next_topic": self._topic_for(next_round_at),
+            "next_topic": next_topic_of(queries.load_topic_deck(self.db)),
             "conversation": conversation,
             "last_conversation": queries.last_completed_conversation(self.db),
             "messages_per_round": self.settings.messages_per_round,
@@ -75,6 +74,10 @@ class StandbySystem:
         """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""
         raise RuntimeError(NOT_THE_ENGINE)
 
+    def queue_topic(self, topic: str) -> dict[str, Any]:
+        """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""
+        raise RuntimeError(NOT_THE_ENGINE)
+
     def _today(self) -> dict[str, Any]:
         """Calls and cost since UTC midnight, from the engine's ``api_calls`` rows."""
         midnight = math.floor(self.clock.now() / 86400) * 86400
@@ -87,8 +90,3 @@ class StandbySystem:
     def close(self) -> None:
         if not self.db.is_closed():
             self.db.close()
-
-    def _topic_for(self, slot: float | None) -> str | None:
-        if slot is None:
-            return None
-        return topic_for_slot(self._topics, slot, self.settings.round_interval_seconds)

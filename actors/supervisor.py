@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
 import pykka
@@ -22,8 +22,9 @@ import pykka
 from actors.agent import template_outcome
 from actors.clock import Clock
 from actors.machine import Command, CommandRejected, RoundMachine, State
+from actors.memory import DIGEST_ROUNDS, digest
 from actors.personas import PERSONAS, Persona
-from actors.providers.base import GenerationRequest, Outcome, Turn
+from actors.providers.base import EarlierRound, GenerationRequest, Outcome, Turn
 from actors.round import ActiveRound, iso, ms, wire_message
 from actors.schedule import (
     RoundPlan,
@@ -33,6 +34,7 @@ from actors.schedule import (
     replan_remaining,
     round_must_end_by,
 )
+from actors.topics import TopicDeck, clean_topic
 from settings import Settings
 
 __all__ = ["CommandRejected", "Supervisor"]
@@ -60,7 +62,7 @@ class Supervisor(pykka.ThreadingActor):
         persistence: Any,
         broadcaster: Any,
         templates: Any,
-        topic_for: Callable[[float], str],
+        topics: tuple[str, ...],
         last_conversation: dict[str, Any] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -71,8 +73,10 @@ class Supervisor(pykka.ThreadingActor):
         self._persistence = persistence
         self._broadcaster = broadcaster
         self._templates = templates
-        self._topic_for = topic_for
         self._rng = rng or random.Random()
+        self._topics = topics
+        self._deck = TopicDeck(topics, self._rng)
+        self._earlier: tuple[EarlierRound, ...] = ()
         self._machine = RoundMachine()
         self._round: ActiveRound | None = None
         self._next_slot = next_slot(clock.now(), settings.round_interval_seconds)
@@ -90,6 +94,9 @@ class Supervisor(pykka.ThreadingActor):
     def _recover(self) -> None:
         """Restore pause and any active round from the database (restart or crash)."""
         status = self._persistence.load_status().get(timeout=STORAGE_TIMEOUT)
+        saved_deck = self._persistence.load_topic_deck().get(timeout=STORAGE_TIMEOUT)
+        self._deck = TopicDeck.restore(self._topics, saved_deck, self._rng)
+        self._save_deck()
         active = self._persistence.load_active_conversation().get(timeout=STORAGE_TIMEOUT)
         now = self._clock.now()
         # Slots an admin skipped before the restart stay skipped: the grid moves past
@@ -100,6 +107,7 @@ class Supervisor(pykka.ThreadingActor):
             if abs(slot - self._next_slot) < 0.001:
                 self._next_slot += self.settings.round_interval_seconds
         if active is not None:
+            self._earlier = self._recall()
             self._round = self._resumed_round(active, now)
             self._machine = RoundMachine(State.ACTIVE)
             log.info(
@@ -154,7 +162,11 @@ class Supervisor(pykka.ThreadingActor):
 
     # -- rounds ------------------------------------------------------------------------
     def _start_round(self, now: float, *, scheduled_at: float | None, forced: bool) -> None:
-        topic = self._topic_for(scheduled_at if scheduled_at is not None else now)
+        topic = self._deck.draw()
+        # Saved before the round exists: a crash in between loses a topic's turn in this
+        # cycle, never repeats one.
+        self._save_deck()
+        self._earlier = self._recall()
         try:
             conversation_id = self._persistence.create_conversation(
                 topic, now, scheduled_at, forced
@@ -218,6 +230,7 @@ class Supervisor(pykka.ThreadingActor):
             seq=seq,
             messages_per_round=self.settings.messages_per_round,
             deadline=planned + self.settings.generation_grace_seconds,
+            earlier=self._earlier,
         )
 
     def _speaker(self, seq: int) -> Persona:
@@ -288,7 +301,20 @@ class Supervisor(pykka.ThreadingActor):
 
     def _record_skip(self, slot: float, reason: str) -> None:
         log.info("slot at %s skipped: %s", iso(slot), reason)
-        self._write("record a skipped slot", self._persistence.record_skipped_slot(slot, reason, self._topic_for(slot)))
+        # A skipped slot does not use up its topic: the next round gets it.
+        self._write("record a skipped slot", self._persistence.record_skipped_slot(slot, reason, self._deck.peek()))
+
+    def _save_deck(self) -> None:
+        self._write("save the topic deck", self._persistence.save_topic_deck(self._deck.state()))
+
+    def _recall(self) -> tuple[EarlierRound, ...]:
+        """The digest of the latest finished rounds; empty (and logged) if storage fails."""
+        try:
+            rounds = self._persistence.recent_rounds(DIGEST_ROUNDS).get(timeout=STORAGE_TIMEOUT)
+        except Exception:
+            log.exception("could not read earlier rounds; this round starts without them")
+            return ()
+        return digest(rounds)
 
     def _write(self, what: str, future: Any) -> None:
         """Wait for a database write, so what admins and the API see next includes it;
@@ -299,12 +325,29 @@ class Supervisor(pykka.ThreadingActor):
             log.exception("could not %s in the database", what)
 
     # -- admin commands --------------------------------------------------------------
+    def queue_topic(self, text: str) -> dict[str, Any]:
+        """Queue an admin's topic for the next free round (after topics queued before).
+
+        Returns the snapshot plus ``queued_topics``, or ``{"error": ...}`` (a message for
+        the admin) when the topic is empty, too long, or too many are queued: a refusal is
+        an answer, not an exception (pykka would log its traceback).
+        """
+        try:
+            topic = clean_topic(text)
+            self._deck.queue(topic)
+        except ValueError as exc:
+            return {"error": str(exc)}
+        self._save_deck()
+        log.info("admin queued a topic (%d waiting): %s", len(self._deck.queued), topic)
+        self._announce_state()
+        return {**self.snapshot(include_messages=False), "queued_topics": list(self._deck.queued)}
+
     def command(self, action: str) -> dict[str, Any]:
         """Carry out an admin command; raise ``CommandRejected`` if illegal now."""
         try:
             cmd = Command(action)
         except ValueError:
-            raise ValueError(f"unknown action {action!r}; use one of force, skip, pause, resume") from None
+            raise ValueError(f"unknown action {action!r}; use one of force, skip, pause, resume, queue_topic") from None
         self._machine.check(cmd)
         now = self._clock.now()
         log.info("admin command: %s (state %s)", cmd, self._machine.state)
@@ -353,7 +396,7 @@ class Supervisor(pykka.ThreadingActor):
             "server_time": ms(self._clock.now()),
             "state": str(self._machine.state),
             "next_round_at": ms(self._next_slot),
-            "next_topic": self._topic_for(self._next_slot),
+            "next_topic": self._deck.peek(),
             "conversation": rnd.summary() if rnd else None,
             "last_conversation": self._last_conversation,
             "messages_per_round": self.settings.messages_per_round,
@@ -371,7 +414,7 @@ class Supervisor(pykka.ThreadingActor):
             "topic": rnd.topic if rnd else None,
             "server_time": ms(self._clock.now()),
             "next_round_at": ms(self._next_slot),
-            "next_topic": self._topic_for(self._next_slot),
+            "next_topic": self._deck.peek(),
         })
         self._save_status()
 

@@ -27,7 +27,7 @@ from actors.providers.templates import TemplateWriter
 from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Ticker
-from actors.topics import load_topics, topic_for_slot
+from actors.topics import load_topics
 from settings import Settings
 from storage import queries
 from storage.db import connect
@@ -75,6 +75,13 @@ class RoundtableSystem:
     def command(self, action: str) -> dict[str, Any]:
         """Force, skip, pause or resume; raises ``CommandRejected`` or ``ValueError``."""
         return dict(self.supervisor.command(action).get(timeout=ASK_TIMEOUT))
+
+    def queue_topic(self, topic: str) -> dict[str, Any]:
+        """Queue an admin's topic for the next round; raises ``ValueError`` when refused."""
+        answer = dict(self.supervisor.queue_topic(topic).get(timeout=ASK_TIMEOUT))
+        if "error" in answer:
+            raise ValueError(answer["error"])
+        return answer
 
     def countdown(self) -> dict[str, Any]:
         return countdown_view(self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT))
@@ -174,7 +181,6 @@ def create_system(
             refs.append(ref)
             agents[persona.agent] = ref.proxy()
         topics = load_topics(settings.topics_file)
-        interval = settings.round_interval_seconds
         supervisor_ref = Supervisor.start(
             settings,
             clock=clock,
@@ -182,7 +188,7 @@ def create_system(
             persistence=persistence,
             broadcaster=broadcaster_ref.proxy(),
             templates=templates,
-            topic_for=lambda slot: topic_for_slot(topics, slot, interval),
+            topics=topics,
             last_conversation=queries.last_completed_conversation(db),
             rng=random.Random(),
         )

@@ -1,27 +1,39 @@
-"""Round topics: the built-in list, a topics file, and the topic of each scheduled slot.
+"""Round topics: the built-in list, a topics file, and the deck that draws them.
 
-``topic_for_slot`` is a pure function of the slot time, so every instance and the
-countdown page agree on the next round's topic without talking to each other. Slots are
-numbered on the round grid (``slot_number = slot / interval``); the numbers are cut into
-cycles of ``len(topics)`` and each cycle visits every topic once, in an order shuffled by a
-stable hash (SHA-256, the same on every platform and Python version). Where a cycle meets the
-next one, the new cycle's first two topics are swapped if needed, so two consecutive slots
-never share a topic (when there are at least two).
+``TopicDeck`` draws topics without repetition: each cycle visits every topic of the list
+once, in a shuffled order, and a new cycle never starts with the topic that ended the
+last one. Topics an admin queued (``queue``) go first, in the order they were queued. The
+deck is plain data: the Supervisor owns the only live one, saves its ``state()`` in the
+``topic_deck`` table after every change, and restores it at start-up (``restore``), so a
+restart neither repeats nor forgets a topic. A standby reads the saved state for the next
+topic (``next_topic_of``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-from collections.abc import Sequence
+import random
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["BUILT_IN_TOPICS_FILE", "load_topics", "topic_for_slot"]
+__all__ = [
+    "BUILT_IN_TOPICS_FILE",
+    "MAX_QUEUED_TOPICS",
+    "MAX_TOPIC_CHARS",
+    "TopicDeck",
+    "clean_topic",
+    "load_topics",
+    "next_topic_of",
+]
 
 BUILT_IN_TOPICS_FILE: Final = Path(__file__).with_name("topics.txt")
-#: A slot time within this many seconds of the grid counts as on the grid (float drift).
-_GRID_TOLERANCE_SECONDS: Final = 1e-3
+#: Longest topic an admin may queue: a topic is a headline, and it goes in every prompt.
+MAX_TOPIC_CHARS: Final = 200
+MIN_TOPIC_CHARS: Final = 3
+#: Queued topics waiting at most; one a round, so this is days of rounds.
+MAX_QUEUED_TOPICS: Final = 50
 
 
 def load_topics(path: Path | None = None) -> tuple[str, ...]:
@@ -46,52 +58,113 @@ def load_topics(path: Path | None = None) -> tuple[str, ...]:
     return topics
 
 
-def topic_for_slot(topics: Sequence[str], slot_epoch_seconds: float, interval_seconds: float) -> str:
-    """The topic of the round scheduled at ``slot_epoch_seconds`` on a grid of
-    ``interval_seconds``: deterministic, and never the topic of the slot just before or
-    after when ``topics`` holds two or more (distinct) topics.
+def clean_topic(text: str) -> str:
+    """An admin's topic made safe to store and prompt with: control and format characters
+    (newlines, bidi overrides, zero-width marks) removed, whitespace collapsed.
 
-    A time off the grid (a forced round) gets a topic that differs from both neighbouring
-    slots when there are three or more topics. Raises ``ValueError`` for an empty list or
-    a non-positive interval.
+    Raises ``ValueError`` (a message for the admin) when the result is shorter than
+    ``MIN_TOPIC_CHARS`` or longer than ``MAX_TOPIC_CHARS`` characters.
     """
-    if not topics:
-        raise ValueError("topic_for_slot needs at least one topic")
-    if not interval_seconds > 0:
-        raise ValueError(f"interval_seconds must be positive, got {interval_seconds!r}")
-    position = slot_epoch_seconds / interval_seconds
-    nearest = round(position)
-    if abs(slot_epoch_seconds - nearest * interval_seconds) <= _GRID_TOLERANCE_SECONDS:
-        return topics[_index(nearest, len(topics))]
-    return topics[_between_index(math.floor(position), slot_epoch_seconds, len(topics))]
+    kept = "".join(" " if ch.isspace() else ch for ch in text if not _is_control(ch))
+    topic = " ".join(kept.split())
+    if len(topic) < MIN_TOPIC_CHARS:
+        raise ValueError(f"topic must have at least {MIN_TOPIC_CHARS} visible characters")
+    if len(topic) > MAX_TOPIC_CHARS:
+        raise ValueError(f"topic must be at most {MAX_TOPIC_CHARS} characters, not {len(topic)}")
+    return topic
 
 
-def _index(slot_number: int, count: int) -> int:
-    """The topic index of a grid slot; consecutive slot numbers get different indexes."""
-    if count <= 2:
-        return slot_number % count
-    cycle, offset = divmod(slot_number, count)
-    order = _cycle_order(cycle, count)
-    if order[0] == _cycle_order(cycle - 1, count)[-1]:
-        order[0], order[1] = order[1], order[0]
-    return order[offset]
+def _is_control(ch: str) -> bool:
+    # Whitespace controls (\n, \t) become spaces above; every other Cc/Cf/Cs/Co goes.
+    return not ch.isspace() and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co")
 
 
-def _cycle_order(cycle: int, count: int) -> list[int]:
-    """A stable pseudo-random permutation of ``range(count)`` for one cycle.
+@dataclass
+class TopicDeck:
+    """The draw order of one topics list. Not thread-safe: one owner (the Supervisor)."""
 
-    The swap in ``_index`` only ever touches positions 0 and 1, so the last position of
-    this raw order is also the last of the adjusted one (``count >= 3``).
-    """
-    return sorted(range(count), key=lambda i: _hash(f"roundtable-topics:{cycle}:{i}"))
+    topics: tuple[str, ...]
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+    remaining: list[str] = field(default_factory=list)  # this cycle's undrawn, in order
+    drawn: list[str] = field(default_factory=list)  # this cycle's drawn
+    queued: list[str] = field(default_factory=list)  # an admin's, first first
+    last: str | None = None  # the topic of the latest round
+
+    def __post_init__(self) -> None:
+        if not self.topics:
+            raise ValueError("a topic deck needs at least one topic")
+        if not self.remaining:
+            self._new_cycle()
+
+    @classmethod
+    def restore(
+        cls, topics: Sequence[str], saved: Mapping[str, Any] | None, rng: random.Random | None = None
+    ) -> TopicDeck:
+        """The deck as ``state()`` saved it, fitted to ``topics`` (the list may have changed
+        since: a topic no longer listed is dropped, a new one joins this cycle's rest)."""
+        listed = tuple(topics)
+        saved = saved or {}
+        drawn = [t for t in _strings(saved.get("drawn")) if t in listed]
+        remaining = [t for t in _strings(saved.get("remaining")) if t in listed and t not in drawn]
+        new = [t for t in listed if t not in remaining and t not in drawn]
+        rng = rng or random.Random()
+        rng.shuffle(new)
+        last = saved.get("last")
+        deck = cls(
+            listed, rng, remaining + new if remaining else [], drawn if remaining else [],
+            _strings(saved.get("queued"))[:MAX_QUEUED_TOPICS], last if isinstance(last, str) else None,
+        )
+        return deck
+
+    def peek(self) -> str:
+        """The topic the next round will get."""
+        return self.queued[0] if self.queued else self.remaining[0]
+
+    def draw(self) -> str:
+        """Take the next round's topic (the same one ``peek`` named)."""
+        topic = self.queued.pop(0) if self.queued else self.remaining[0]
+        if topic in self.remaining:  # a queued topic from the list counts as its turn
+            self.remaining.remove(topic)
+            self.drawn.append(topic)
+        self.last = topic
+        if not self.remaining:
+            self._new_cycle()
+        return topic
+
+    def queue(self, topic: str) -> None:
+        """Put ``topic`` (already ``clean_topic``-ed) after any other queued topic.
+
+        Raises ``ValueError`` when ``MAX_QUEUED_TOPICS`` are already waiting.
+        """
+        if len(self.queued) >= MAX_QUEUED_TOPICS:
+            raise ValueError(f"{MAX_QUEUED_TOPICS} topics are already queued; wait for some to run")
+        self.queued.append(topic)
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-able record of the deck, for ``restore``."""
+        return {
+            "remaining": list(self.remaining), "drawn": list(self.drawn),
+            "queued": list(self.queued), "last": self.last,
+        }
+
+    def _new_cycle(self) -> None:
+        order = list(self.topics)
+        self.rng.shuffle(order)
+        if len(order) > 1 and order[0] == self.last:  # never the same topic twice in a row
+            order.append(order.pop(0))
+        self.remaining, self.drawn = order, []
 
 
-def _between_index(slot_number: int, at: float, count: int) -> int:
-    """A topic for a time between grid slots ``slot_number`` and ``slot_number + 1``."""
-    neighbours = {_index(slot_number, count), _index(slot_number + 1, count)}
-    choices = [i for i in range(count) if i not in neighbours] or [_index(slot_number + 1, count)]
-    return choices[_hash(f"roundtable-forced:{math.floor(at * 1000)}") % len(choices)]
+def next_topic_of(saved: Mapping[str, Any] | None) -> str | None:
+    """The next round's topic from a saved ``state()`` (what a standby shows), or None."""
+    if not saved:
+        return None
+    for key in ("queued", "remaining"):
+        values = _strings(saved.get(key))
+        if values:
+            return values[0]
+    return None
 
 
-def _hash(key: str) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []

@@ -1,5 +1,5 @@
-"""The four tables of the contract, and the admins' audit trail, as peewee models (and
-``schema_version``).
+"""The four tables of the contract, the admins' audit trail and the topic deck, as peewee
+models (and ``schema_version``).
 
 All times are stored as integer Unix epoch MILLISECONDS, UTC (``BigIntegerField``),
 the same unit as on the wire; ``to_ms``/``to_seconds`` convert at the actor boundary,
@@ -44,6 +44,7 @@ __all__ = [
     "SchemaVersion",
     "SystemStatus",
     "ThreadBoundProxy",
+    "TopicDeckRecord",
     "database",
     "to_ms",
     "to_seconds",
@@ -216,7 +217,22 @@ class SchemaVersion(BaseModel):
         table_name = "schema_version"
 
 
+class TopicDeckRecord(BaseModel):
+    """The topic deck (``actors.topics.TopicDeck.state()`` as JSON): one row, id 1.
+
+    A table of its own rather than columns of ``system_status``: the deck is written
+    once a round and when an admin queues a topic, by the engine only.
+    """
+
+    id = IntegerField(primary_key=True, constraints=[Check("id = 1")])
+    state = TextField(default="{}")
+    updated_at = BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "topic_deck"
+
+
 #: In dependency order (a referenced table before the one that references it).
 MODELS: Final[tuple[type[BaseModel], ...]] = (
-    Conversation, Message, SystemStatus, ApiCallRecord, AuditEntry,
+    Conversation, Message, SystemStatus, ApiCallRecord, AuditEntry, TopicDeckRecord,
 )

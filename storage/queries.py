@@ -31,6 +31,7 @@ from storage.models import (
     ConversationStatus,
     Message,
     SystemStatus,
+    TopicDeckRecord,
     to_seconds,
 )
 
@@ -38,10 +39,12 @@ __all__ = [
     "STATUS_DEFAULTS",
     "active_conversation",
     "calls_since",
+    "completed_conversations",
     "get_conversation",
     "last_completed_conversation",
     "list_conversations",
     "load_status",
+    "load_topic_deck",
     "message_dict",
     "ping",
     "recent_failures",
@@ -117,6 +120,37 @@ def active_conversation(db: peewee.Database) -> dict[str, Any] | None:
             .first()
         )
         return None if active is None else get_conversation(db, active.id)
+
+
+def completed_conversations(
+    db: peewee.Database, limit: int, *, with_messages: bool = False
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` conversations with status ``complete``, newest first (summaries,
+    or ``get_conversation`` shapes when ``with_messages``): the feed, the sitemap and the
+    digest of earlier rounds."""
+    with using(db, "completed_conversations"):
+        query = _summaries().where(Conversation.status == ConversationStatus.COMPLETE.value)
+        rows = [_summary(row) for row in _rows(query.order_by(Conversation.id.desc()).limit(max(0, limit)))]
+        if not with_messages or not rows:
+            return rows
+        messages: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in rows}
+        query_messages = Message.select().where(Message.conversation.in_(list(messages)))
+        for message in query_messages.order_by(Message.conversation, Message.seq):
+            messages[message.__data__["conversation"]].append(message_dict(message))
+        return [{**row, "messages": messages[row["id"]]} for row in rows]
+
+
+def load_topic_deck(db: peewee.Database) -> dict[str, Any] | None:
+    """The saved topic deck (``TopicDeck.state()``), or ``None`` before the first save."""
+    with using(db, "load_topic_deck"):
+        row = TopicDeckRecord.get_or_none(TopicDeckRecord.id == STATUS_ROW_ID)
+        if row is None:
+            return None
+        try:
+            state = json.loads(row.state or "{}")
+        except ValueError:
+            return None
+        return state if isinstance(state, dict) else None
 
 
 def load_status(db: peewee.Database) -> dict[str, Any]:

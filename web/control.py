@@ -1,4 +1,7 @@
-"""POST /control: force, skip, pause and resume, behind the admin bearer token.
+"""POST /control: force, skip, pause, resume and queue_topic, behind the admin bearer token.
+
+``{"action": "queue_topic", "topic": "..."}`` queues an admin's topic for the next free
+round (control characters stripped, 3-200 characters; anything else is a 400).
 
 Wrong or missing tokens are throttled per client address: after ``MAX_REFUSALS`` in
 ``REFUSAL_WINDOW`` seconds the address gets 429 until the oldest refusal ages out, so
@@ -158,7 +161,10 @@ async def _control() -> tuple[Response, int]:
     if not isinstance(action, str):
         return _error('body must be JSON like {"action": "force"} (force, skip, pause or resume)', 400)
     try:
-        view = await context.call(context.system.command, action)
+        if action == "queue_topic":
+            view = await context.call(context.system.queue_topic, _topic_of(body))
+        else:
+            view = await context.call(context.system.command, action)
     except ValueError as exc:
         return _error(str(exc), 400)
     except CommandRejected as exc:
@@ -169,3 +175,11 @@ async def _control() -> tuple[Response, int]:
     except RuntimeError as exc:
         return _error(str(exc), 503)
     return jsonify({"ok": True, "action": action, **view}), 200
+
+
+def _topic_of(body: dict[str, object]) -> str:
+    """The ``topic`` of a queue_topic body; ``ValueError`` (a 400) when it is not text."""
+    topic = body.get("topic")
+    if not isinstance(topic, str):
+        raise ValueError('queue_topic needs a "topic" string, e.g. {"action": "queue_topic", "topic": "..."}')
+    return topic

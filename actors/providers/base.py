@@ -35,6 +35,7 @@ from actors.personas import Persona
 __all__ = [
     "ApiCall",
     "Citation",
+    "EarlierRound",
     "GenerationRequest",
     "Outcome",
     "Provider",
@@ -61,6 +62,14 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class EarlierRound:
+    """A finished round as later rounds remember it: its topic and a line or two."""
+
+    topic: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     persona: Persona
     topic: str
@@ -68,6 +77,7 @@ class GenerationRequest:
     seq: int  # 1-based position of the message being written
     messages_per_round: int
     deadline: float  # epoch seconds: past it, give up and fall back
+    earlier: tuple[EarlierRound, ...] = ()  # the digest of recent rounds, newest first
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,22 @@ def system_prompt(request: GenerationRequest) -> str:
         f"- Write {MIN_REPLY_WORDS}-{MAX_REPLY_WORDS} words of plain prose: no headings, "
         "no lists, no markdown, and do not start with your own name or a speaker label.\n"
         "- You are an AI taking part in a discussion; never claim to be human.\n"
+        f"{earlier_rounds(request)}"
         f"This is message {request.seq} of {request.messages_per_round}."
     )
+
+
+def earlier_rounds(request: GenerationRequest) -> str:
+    """The digest of recent rounds, as lines of the system prompt ("" when there is none)."""
+    if not request.earlier:
+        return ""
+    lines = [
+        "Earlier rounds of this roundtable (build on them or contrast with them where it "
+        "helps; do not repeat them):"
+    ]
+    for rnd in request.earlier:
+        lines.append(f"- \u201c{rnd.topic}\u201d: " + " / ".join(rnd.lines))
+    return "\n".join(lines) + "\n"
 
 
 def opening_prompt(request: GenerationRequest) -> str:

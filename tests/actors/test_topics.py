@@ -1,13 +1,19 @@
 from __future__ import annotations
 
-from collections import Counter
+import random
 from pathlib import Path
 
 import pytest
 
-from actors.topics import BUILT_IN_TOPICS_FILE, load_topics, topic_for_slot
-
-GRID = 1_800_000_000.0  # a slot on the 1800 s grid (and on the 60 s and 0.5 s grids)
+from actors.memory import digest, first_sentence
+from actors.topics import (
+    BUILT_IN_TOPICS_FILE,
+    MAX_QUEUED_TOPICS,
+    TopicDeck,
+    clean_topic,
+    load_topics,
+    next_topic_of,
+)
 
 
 def test_built_in_list_has_at_least_40_unique_topics() -> None:
@@ -41,58 +47,90 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
         load_topics(tmp_path / "nope.txt")
 
 
-def test_topic_for_slot_is_deterministic() -> None:
+def test_every_cycle_visits_every_topic_once_and_never_repeats_at_the_seam() -> None:
     topics = load_topics()
-    first = [topic_for_slot(topics, GRID + k * 1800, 1800) for k in range(100)]
-    again = [topic_for_slot(list(topics), GRID + k * 1800, 1800.0) for k in range(100)]
-    assert first == again
-    assert len(set(first)) > 20  # not stuck on a few topics
+    deck = TopicDeck(topics, random.Random(7))
+    drawn = [deck.draw() for _ in range(5 * len(topics))]
+    for cycle in range(5):
+        assert sorted(drawn[cycle * len(topics) : (cycle + 1) * len(topics)]) == sorted(topics)
+    assert all(a != b for a, b in zip(drawn, drawn[1:], strict=False))
 
 
-@pytest.mark.parametrize("interval", [1800.0, 60.0, 0.5, 7.0])
-def test_no_topic_twice_in_a_row_across_1000_slots(interval: float) -> None:
-    topics = load_topics()
-    start = (GRID // interval) * interval
-    chosen = [topic_for_slot(topics, start + k * interval, interval) for k in range(1000)]
-    assert all(a != b for a, b in zip(chosen, chosen[1:], strict=False))
+def test_peek_names_the_topic_draw_takes() -> None:
+    deck = TopicDeck(("a", "b", "c"), random.Random(1))
+    for _ in range(10):
+        expected = deck.peek()
+        assert deck.draw() == expected
 
 
-def test_each_cycle_visits_every_topic_once() -> None:
-    topics = load_topics()
-    n = len(topics)
-    first_slot = 0  # slot numbers 0 .. n-1 form one cycle
-    chosen = [topic_for_slot(topics, (first_slot + k) * 60.0, 60) for k in range(3 * n)]
-    for cycle in range(3):
-        assert Counter(chosen[cycle * n : (cycle + 1) * n]) == Counter(topics)
+def test_a_restored_deck_goes_on_where_the_saved_one_stopped() -> None:
+    topics = tuple(f"t{n}" for n in range(12))
+    deck = TopicDeck(topics, random.Random(3))
+    first = [deck.draw() for _ in range(5)]
+    restored = TopicDeck.restore(topics, deck.state(), random.Random(99))
+    rest = [restored.draw() for _ in range(7)]
+    assert sorted(first + rest) == sorted(topics)
+    assert next_topic_of(restored.state()) == restored.peek()
 
 
-def test_small_lists() -> None:
-    assert {topic_for_slot(["only"], GRID + k * 60, 60) for k in range(10)} == {"only"}
-    pair = [topic_for_slot(["a", "b"], GRID + k * 60, 60) for k in range(10)]
-    assert all(x != y for x, y in zip(pair, pair[1:], strict=False))
-    trio = [topic_for_slot(["a", "b", "c"], GRID + k * 60, 60) for k in range(1000)]
-    assert all(x != y for x, y in zip(trio, trio[1:], strict=False))
+def test_restore_fits_a_changed_list() -> None:
+    old = ("a", "b", "c", "d")
+    deck = TopicDeck(old, random.Random(5))
+    used = deck.draw()
+    new = tuple(t for t in old if t != deck.peek()) + ("e",)
+    restored = TopicDeck.restore(new, deck.state(), random.Random(5))
+    cycle_rest = [restored.draw() for _ in range(len(new) - 1)]
+    assert sorted(cycle_rest) == sorted(t for t in new if t != used)
+    for saved in (None, {}, {"remaining": "junk", "queued": [1, None], "last": 5}):
+        fresh = TopicDeck.restore(new, saved)
+        assert sorted(fresh.draw() for _ in new) == sorted(new)
+    assert next_topic_of(None) is None and next_topic_of({"remaining": [3]}) is None
 
 
-def test_float_drift_near_the_grid_still_counts_as_the_slot() -> None:
-    topics = load_topics()
-    slot = GRID + 5 * 1800
-    assert topic_for_slot(topics, slot + 1e-6, 1800) == topic_for_slot(topics, slot, 1800)
-    assert topic_for_slot(topics, slot - 1e-6, 1800) == topic_for_slot(topics, slot, 1800)
+def test_queued_topics_go_first_in_order_and_count_as_their_turn() -> None:
+    deck = TopicDeck(("a", "b", "c"), random.Random(2))
+    deck.queue("A guest topic")
+    deck.queue("b")
+    assert deck.peek() == "A guest topic"
+    assert [deck.draw(), deck.draw()] == ["A guest topic", "b"]
+    assert sorted([deck.draw(), deck.draw()]) == ["a", "c"]  # b already had its turn
+    for n in range(MAX_QUEUED_TOPICS):
+        deck.queue(f"topic {n}")
+    with pytest.raises(ValueError, match="already queued"):
+        deck.queue("one too many")
 
 
-def test_off_grid_time_differs_from_both_neighbouring_slots() -> None:
-    topics = load_topics()
-    for k in range(200):
-        before = GRID + k * 1800
-        neighbours = {topic_for_slot(topics, before, 1800), topic_for_slot(topics, before + 1800, 1800)}
-        forced_at = before + 17.25 + k * 3
-        assert topic_for_slot(topics, forced_at, 1800) not in neighbours
-        assert topic_for_slot(topics, forced_at, 1800) == topic_for_slot(topics, forced_at, 1800)
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("  Should\nwe\tship weekly?  ", "Should we ship weekly?"),
+        ("Bidi\u202e trick\u200b here\x00\x1b[31m", "Bidi trick here[31m"),
+        ("x" * 200, "x" * 200),
+    ],
+)
+def test_clean_topic(raw: str, clean: str) -> None:
+    assert clean_topic(raw) == clean
 
 
-def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="at least one topic"):
-        topic_for_slot([], GRID, 1800)
-    with pytest.raises(ValueError, match="positive"):
-        topic_for_slot(["a"], GRID, 0)
+@pytest.mark.parametrize("raw", ["", "  ", "\x00\x01ab", "x" * 201])
+def test_clean_topic_refuses(raw: str) -> None:
+    with pytest.raises(ValueError, match="topic must"):
+        clean_topic(raw)
+
+
+def test_digest_keeps_a_line_or_two_of_the_newest_rounds() -> None:
+    long = "word " * 100
+    rounds = [
+        {"topic": f"Topic {n}", "messages": [
+            {"persona": "Orion", "content": f"Opening {n}. More text here."},
+            {"persona": "Clio", "content": "Middle message that stays out."},
+            {"persona": "Lyra", "content": long},
+        ]}
+        for n in range(5)
+    ] + [{"topic": "empty", "messages": []}]
+    earlier = digest(rounds, limit=3)
+    assert [r.topic for r in earlier] == ["Topic 0", "Topic 1", "Topic 2"]
+    assert earlier[0].lines[0] == "Orion: Opening 0."
+    assert earlier[0].lines[1].startswith("Lyra: word") and len(earlier[0].lines[1]) < 180
+    assert all("Middle" not in line for r in earlier for line in r.lines)
+    assert first_sentence("One. Two.") == "One."
