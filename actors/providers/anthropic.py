@@ -17,6 +17,7 @@ from anthropic.types import AssistantMessageParam, MessageParam, UserMessagePara
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
+from actors.providers.bounded import BoundedTransport
 from actors.providers.clients import ClientCache
 from actors.providers.errors import classify_status, parse_retry_after, safe_label
 from settings import ProviderSettings
@@ -43,7 +44,8 @@ class AnthropicProvider:
         """Write ``request.persona``'s next message with one call bounded by ``timeout`` s.
 
         Runs on an agent actor's thread and blocks. ``timeout`` bounds each phase of the
-        call (connect, write, each read), as httpx does. Raises ``ProviderError`` only; its
+        call (connect, write, each read), as httpx does; the gateway's ``call_limits`` bound
+        the call as a whole (see ``actors.providers.bounded``). Raises ``ProviderError`` only; its
         message never contains ``api_key``.
         """
         if not api_key:
@@ -79,6 +81,8 @@ class AnthropicProvider:
             base_url=self._base_url,
             max_retries=0,
             timeout=CLIENT_TIMEOUT_SECONDS,
+            # The gateway's call_limits bound the whole call and the reply's size here.
+            http_client=anthropic.DefaultHttpxClient(transport=BoundedTransport()),
         )
 
 

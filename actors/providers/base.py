@@ -11,12 +11,16 @@ loop). Every failure leaves a provider module as a ``ProviderError``::
                                                     spend-limit 429, not 400/401/403/404/413/422
       auth        401/403: the key is rested        no
       timeout     no answer in time                 yes
+      too_large   the answer passed the size cap    yes (cut off, never read whole)
       connection  could not connect                 yes
       malformed   the answer could not be parsed    yes (another try may parse)
       empty       the answer held no text           yes
       failed      the API reported a failed run     yes
       blocked     the model refused (safety)        no
       quality     rejected by our quality gate      yes
+
+``timeout``, ``too_large`` and ``quality`` count against the provider's circuit, like any
+retryable error; the gateway bounds every call as a whole (``bounded.call_limits``).
 
 ``errors.classify_status`` holds the http/auth rows and ``errors.parse_retry_after`` reads
 ``Retry-After``; each provider module adds only its own exceptions to them.

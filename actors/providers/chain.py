@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Final, Protocol
 
 from actors.clock import Clock
-from actors.providers import quality
 from actors.providers.base import (
     ApiCall,
     GenerationRequest,
@@ -135,7 +134,6 @@ class ProviderChain:
         limit, tries, switched_key = self._max_attempts, 0, False
         last: ProviderError | None = None
         note = ""
-        history = [turn.content for turn in request.history]
         while tries < limit:
             if stop_at - self._clock.now() < MIN_ATTEMPT_SECONDS:
                 note = "no time left"
@@ -157,7 +155,7 @@ class ProviderChain:
                 break
             tries += 1
             result = gateway.call(request, api_key=key, timeout=timeout)
-            error, cost = self._judge(gateway, result, history)
+            error, cost = self._judge(gateway, result)
             calls.append(self._api_call(gateway, result, error, cost))
             if error is None and result.reply is not None:
                 return result.reply, cost, ""
@@ -177,21 +175,15 @@ class ProviderChain:
                 break
         return None, 0.0, self._reason(gateway, last, tries, note)
 
-    def _judge(
-        self, gateway: ProviderGateway, result: CallResult, history: list[str]
-    ) -> tuple[ProviderError | None, float]:
-        """The call's error (a quality rejection counts as one) and what it cost."""
+    def _judge(self, gateway: ProviderGateway, result: CallResult) -> tuple[ProviderError | None, float]:
+        """The call's error (the gateway's quality gate refusal counts as one) and what it
+        cost: a refused reply was paid for too."""
         if result.reply is None:
             return result.error, 0.0
         cost = self._prices.reply_cost(gateway.name, result.reply)
         self._budget.add(cost)
         gateway.add_cost(cost)
-        rejection = quality.accept(result.reply.text, history)
-        if rejection is None:
-            return None, cost
-        error = ProviderError(f"rejected: {rejection}", kind="quality", retryable=True)
-        gateway.note_rejection(error)
-        return error, cost
+        return result.error, cost
 
     def _wait_before_retry(self, error: ProviderError, tries: int, deadline: float) -> str:
         """Wait out the backoff (or ``Retry-After``); "" if the retry may go, else why not."""

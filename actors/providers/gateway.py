@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from actors.clock import Clock
+from actors.providers import quality
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
+from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
 from settings import ProviderSettings, Settings
 
@@ -48,9 +50,18 @@ _DAY: Final = 86_400.0
 _DESCRIPTION_CHARS: Final = 80
 
 
+#: Replies we refuse say the provider is unwell even if they were ever made not retryable:
+#: they count against its circuit like a timeout or a 5xx.
+_UNHEALTHY_KINDS: Final = frozenset({"quality", "too_large"})
+
+
 @dataclass(frozen=True)
 class CallResult:
-    """One call through a gateway: exactly one of ``reply`` and ``error`` is set."""
+    """One call through a gateway: ``error`` is None for an accepted ``reply``.
+
+    A refused reply (quality gate) comes with its ``error`` and its ``reply``, because it
+    was paid for; a failed call has an ``error`` and no ``reply``.
+    """
 
     reply: Reply | None
     error: ProviderError | None
@@ -70,8 +81,10 @@ class ProviderGateway:
         breaker: CircuitBreaker,
         limiter: RateLimiter,
         keys: KeyRing | None = None,
+        max_reply_bytes: int = MAX_REPLY_BYTES,
     ) -> None:
         self.name = settings.name
+        self.max_reply_bytes = max_reply_bytes
         self.model = settings.model
         self.provider = provider
         self.keys = keys if keys is not None else KeyRing(settings.api_keys, clock)
@@ -101,30 +114,48 @@ class ProviderGateway:
         return None
 
     def call(self, request: GenerationRequest, *, api_key: str, timeout: float) -> CallResult:
-        """One ``generate`` call, timed and counted; the circuit learns its result.
+        """One ``generate`` call, timed, counted and judged; the circuit learns its result.
 
-        Runs on the calling agent's thread and blocks for up to ``timeout`` seconds.
+        Runs on the calling agent's thread and returns within ``timeout`` seconds however
+        the bytes arrive (``call_limits``); a reply over ``max_reply_bytes`` is cut off
+        (kind ``too_large``) and one the quality gate refuses is an error (kind
+        ``quality``). Both count against the circuit, as timeouts and 5xx do.
         """
         if self.provider is None:
             raise RuntimeError(f"provider {self.name} is not configured")
         started = self._clock.now()
-        reply: Reply | None = None
-        error: ProviderError | None = None
-        try:
-            reply = self.provider.generate(request, api_key=api_key, timeout=timeout)
-        except ProviderError as exc:
-            error = exc
-        except Exception as exc:  # a bug in a provider module must not stall the round
-            log.exception("provider %s raised %s instead of ProviderError", self.name, type(exc).__name__)
-            error = ProviderError(f"internal error: {type(exc).__name__}", kind="internal")
+        reply, error = self._generate(request, api_key, timeout)
+        if reply is not None:
+            error = self._judge(reply, request)
         latency_ms = max(0, round((self._clock.now() - started) * 1000))
         self._record(latency_ms, error)
         return CallResult(reply, error, started, latency_ms)
 
-    def note_rejection(self, error: ProviderError) -> None:
-        """Remember a reply our quality gate refused (the provider itself was healthy)."""
-        with self._lock:
-            self._last_error, self._last_error_at = error.error_class, self._clock.now()
+    def _generate(
+        self, request: GenerationRequest, api_key: str, timeout: float
+    ) -> tuple[Reply | None, ProviderError | None]:
+        assert self.provider is not None
+        with call_limits(timeout, self.max_reply_bytes) as limits:
+            try:
+                return self.provider.generate(request, api_key=api_key, timeout=timeout), None
+            except ProviderError as exc:
+                error = exc
+            except Exception as exc:  # a bug in a provider module must not stall the round
+                log.exception("provider %s raised %s instead of ProviderError", self.name, type(exc).__name__)
+                error = ProviderError(f"internal error: {type(exc).__name__}", kind="internal")
+        if limits.cut == "too_large":
+            error = ProviderError(
+                f"{self.name}: reply over {self.max_reply_bytes} bytes, cut off",
+                kind="too_large", retryable=True,
+            )
+        return None, error
+
+    def _judge(self, reply: Reply, request: GenerationRequest) -> ProviderError | None:
+        """The quality gate: None if ``reply`` may be shown after the round so far."""
+        rejection = quality.accept(reply.text, (turn.content for turn in request.history))
+        if rejection is None:
+            return None
+        return ProviderError(f"rejected: {rejection}", kind="quality", retryable=True)
 
     def add_cost(self, cost_usd: float) -> None:
         with self._lock:
@@ -163,7 +194,7 @@ class ProviderGateway:
     def _record(self, latency_ms: int, error: ProviderError | None) -> None:
         # Only errors that say the API is unwell trip the circuit; a 400, an auth error or a
         # refusal came from a working API, so it counts as a sign of life.
-        if error is not None and error.retryable:
+        if error is not None and (error.retryable or error.kind in _UNHEALTHY_KINDS):
             self.breaker.record_failure()
         else:
             self.breaker.record_success()

@@ -18,6 +18,7 @@ from google.genai import errors, types
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
+from actors.providers.bounded import BoundedTransport
 from actors.providers.clients import ClientCache
 from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
@@ -86,7 +87,9 @@ class GeminiProvider:
             api_key=api_key,
             vertexai=False,  # never let GOOGLE_GENAI_USE_VERTEXAI reroute us
             http_options=types.HttpOptions(
-                base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS
+                base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS,
+                # The gateway's call_limits bound the whole call and the reply's size here.
+                client_args={"transport": BoundedTransport()},
             ),
         )
 

@@ -1,4 +1,4 @@
-"""Perplexity through its Agent API (Responses format, ``web_search`` tool), over httpx.
+"""Perplexity through its Agent API (Responses format, ``web_search`` tool), over httpx2.
 
 ``POST {base_url}/v1/agent`` with ``Authorization: Bearer <key>``. The API refuses
 unknown request fields with 400, so the body holds exactly ``model``, ``input``,
@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-import httpx
+import httpx2
 
 from actors.providers import prompts
 from actors.providers.base import Citation, GenerationRequest, ProviderError, Reply
+from actors.providers.bounded import BoundedTransport
 from actors.providers.errors import classify_status, parse_retry_after
 from settings import ProviderSettings
 
@@ -32,7 +33,7 @@ class PerplexityProvider:
     """One ``generate()`` call is one ``POST /v1/agent``; the shared client never retries.
 
     Thread-safe: agent actors may call ``generate`` concurrently on one instance (a single
-    ``httpx.Client`` is safe to share between threads). ``close()`` releases its sockets.
+    ``httpx2.Client`` is safe to share between threads). ``close()`` releases its sockets.
     """
 
     name = "perplexity"
@@ -40,8 +41,9 @@ class PerplexityProvider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.model = settings.model
         self._url = f"{settings.base_url.rstrip('/')}/v1/agent"
-        # Redirects off: a redirect would carry the bearer key to wherever it points.
-        self._client = httpx.Client(follow_redirects=False)
+        # Redirects off: a redirect would carry the bearer key to wherever it points. The
+        # transport lets the gateway's call_limits bound the whole call and the reply's size.
+        self._client = httpx2.Client(follow_redirects=False, transport=BoundedTransport())
 
     def close(self) -> None:
         self._client.close()
@@ -56,15 +58,15 @@ class PerplexityProvider:
                 self._url,
                 json=self._body(request),
                 headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
-                timeout=httpx.Timeout(timeout),
+                timeout=httpx2.Timeout(timeout),
             )
-        except httpx.TimeoutException as exc:
+        except httpx2.TimeoutException as exc:
             raise ProviderError(f"perplexity: no answer within {timeout:g} s",
                                 kind="timeout", retryable=True) from exc
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise ProviderError(f"perplexity: connection failed ({type(exc).__name__})",
                                 kind="connection", retryable=True) from exc
-        except httpx.RequestError as exc:  # e.g. a body that would not decode
+        except httpx2.RequestError as exc:  # e.g. a body that would not decode
             raise ProviderError(f"perplexity: unreadable answer ({type(exc).__name__})",
                                 kind="malformed", retryable=True) from exc
         if not response.is_success:
@@ -110,7 +112,7 @@ class PerplexityProvider:
         )
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx2.Response) -> dict[str, Any]:
     try:
         data = response.json()
     except ValueError as exc:
@@ -161,7 +163,7 @@ def _cost_usd(cost: object) -> float | None:
     return float(sum(parts)) if parts else None
 
 
-def _status_error(response: httpx.Response, api_key: str) -> ProviderError:
+def _status_error(response: httpx2.Response, api_key: str) -> ProviderError:
     """Classify an HTTP error status as the table in ``base`` says."""
     status = response.status_code
     error: dict[str, Any] = {}

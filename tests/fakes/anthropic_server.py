@@ -108,6 +108,10 @@ class FakeAnthropic(FakeServer):
         """The SDK's ``base_url`` for this fake (Anthropic's convention: no ``/v1``)."""
         return self.url
 
+    def reply_script(self, text: str) -> Script:
+        """A success holding ``text`` (for the trickle and oversize modes)."""
+        return Script(200, message(text, model=self.model))
+
     def answer(self, received: Received) -> Script:
         if received.method != "POST" or received.path != MESSAGES_PATH:
             return error(404, "not_found_error", f"no route {received.path}")

@@ -44,6 +44,10 @@ class FakeGemini(FakeServer):
             self.requests.clear()
             self._queue.clear()
 
+    def reply_script(self, text: str) -> Script:
+        """A success holding ``text`` (for the trickle and oversize modes)."""
+        return self.success(text)
+
     def answer(self, received: Received) -> Script:
         return self._refusal(received) or self.success()
 

@@ -111,6 +111,10 @@ class FakeOpenAI(FakeServer):
         """The SDK's ``base_url`` for this fake (OpenAI's convention includes ``/v1``)."""
         return f"{self.url}/v1"
 
+    def reply_script(self, text: str) -> Script:
+        """A success holding ``text`` (for the trickle and oversize modes)."""
+        return Script(200, completion(text, model=self.model))
+
     def answer(self, received: Received) -> Script:
         if received.method != "POST" or received.path != CHAT_PATH:
             return error(404, code="unknown_url", message=f"no route {received.path}")

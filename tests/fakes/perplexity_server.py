@@ -40,6 +40,10 @@ class FakePerplexity(FakeServer):
             self.requests.clear()
             self._queue.clear()
 
+    def reply_script(self, text: str) -> Script:
+        """A success holding ``text`` (for the trickle and oversize modes)."""
+        return self.completed(text)
+
     def answer(self, received: Received) -> Script:
         refusal = self._refusal(received)
         return refusal or self.completed()

@@ -21,6 +21,7 @@ from settings import PROVIDERS, ProviderSettings, Settings
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.anthropic_server import error as anthropic_error
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.server import Trickle
 
 
 @pytest.fixture
@@ -119,3 +120,47 @@ def test_an_over_long_reply_is_a_failed_attempt_not_a_cut_message(
         ("openai", True, None),
     ]
     assert all(c.cost_usd > 0 for c in outcome.calls)  # the refused replies were paid for
+
+
+def test_a_trickling_provider_falls_back_within_the_deadline_and_its_circuit_opens(
+    openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic
+) -> None:
+    anthropic_fake.mode = Trickle(0.05)  # headers at once, then a byte every 50 ms
+    chain, gateways = _chain(openai_fake, anthropic_fake)
+    outcomes, late = [], []
+    try:
+        for seq in range(1, 5):
+            request = GenerationRequest(persona_for("anthropic"), "Remote work", (), seq, 16, time.time() + 1.5)
+            outcomes.append(chain.generate(request))
+            late.append(time.time() - request.deadline)
+    finally:
+        gateways.close()
+
+    assert [(o.source, o.provider) for o in outcomes] == [(Source.FALLBACK, "openai")] * 4
+    assert all(lateness < 0.3 for lateness in late), late
+    for outcome in outcomes[:3]:
+        assert outcome.fallback_reason is not None and outcome.fallback_reason.startswith("anthropic: timeout")
+        assert [(c.provider, c.ok, c.error_class) for c in outcome.calls] == [
+            ("anthropic", False, "timeout"), ("openai", True, None)
+        ]
+    # Three trickles in a row: the circuit opened and the fourth message skipped Clio's API.
+    assert gateways["anthropic"].breaker.state is CircuitState.OPEN
+    assert outcomes[3].fallback_reason == "anthropic: circuit open"
+    assert len(anthropic_fake.requests) == 3
+
+
+def test_a_provider_answering_junk_opens_its_circuit(
+    openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic
+) -> None:
+    anthropic_fake.reply = "Fine."  # refused by the quality gate every time
+    chain, gateways = _chain(openai_fake, anthropic_fake)
+    try:
+        first = chain.generate(_request())
+        second = chain.generate(_request())
+    finally:
+        gateways.close()
+    assert (first.source, first.provider) == (Source.FALLBACK, "openai")
+    assert first.fallback_reason == "anthropic: quality (rejected: too short: 1 words) after 3 tries"
+    assert gateways["anthropic"].breaker.state is CircuitState.OPEN
+    assert second.fallback_reason == "anthropic: circuit open"
+    assert len(anthropic_fake.requests) == 3
