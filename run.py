@@ -30,13 +30,24 @@ GRACEFUL_TIMEOUT = 3.0
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="run.py", description="Run the Roundtable service.")
-    parser.add_argument("command", nargs="?", default="serve", choices=("serve", "check-keys", "setup-db"),
+    parser.add_argument("command", nargs="?", default="serve",
+                        choices=("serve", "check-keys", "setup-db", "export", "import", "prune"),
                         help="serve (default), check-keys (one tiny request per configured "
-                             "provider), or setup-db (create tables and exit)")
+                             "provider), setup-db (create or upgrade the schema and exit), "
+                             "export --out FILE, import FILE, prune --older-than DURATION")
+    add_data_arguments(parser)
     parser.add_argument("--demo", action="store_true",
                         help="fast timings: a round every 2 minutes, gaps of a few seconds")
     parser.add_argument("--env-file", default=".env", help="read settings from this file if it exists")
     return parser.parse_args(argv)
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of the data commands (export, import, prune)."""
+    parser.add_argument("file", nargs="?", help="import: the JSON Lines file to read")
+    parser.add_argument("--out", help="export: the JSON Lines file to write ('-': stdout)")
+    parser.add_argument("--older-than", dest="older_than",
+                        help="prune: remove rows older than this (90d, 12h, 30m, 1s)")
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
@@ -279,6 +290,35 @@ def setup_db(settings: Settings) -> int:
     return 0
 
 
+def data_command(args: argparse.Namespace, settings: Settings) -> int:
+    """``export``, ``import`` or ``prune``; a bad argument or file is one line (exit 2/1)."""
+    from storage.archive import ArchiveError
+    from storage.commands import CommandError, export_command, import_command, prune_command
+
+    needed = {"export": ("--out FILE", args.out), "import": ("FILE", args.file),
+              "prune": ("--older-than DURATION", args.older_than)}[args.command]
+    if not needed[1]:
+        print(f"roundtable: {args.command} needs {needed[0]}", file=sys.stderr)
+        return 2
+    if args.command == "prune":
+        from storage.retention import parse_duration
+
+        try:
+            older_than = parse_duration(args.older_than)
+        except ValueError as exc:
+            print(f"roundtable: --older-than: {exc}", file=sys.stderr)
+            return 2
+    try:
+        if args.command == "export":
+            return export_command(settings.database_url, args.out)
+        if args.command == "import":
+            return import_command(settings.database_url, args.file)
+        return prune_command(settings.database_url, older_than)
+    except (ArchiveError, CommandError) as exc:
+        print(f"roundtable: {exc}", file=sys.stderr)
+        return 1
+
+
 def database_failure(settings: Settings, exc: StorageError) -> int:
     """One line naming the setting, the database (file or server) and the cause; exit 1."""
     from storage.db import describe
@@ -303,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "setup-db":
             return setup_db(settings)
+        if args.command in ("export", "import", "prune"):
+            return data_command(args, settings)
         return asyncio.run(serve(settings, start_round=args.demo))
     except StorageError as exc:
         return database_failure(settings, exc)

@@ -26,7 +26,7 @@ from peewee import (
     BooleanField,
     CharField,
     Check,
-    FloatField,
+    DoubleField,
     ForeignKeyField,
     IntegerField,
     TextField,
@@ -142,7 +142,7 @@ class Message(BaseModel):
     latency_ms = IntegerField(default=0)
     prompt_tokens = IntegerField(default=0)
     completion_tokens = IntegerField(default=0)
-    cost_usd = FloatField(default=0.0)
+    cost_usd = DoubleField(default=0.0)  # DOUBLE PRECISION on PostgreSQL (see 0002)
     fallback_reason = TextField(null=True)
 
     class Meta:
@@ -177,7 +177,7 @@ class ApiCallRecord(BaseModel):
     latency_ms = IntegerField(default=0)
     prompt_tokens = IntegerField(default=0)
     completion_tokens = IntegerField(default=0)
-    cost_usd = FloatField(default=0.0)
+    cost_usd = DoubleField(default=0.0)  # DOUBLE PRECISION on PostgreSQL (see 0002)
     at = BigIntegerField(index=True)
 
     class Meta:

@@ -180,3 +180,21 @@ def test_migrations_are_numbered_without_gaps() -> None:
     found = discover()
     assert [m.version for m in found] == list(range(1, len(found) + 1))
     assert found[0].name == "0001_baseline"
+
+
+@pytest.mark.postgres
+def test_costs_become_double_precision_on_an_upgraded_postgres(scratch_postgres_url: str) -> None:
+    load_postgres_dump(scratch_postgres_url)
+    db = connect(scratch_postgres_url)
+    try:
+        setup_database(db)
+        with using(db):
+            types = db.execute_sql(
+                "SELECT table_name, data_type FROM information_schema.columns "
+                "WHERE column_name = 'cost_usd' ORDER BY table_name"
+            ).fetchall()
+            costs = {row[0] for row in db.execute_sql("SELECT cost_usd FROM messages").fetchall()}
+    finally:
+        db.close()
+    assert types == [("api_calls", "double precision"), ("messages", "double precision")]
+    assert costs == {0.00075}  # through text: not 0.000750000035762787
