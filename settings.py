@@ -77,6 +77,7 @@ class Settings:
     port: int = 8000
     allowed_origins: tuple[str, ...] = ()
     daily_budget_usd: float | None = None
+    retention_days: int | None = None
     topics_file: Path | None = None
     prices_file: Path | None = None
     circuit_failure_threshold: int = 3
@@ -106,6 +107,7 @@ class Settings:
             port=env.integer("PORT", 8000, minimum=0, maximum=65535),
             allowed_origins=env.origins("ALLOWED_ORIGINS"),
             daily_budget_usd=env.optional_number("DAILY_BUDGET_USD", minimum=0.0),
+            retention_days=env.optional_integer("RETENTION_DAYS", minimum=1),
             topics_file=env.existing_file("TOPICS_FILE"),
             prices_file=env.existing_file("PRICES_FILE"),
             circuit_failure_threshold=env.integer("CIRCUIT_FAILURE_THRESHOLD", 3, minimum=1),
@@ -215,6 +217,11 @@ class _Reader:
         if not self.text(name):
             return None
         return self.number(name, 0.0, minimum=minimum)
+
+    def optional_integer(self, name: str, *, minimum: int) -> int | None:
+        if not self.text(name):
+            return None
+        return self.integer(name, minimum, minimum=minimum)
 
     def flag(self, name: str, default: bool) -> bool:
         raw = self.text(name).lower()

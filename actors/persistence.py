@@ -28,7 +28,7 @@ import peewee
 import pykka
 
 from actors.providers.base import ApiCall, Outcome
-from storage import queries
+from storage import queries, retention
 from storage.db import retrying, setup_database
 from storage.models import (
     STATUS_ROW_ID,
@@ -215,6 +215,12 @@ class Persistence(pykka.ThreadingActor):
         """Per provider, ``{"calls", "cost_usd"}`` of API calls since UTC midnight of ``now``."""
         midnight = math.floor(now / 86400) * 86400
         return self._run("calls_today", lambda: queries.calls_since(self._db, midnight * 1000))
+
+    def prune(self, cutoff: float) -> dict[str, int]:
+        """Delete the rows older than ``cutoff`` (epoch seconds, exclusive): finished
+        conversations with their messages, and time-stamped rows (``storage.retention``);
+        the count removed per table."""
+        return retention.prune(self._db, round(cutoff * 1000), keep_open=True)
 
     def _run(self, action: str, work: Callable[[], T]) -> T:
         # The actor thread keeps its connection between messages (reopened after a loss).

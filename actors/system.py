@@ -24,6 +24,7 @@ from actors.clock import Clock, SystemClock
 from actors.persistence import Persistence
 from actors.personas import PERSONAS
 from actors.providers.templates import TemplateWriter
+from actors.retention import DAY_SECONDS, RetentionJob
 from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Ticker
@@ -202,6 +203,7 @@ def create_system(
         broadcaster=broadcaster_ref.proxy(), persistence=persistence, gateways=gateways,
         actors=refs, closers=closers,
     )
+    _start_retention(system)
     if start_ticker:
         system.ticker = Ticker(system.supervisor, settings.tick_seconds)
         system.ticker.start()
@@ -210,6 +212,15 @@ def create_system(
         system.snapshot()["state"], ", ".join(settings.configured_providers) or "none (templates only)",
     )
     return system
+
+
+def _start_retention(system: RoundtableSystem) -> None:
+    """With ``RETENTION_DAYS``, the daily prune; stopped with the engine's closers."""
+    days = system.settings.retention_days
+    if days is not None:
+        job = RetentionJob(system.persistence, system.clock, days * DAY_SECONDS)
+        job.start()
+        system.closers.insert(0, job.stop)
 
 
 def _build_chains(

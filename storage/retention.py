@@ -39,9 +39,10 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2)]
 
 
-def prune(db: peewee.Database, cutoff_ms: int) -> dict[str, int]:
+def prune(db: peewee.Database, cutoff_ms: int, *, keep_open: bool = False) -> dict[str, int]:
     """Delete the rows older than ``cutoff_ms`` (exclusive); the count removed per table.
-    Runs on the calling thread; raises ``StorageError``."""
+    Runs on the calling thread (``keep_open`` as in ``storage.db.using``); raises
+    ``StorageError``."""
 
     def work() -> dict[str, int]:
         with db.atomic():
@@ -50,7 +51,7 @@ def prune(db: peewee.Database, cutoff_ms: int) -> dict[str, int]:
                 removed[model._meta.table_name] = model.delete().where(column < cutoff_ms).execute()
             return removed
 
-    return retrying(db, "prune", work)
+    return retrying(db, "prune", work, keep_open=keep_open)
 
 
 def _prune_conversations(cutoff_ms: int) -> dict[str, int]:

@@ -1,0 +1,85 @@
+"""The engine's retention job: with ``RETENTION_DAYS`` set, old rows are pruned daily."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import pykka
+
+from actors.clock import Clock
+from storage.errors import StorageError
+
+__all__ = ["DAY_SECONDS", "RetentionJob"]
+
+log = logging.getLogger("roundtable.retention")
+
+DAY_SECONDS: Final = 86_400.0
+#: A failed prune is tried again this much later (not a whole day).
+RETRY_SECONDS: Final = 3_600.0
+#: Deleting a first large backlog can take a while; the engine's own writes queue behind it.
+PRUNE_TIMEOUT_SECONDS: Final = 300.0
+
+
+class RetentionJob:
+    """A daemon thread of the engine that asks Persistence (the only writer) to delete
+    the rows older than ``keep_seconds`` when a prune is due by the injected ``clock``:
+    at start, then every ``every_seconds`` (a day). It looks at the clock every
+    ``poll_seconds``, so a clock that jumps ahead (a test, a resumed host) is noticed
+    within one poll. Being a daemon, it never keeps a process alive."""
+
+    def __init__(
+        self,
+        persistence: Any,
+        clock: Clock,
+        keep_seconds: float,
+        *,
+        every_seconds: float = DAY_SECONDS,
+        poll_seconds: float = 60.0,
+    ) -> None:
+        self._persistence = persistence
+        self._clock = clock
+        self._keep = keep_seconds
+        self._every = every_seconds
+        self._poll = poll_seconds
+        self._next_at: float | None = None  # None: due at once
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="roundtable-retention", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Any thread; returns once the job's thread has ended (or after 5 s)."""
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+    def run_if_due(self) -> dict[str, int] | None:
+        """Prune now if due (the job's thread); the counts removed, or ``None``."""
+        now = self._clock.now()
+        if self._next_at is not None and now < self._next_at:
+            return None
+        cutoff = now - self._keep
+        try:
+            removed: dict[str, int] = self._persistence.prune(cutoff).get(timeout=PRUNE_TIMEOUT_SECONDS)
+        except (StorageError, pykka.ActorDeadError, pykka.Timeout) as exc:
+            self._next_at = now + min(RETRY_SECONDS, self._every)
+            log.warning("retention: could not remove rows older than %s (%s); trying again later",
+                        _iso(cutoff), exc)
+            return None
+        self._next_at = now + self._every
+        counts = ", ".join(f"{n} {table}" for table, n in removed.items())
+        log.info("retention: removed rows older than %s: %s", _iso(cutoff), counts)
+        return removed
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            self.run_if_due()
+            self._stopped.wait(self._poll)
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
