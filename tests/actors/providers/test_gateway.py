@@ -89,3 +89,47 @@ def test_seeding_after_a_day_change_counts_for_the_new_day() -> None:
     assert _today(gateways, "gemini") == (2, pytest.approx(0.001))
     clock.t = NOON + 1.5 * DAY  # the next midnight still resets it
     assert _today(gateways, "gemini") == (0, 0.0)
+
+
+class Timed:
+    """Answers after moving the clock on by the next of ``seconds``, with 10 + 5 tokens."""
+
+    def __init__(self, name: str, clock: FakeClock, seconds: list[float]) -> None:
+        self.name, self.model = name, f"{name}-model"
+        self.clock, self.seconds = clock, iter(seconds)
+
+    def generate(self, request: GenerationRequest, *, api_key: str, timeout: float) -> Reply:
+        self.clock.t += next(self.seconds)
+        return Reply(text="A reply.", model=self.model, prompt_tokens=10, completion_tokens=5)
+
+
+def test_health_has_p95_latency_tokens_and_key_counts_but_no_key() -> None:
+    clock = FakeClock()
+    settings = Settings(providers={
+        "openai": ProviderSettings(
+            name="openai", api_keys=("sk-first", "sk-second"), base_url="http://127.0.0.1:9",
+            model="openai-model", requests_per_minute=6000, fallbacks=(),
+        ),
+    })  # fmt: skip
+    latencies = [0.01 * i for i in range(1, 21)]  # 10, 20, ... 200 ms
+    gateways = build_gateways(settings, clock, {"openai": Timed("openai", clock, latencies)})
+    gateway = gateways["openai"]
+    request = GenerationRequest(persona_for("openai"), "Night trains", (), 1, 16, clock.now() + 30)
+    for _ in latencies:
+        gateway.call(request, api_key="sk-first", timeout=1.0)
+    gateway.keys.rest("sk-first")  # after a 401: one of the two keys rests
+
+    health = gateways.health()["openai"]
+    assert (health["p50_latency_ms"], health["p95_latency_ms"]) == (105, 190)
+    assert health["tokens_today"] == 20 * 15
+    assert (health["keys_total"], health["keys_available"]) == (2, 1)
+    assert "sk-" not in str(health)
+    clock.t = NOON + DAY / 2  # midnight: today's tokens start again
+    assert gateways.health()["openai"]["tokens_today"] == 0
+
+
+def test_seeded_tokens_are_shown_by_health() -> None:
+    gateways = _gateways(FakeClock())
+    gateways.seed_today({"openai": {"calls": 2, "cost_usd": 0.01, "tokens": 345}})
+    assert gateways.health()["openai"]["tokens_today"] == 345
+    assert gateways.health()["gemini"]["p95_latency_ms"] is None
