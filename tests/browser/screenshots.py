@@ -1,9 +1,11 @@
-"""Screenshots of the live page for the docs: ``python -m tests.browser.screenshots``.
+"""Screenshots for the docs: ``python -m tests.browser.screenshots [visitor|admin]``.
 
 Starts the real service against fake OpenAI, Anthropic and Perplexity servers (Gemini has
 no key, so its turns show the fallback badge), plays one round so the countdown has a
-"last round", then captures countdown and active modes on a desktop (1280x800) and a
-phone (375x667) into docs/screenshots/. Uses Debian's Chromium, like the browser tests.
+"last round", then captures the visitor's page in countdown and active modes and the
+admin dashboard during a live round, on a desktop (1280x800) and a phone (375x667), into
+docs/screenshots/. With an argument, only that set. Uses Debian's Chromium, like the
+browser tests.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.browser.conftest import DESKTOP, PHONE, launch
 from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.anthropic_server import error as anthropic_error
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.perplexity_server import FakePerplexity
-from tests.service import ROOT, Service
+from tests.service import ADMIN_TOKEN, ROOT, Service
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -53,7 +56,11 @@ def cycle(texts: tuple[str, ...]) -> Any:
     return lambda _: texts[next(turn) % len(texts)]
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    sets = set(argv) or {"visitor", "admin"}
+    if not sets <= {"visitor", "admin"}:
+        print("usage: python -m tests.browser.screenshots [visitor|admin]", file=sys.stderr)
+        return 2
     OUT.mkdir(parents=True, exist_ok=True)
     with (
         FakeOpenAI(reply=cycle(ORION)) as openai,
@@ -61,7 +68,8 @@ def main() -> int:
         FakePerplexity() as perplexity,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        perplexity.enqueue(*(perplexity.completed(text) for text in SCOUT * 4))
+        perplexity.enqueue(*(perplexity.completed(text) for text in SCOUT * 8))
+        anthropic.enqueue(anthropic_error(529, "overloaded_error"))  # an error for the dashboard
         env = {
             "ROUND_INTERVAL_SECONDS": "3600",  # an hourly grid: the countdown reads mm:ss
             "MESSAGE_GAP_MIN_SECONDS": "0.4", "MESSAGE_GAP_MAX_SECONDS": "0.5",
@@ -74,7 +82,10 @@ def main() -> int:
             browser = launch(playwright)
             service.force()  # a first round, so the countdown shows a "last round"
             service.wait_for_state("countdown", timeout=60)
-            shoot(browser, service)
+            if "visitor" in sets:
+                shoot(browser, service)
+            if "admin" in sets:
+                shoot_admin(browser, service)
             browser.close()
     print(f"screenshots written to {OUT}")
     return 0
@@ -97,5 +108,29 @@ def shoot(browser: Any, service: Service) -> None:
         page.screenshot(path=OUT / f"active-{name}.png")
 
 
+def shoot_admin(browser: Any, service: Service) -> None:
+    """The dashboard signed in during a live round, after a few admin actions."""
+    service.control("pause", token="a-guess-that-is-not-the-token")
+    for action in ("pause", "resume"):
+        service.control(action)
+    if service.get("/api/countdown")[1]["state"] != "active":
+        service.force()
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport, reduced_motion="reduce", color_scheme="light")
+        page = context.new_page()
+        page.goto(service.url + "/control")
+        page.get_by_label("Admin token").fill(ADMIN_TOKEN)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("[data-rt-providers] tr")).to_have_count(4)
+        expect(page.locator("[data-rt-admin]")).to_have_attribute("data-state", "active")
+        # The desktop shot shows the whole dashboard; the phone's its first screen, and
+        # then the provider table as it stacks into one card per provider.
+        page.screenshot(path=OUT / f"admin-{name}.png", full_page=name == "desktop")
+        if name == "phone":
+            page.locator("#rt-providers-h").evaluate("heading => heading.scrollIntoView()")
+            page.screenshot(path=OUT / "admin-phone-providers.png")
+        context.close()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -22,7 +22,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, STEADY
 from tests.fakes.openai_server import FakeOpenAI
-from tests.service import ADMIN_TOKEN, Service
+from tests.service import Service
 
 pytestmark = pytest.mark.browser
 
@@ -376,20 +376,3 @@ def test_the_permalink_of_a_missing_round_says_so(new_page: Any, service: Servic
     page = new_page()
     page.goto(service.url + "/c/999")
     expect(page.locator(".rt-empty")).to_have_text("There is no round number 999.")
-
-
-def test_the_control_page_sends_actions_with_the_token(new_page: Any, service: Service) -> None:
-    page = new_page()
-    page.goto(service.url + "/control")
-    result = page.locator("[data-rt-result]")
-    page.get_by_role("textbox", name="Token").fill("wrong")
-    page.get_by_role("button", name="Pause").click()
-    expect(result).to_have_attribute("data-ok", "false")
-    expect(result).to_have_text(re.compile(r"HTTP 40[13]"))
-
-    page.get_by_role("textbox", name="Token").fill(ADMIN_TOKEN)
-    page.get_by_role("button", name="Pause").click()
-    expect(result).to_have_attribute("data-ok", "true")
-    expect(page.locator("[data-roundtable-control]")).to_have_attribute("data-state", "paused")
-    page.reload()  # the token survives a reload of the tab (sessionStorage)
-    expect(page.get_by_role("textbox", name="Token")).to_have_value(ADMIN_TOKEN)

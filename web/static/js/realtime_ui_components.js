@@ -5,7 +5,6 @@
  *   [data-roundtable]                      the live widget (WebSocket /ws, fallback polling)
  *   [data-roundtable-conversation="<id>"]  one past round (GET /api/conversations/<id>)
  *   [data-roundtable-history]              past rounds, newest first, with "older" paging
- *   [data-roundtable-control]              the admin page (POST /control, GET /api/status)
  *
  * The server is the script tag's data-server attribute (default: the page's origin).
  * Model output is untrusted: every server-provided string goes through textContent,
@@ -778,51 +777,6 @@
     return item;
   }
 
-  // ---------------------------------------------------------------- control page
-
-  var TOKEN_KEY = 'roundtable.adminToken';
-
-  /** The admin page: token kept in sessionStorage, four actions, their results, live status. */
-  function renderControlPage(root) {
-    var token = root.querySelector('[data-rt-token]');
-    var result = root.querySelector('[data-rt-result]');
-    var live = root.querySelector('[data-rt-live]');
-    token.value = sessionStorage.getItem(TOKEN_KEY) || '';
-    token.addEventListener('input', function () { sessionStorage.setItem(TOKEN_KEY, token.value.trim()); });
-    function refresh() {
-      return fetchJson('/api/status').then(function (r) {
-        live.textContent = r.body ? JSON.stringify(r.body, null, 2) : 'HTTP ' + r.status;
-        root.setAttribute('data-state', (r.body && r.body.state) || '');
-      }).catch(function () { live.textContent = 'The service is unreachable.'; });
-    }
-    root.querySelectorAll('[data-rt-action]').forEach(function (button) {
-      button.addEventListener('click', function () {
-        button.disabled = true;
-        sendAction(button.getAttribute('data-rt-action'), token.value.trim(), result)
-          .then(refresh).finally(function () { button.disabled = false; });
-      });
-    });
-    refresh();
-    setInterval(refresh, POLL_EVERY_MS);
-  }
-
-  /** POST /control {action} with the bearer token; shows the JSON answer as text. */
-  function sendAction(action, token, out) {
-    out.removeAttribute('data-ok');
-    out.textContent = action + '\u2026';
-    return fetchJson('/control', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + token },
-      body: JSON.stringify({ action: action })
-    }).then(function (r) {
-      out.setAttribute('data-ok', String(r.ok));
-      out.textContent = action + ': HTTP ' + r.status + '\n' + JSON.stringify(r.body, null, 2);
-    }).catch(function () {
-      out.setAttribute('data-ok', 'false');
-      out.textContent = action + ': the service is unreachable.';
-    });
-  }
-
   // ---------------------------------------------------------------- start-up
 
   function init() {
@@ -833,7 +787,6 @@
     });
     document.querySelectorAll('[data-roundtable-conversation]').forEach(renderConversationPage);
     document.querySelectorAll('[data-roundtable-history]').forEach(renderHistoryPage);
-    document.querySelectorAll('[data-roundtable-control]').forEach(renderControlPage);
     window.Roundtable = { widgets: widgets, server: SERVER };
   }
 
