@@ -1,4 +1,4 @@
-"""The admins' audit trail (table ``audit_log``): record, read back, prune.
+"""The admins' audit trail (table ``audit_log``): record and read back.
 
 Every admin request, accepted or refused, is one row: when, which action, the result and
 HTTP status, a short detail (the refusal's reason), the client address and a fingerprint
@@ -6,7 +6,8 @@ of the token sent (``web.admin.fingerprint``; never the token itself).
 
 Unlike the engine's tables, this one is written by the web layer (on a worker thread,
 ``asyncio.to_thread``): every instance, a standby included, records the requests it
-answers, and nothing else ever updates a row. Times are epoch milliseconds on the wire
+answers, and nothing else ever updates a row. Retention (``storage.retention``, run by
+``run.py prune`` and ``RETENTION_DAYS``) deletes old rows by ``at``. Times are epoch milliseconds on the wire
 and in the table; ``AuditRecord.at`` is epoch seconds like the rest of the Python API.
 """
 
@@ -20,7 +21,7 @@ import peewee
 from storage.db import retrying, using
 from storage.models import AuditEntry, to_ms
 
-__all__ = ["MAX_RECENT", "AuditRecord", "prune_before", "recent", "record"]
+__all__ = ["MAX_RECENT", "AuditRecord", "recent", "record"]
 
 #: The most rows ``recent`` returns.
 MAX_RECENT: Final = 200
@@ -66,12 +67,6 @@ def recent(db: peewee.Database, limit: int = 50) -> list[dict[str, Any]]:
     with using(db, "read audit entries"):
         query = AuditEntry.select().order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
         return [_wire(row) for row in query]
-
-
-def prune_before(db: peewee.Database, epoch_ms: int) -> int:
-    """Delete the entries older than ``epoch_ms``; return how many. For retention."""
-    with using(db, "prune audit entries"):
-        return int(AuditEntry.delete().where(AuditEntry.at < epoch_ms).execute())
 
 
 def _wire(row: AuditEntry) -> dict[str, Any]:

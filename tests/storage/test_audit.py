@@ -6,10 +6,11 @@ import peewee
 import pytest
 
 from storage import setup_database
-from storage.audit import AuditRecord, prune_before, recent, record
+from storage.audit import AuditRecord, recent, record
 from storage.db import using
 from storage.models import ApiCallRecord
 from storage.queries import recent_failures
+from storage.retention import prune
 
 
 @pytest.fixture
@@ -43,10 +44,10 @@ def test_long_texts_are_cut(ready: peewee.Database) -> None:
     assert row["action"].endswith("\u2026")
 
 
-def test_prune_before_keeps_the_newer_entries(ready: peewee.Database) -> None:
+def test_retention_prunes_the_older_entries(ready: peewee.Database) -> None:
     for at in (10.0, 20.0, 30.0):
         record(ready, entry(at))
-    assert prune_before(ready, 20_000) == 1
+    assert prune(ready, 20_000)["audit_log"] == 1
     assert [r["at"] for r in recent(ready)] == [30_000, 20_000]
 
 
