@@ -4,20 +4,42 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 TSTAMP := $(VENV)/.installed-test
+# The exact, hashed versions that were tested; `make lock` regenerates both from pyproject.toml.
+LOCK      := requirements.lock
+TEST_LOCK := requirements-test.lock
+UV        := uv==0.13.8
+STALE     := ">> the lock files do not match pyproject.toml: run 'make lock' and commit them"
 
-.PHONY: run demo test lint typecheck browser-deps bench clean
+.PHONY: run demo test lint typecheck browser-deps bench lock clean
 
-$(STAMP): pyproject.toml
+# Dependencies come from the lock only; the project itself goes in with --no-deps, and
+# `pip check` catches a lock that misses a dependency pyproject.toml names.
+$(STAMP): pyproject.toml $(LOCK)
 	@echo ">> creating virtual environment in $(VENV) and installing Roundtable"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --progress-bar on --upgrade pip
-	$(PY) -m pip install --progress-bar on -e .
+	$(PY) -m pip install --progress-bar on --require-hashes -r $(LOCK)
+	$(PY) -m pip install --progress-bar on --no-deps -e .
+	$(PY) -m pip check || { echo $(STALE); exit 1; }
 	touch $(STAMP)
 
-$(TSTAMP): $(STAMP) pyproject.toml
+$(TSTAMP): $(STAMP) pyproject.toml $(TEST_LOCK)
 	@echo ">> installing test dependencies"
-	$(PY) -m pip install --progress-bar on -e '.[test]'
+	$(PY) -m pip install --progress-bar on --require-hashes -r $(TEST_LOCK)
+	$(PY) -m pip check || { echo $(STALE); exit 1; }
 	touch $(TSTAMP)
+
+# Regenerate the lock files after changing a dependency in pyproject.toml (versions already
+# locked are kept unless pyproject.toml rules them out; add --upgrade to move everything).
+# One resolution for every supported Python (3.11+), so the Docker image uses the same file.
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(UV)
+	$(PY) -m uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o $(LOCK)
+	$(PY) -m uv pip compile pyproject.toml --extra test --constraint $(LOCK) --universal \
+		--python-version 3.11 --generate-hashes --custom-compile-command "make lock" --quiet \
+		-o $(TEST_LOCK)
 
 run: $(STAMP)
 	$(PY) run.py

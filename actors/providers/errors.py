@@ -54,7 +54,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     ``retry-after-ms`` (sent by OpenAI and Anthropic) wins over ``Retry-After``, which is
     delta-seconds or an HTTP date counted from ``now`` (epoch seconds; the wall clock when
     omitted). Never negative; a value that is unparseable or not finite counts as absent.
-    ``headers`` must find names case-insensitively (``httpx.Headers`` does) or hold them in
+    ``headers`` must find names case-insensitively (``httpx2.Headers`` does) or hold them in
     lower case.
     """
     raw = headers.get("retry-after")

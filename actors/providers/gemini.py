@@ -2,17 +2,18 @@
 
 ``POST {base_url}/v1beta/models/{model}:generateContent`` with ``x-goog-api-key``. The
 SDK retries only when given ``retry_options``; we never give any, so one ``generate()``
-is one request (ours is the one retry loop). google-genai 3.x sends over ``httpx2`` when
-it is installed and over ``httpx`` otherwise (``GOOGLE_GENAI_HTTP_CLIENT``), and lets
-their transport errors through unwrapped, so both families are caught here. Every
-failure leaves as a ``ProviderError`` (see ``base``).
+is one request (ours is the one retry loop). google-genai 3.x sends over ``httpx2`` (its
+own dependency, and the stack of the other SDKs) and lets its transport errors through
+unwrapped, so they are caught here; ``httpx``'s too when something else installed it
+(``GOOGLE_GENAI_HTTP_CLIENT`` can select it). Every failure leaves as a ``ProviderError``
+(see ``base``).
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-import httpx
+import httpx2
 from google import genai
 from google.genai import errors, types
 
@@ -25,15 +26,15 @@ from settings import ProviderSettings
 
 __all__ = ["GeminiProvider"]
 
-_TIMEOUTS: tuple[type[Exception], ...] = (httpx.TimeoutException,)
-_TRANSPORT: tuple[type[Exception], ...] = (httpx.TransportError,)
+_TIMEOUTS: tuple[type[Exception], ...] = (httpx2.TimeoutException,)
+_TRANSPORT: tuple[type[Exception], ...] = (httpx2.TransportError,)
 try:
-    import httpx2
-except ImportError:  # the SDK then uses httpx, already covered
+    import httpx
+except ImportError:  # not a dependency of ours: the SDK then uses httpx2 only
     pass
 else:
-    _TIMEOUTS += (httpx2.TimeoutException,)
-    _TRANSPORT += (httpx2.TransportError,)
+    _TIMEOUTS += (httpx.TimeoutException,)
+    _TRANSPORT += (httpx.TransportError,)
 
 #: Client-level bound; every call sets its own ``timeout`` on top of it.
 _DEFAULT_TIMEOUT_MS: Final = 60_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+import httpx2
 import pytest
 
 from actors.providers.errors import classify_status, parse_retry_after
@@ -70,5 +70,5 @@ def test_absent_or_unreadable_is_none(headers: dict[str, str]) -> None:
 
 
 def test_header_names_are_found_whatever_their_case_in_httpx_headers() -> None:
-    headers = httpx.Headers({"Retry-After-Ms": "1500", "Retry-After": "9"})
+    headers = httpx2.Headers({"Retry-After-Ms": "1500", "Retry-After": "9"})
     assert parse_retry_after(headers) == 1.5

@@ -1,4 +1,4 @@
-"""PerplexityProvider against a fake Agent API on 127.0.0.1, through the real httpx client."""
+"""PerplexityProvider against a fake Agent API on 127.0.0.1, through the real httpx2 client."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 
-import httpx
+import httpx2
 import pytest
 
 from actors.personas import persona_for
@@ -106,7 +106,7 @@ def test_default_answer_passes_the_strict_fake(provider: PerplexityProvider) -> 
 
 def test_the_fake_refuses_unknown_fields(server: FakePerplexity) -> None:
     body = {"model": "perplexity/sonar", "input": "hi", "temperature": 0.2}
-    response = httpx.post(f"{server.url}/v1/responses", json=body,
+    response = httpx2.post(f"{server.url}/v1/responses", json=body,
                           headers={"Authorization": "Bearer x"})
     assert response.status_code == 400
     assert "temperature" in response.json()["error"]["message"]
