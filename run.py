@@ -1,4 +1,5 @@
-"""Roundtable's entry point: ``python run.py [--demo]``, ``python run.py check-keys``.
+"""Roundtable's entry point: ``python run.py [--demo]``, ``python run.py check-keys``
+(``roundtable ...`` once installed: the same commands).
 
 The only module that reads the environment (and an optional ``.env``): it validates the
 settings once, starts the engine, serves the app with Hypercorn on HOST:PORT, and on
@@ -17,8 +18,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from settings import Settings, SettingsError, demo
+from settings import VERSION, Settings, SettingsError, demo, env_example
 from storage.errors import StorageError
+from web.tls import apply_tls, check_tls
 
 log = logging.getLogger("roundtable")
 
@@ -29,12 +31,15 @@ GRACEFUL_TIMEOUT = 3.0
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="run.py", description="Run the Roundtable service.")
+    parser = argparse.ArgumentParser(prog=_program(), description="Run the Roundtable service.")
     parser.add_argument("command", nargs="?", default="serve",
-                        choices=("serve", "check-keys", "setup-db", "export", "import", "prune"),
+                        choices=("serve", "check-keys", "setup-db", "export", "import", "prune",
+                                 "env-example"),
                         help="serve (default), check-keys (one tiny request per configured "
                              "provider), setup-db (create or upgrade the schema and exit), "
-                             "export --out FILE, import FILE, prune --older-than DURATION")
+                             "export --out FILE, import FILE, prune --older-than DURATION, "
+                             "env-example (print every setting with its default and meaning)")
+    parser.add_argument("--version", action="version", version=f"roundtable {VERSION}")
     add_data_arguments(parser)
     parser.add_argument("--demo", action="store_true",
                         help="fast timings: a round every 2 minutes, gaps of a few seconds")
@@ -50,6 +55,12 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         help="prune: remove rows older than this (90d, 12h, 30m, 1s)")
 
 
+def _program() -> str:
+    """``run.py`` or ``roundtable`` (the console script), as the user typed it."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "roundtable" if name == "roundtable" else "run.py"
+
+
 def load_settings(args: argparse.Namespace) -> Settings:
     from dotenv import load_dotenv
 
@@ -57,6 +68,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
         load_dotenv(args.env_file, override=False)
     settings = Settings.from_env(os.environ)
     check_data_files(settings)
+    check_tls(settings)
     return demo(settings) if args.demo else settings
 
 
@@ -168,7 +180,9 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
         config.graceful_timeout = GRACEFUL_TIMEOUT
         config.accesslog = None
         config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once
-        log.info("Roundtable is live at http://%s:%d (admin page: /control)", settings.host, settings.port)
+        scheme = apply_tls(config, settings)
+        log.info("Roundtable %s is live at %s://%s:%d (admin page: /control)", VERSION, scheme,
+                 settings.host, settings.port)
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     finally:
         stopping.set()
@@ -330,6 +344,9 @@ def database_failure(settings: Settings, exc: StorageError) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "env-example":  # needs no valid settings: it documents them
+        sys.stdout.write(env_example())
+        return 0
     try:
         settings = load_settings(args)
     except SettingsError as exc:

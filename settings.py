@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TypeVar
 
-__all__ = ["PROVIDERS", "ProviderSettings", "Settings", "SettingsError"]
+__all__ = [
+    "PROVIDERS", "VERSION", "ProviderSettings", "SettingDoc", "Settings", "SettingsError", "describe", "env_example",
+]
+
+#: Roundtable's version (pyproject.toml reads it from here; CHANGELOG.md tells what changed).
+VERSION: Final = "0.1.0"
 
 #: Agent ids, in speaking order. Each agent's id is the name of its own provider.
 PROVIDERS: Final = ("openai", "anthropic", "perplexity", "gemini")
@@ -31,6 +37,9 @@ DEFAULT_MODELS: Final = {
     "anthropic": "claude-sonnet-5-5",
     "perplexity": "perplexity/sonar",
     "gemini": "gemini-2.5-flash",
+}
+PROVIDER_LABELS: Final = {
+    "openai": "OpenAI", "anthropic": "Anthropic", "perplexity": "Perplexity", "gemini": "Gemini",
 }
 DATABASE_SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 
@@ -87,39 +96,98 @@ class Settings:
     typing_lead_seconds: float = 2.0
     log_level: str = "INFO"
     ws_compression: bool = False
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from ``environ``; raise ``SettingsError`` on the first bad value."""
-        env = _Reader(environ)
-        settings = cls(
-            providers={name: _provider(env, name) for name in PROVIDERS},
-            round_interval_seconds=env.number("ROUND_INTERVAL_SECONDS", 1800.0, minimum=0.001),
-            messages_per_round=env.integer("MESSAGES_PER_ROUND", 16, minimum=1),
-            message_gap_min_seconds=env.number("MESSAGE_GAP_MIN_SECONDS", 60.0, minimum=0.0),
-            message_gap_max_seconds=env.number("MESSAGE_GAP_MAX_SECONDS", 120.0, minimum=0.0),
-            min_countdown_seconds=env.number("MIN_COUNTDOWN_SECONDS", 60.0, minimum=0.0),
-            complete_hold_seconds=env.number("COMPLETE_HOLD_SECONDS", 10.0, minimum=0.0),
-            generation_grace_seconds=env.number("GENERATION_GRACE_SECONDS", 15.0, minimum=0.001),
-            database_url=env.database_url("DATABASE_URL", "sqlite:///data/roundtable.db"),
-            admin_token=env.text("ADMIN_TOKEN") or None,
-            host=env.text("HOST", "127.0.0.1"),
-            port=env.integer("PORT", 8000, minimum=0, maximum=65535),
-            allowed_origins=env.origins("ALLOWED_ORIGINS"),
-            daily_budget_usd=env.optional_number("DAILY_BUDGET_USD", minimum=0.0),
-            retention_days=env.optional_integer("RETENTION_DAYS", minimum=1),
-            topics_file=env.existing_file("TOPICS_FILE"),
-            prices_file=env.existing_file("PRICES_FILE"),
-            circuit_failure_threshold=env.integer("CIRCUIT_FAILURE_THRESHOLD", 3, minimum=1),
-            circuit_cooldown_seconds=env.number("CIRCUIT_COOLDOWN_SECONDS", 60.0, minimum=0.0),
-            provider_max_attempts=env.integer("PROVIDER_MAX_ATTEMPTS", 3, minimum=1, maximum=10),
-            tick_seconds=env.number("TICK_SECONDS", 0.1, minimum=0.001, maximum=5.0),
-            typing_lead_seconds=env.number("TYPING_LEAD_SECONDS", 2.0, minimum=0.0),
-            log_level=env.choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR")),
-            ws_compression=env.flag("WS_COMPRESSION", False),
-        )
+        settings = cls._read(_Reader(environ))
         settings.validate()
         return settings
+
+    @classmethod
+    def _read(cls, env: _Reader) -> Settings:
+        """Every setting, each read once with its default and its one-line meaning (``doc``:
+        the source of ``.env.example``; see ``env_example``)."""
+        return cls(
+            providers={name: _provider(env, name) for name in PROVIDERS},
+            round_interval_seconds=env.number(
+                "ROUND_INTERVAL_SECONDS", 1800.0, minimum=0.001,
+                doc="start-to-start spacing of scheduled rounds (slots aligned to the Unix epoch, UTC)"),
+            messages_per_round=env.integer(
+                "MESSAGES_PER_ROUND", 16, minimum=1,
+                doc="messages in a round; a multiple of the 4 agents"),
+            message_gap_min_seconds=env.number(
+                "MESSAGE_GAP_MIN_SECONDS", 60.0, minimum=0.0,
+                doc="shortest random gap between two messages (floats allowed)"),
+            message_gap_max_seconds=env.number(
+                "MESSAGE_GAP_MAX_SECONDS", 120.0, minimum=0.0,
+                doc="longest random gap between two messages"),
+            min_countdown_seconds=env.number(
+                "MIN_COUNTDOWN_SECONDS", 60.0, minimum=0.0,
+                doc="a round ends at least this long before the next slot"),
+            complete_hold_seconds=env.number(
+                "COMPLETE_HOLD_SECONDS", 10.0, minimum=0.0,
+                doc='how long "round complete" is shown'),
+            generation_grace_seconds=env.number(
+                "GENERATION_GRACE_SECONDS", 15.0, minimum=0.001,
+                doc="extra time past a message's planned reveal before its agent falls back"),
+            database_url=env.database_url(
+                "DATABASE_URL", "sqlite:///data/roundtable.db",
+                doc="sqlite:///path, or postgresql://user:pass@host/db (postgresql+pool://...) "
+                    "for production and several instances"),
+            admin_token=env.text(
+                "ADMIN_TOKEN",
+                doc="bearer token for POST /control; unset refuses every admin action") or None,
+            host=env.text("HOST", "127.0.0.1", doc="address to listen on (0.0.0.0 in a container)"),
+            port=env.integer("PORT", 8000, minimum=0, maximum=65535, doc="port to listen on"),
+            allowed_origins=env.origins(
+                "ALLOWED_ORIGINS",
+                doc="comma-separated origins (https://example.com) that may embed the widget and "
+                    "open the WebSocket; * allows any; unset means the same origin only"),
+            daily_budget_usd=env.optional_number(
+                "DAILY_BUDGET_USD", minimum=0.0,
+                doc="past it, agents answer from templates until UTC midnight; unset: no limit"),
+            topics_file=env.existing_file(
+                "TOPICS_FILE",
+                doc="one topic per line (# comments, blank lines ignored); unset: the built-in list"),
+            prices_file=env.existing_file(
+                "PRICES_FILE",
+                doc="JSON price table (USD per million tokens) merged over the built-in one"),
+            circuit_failure_threshold=env.integer(
+                "CIRCUIT_FAILURE_THRESHOLD", 3, minimum=1,
+                doc="consecutive failures that open a provider's circuit"),
+            circuit_cooldown_seconds=env.number(
+                "CIRCUIT_COOLDOWN_SECONDS", 60.0, minimum=0.0,
+                doc="how long an open circuit stays open before one probe"),
+            provider_max_attempts=env.integer(
+                "PROVIDER_MAX_ATTEMPTS", 3, minimum=1, maximum=10,
+                doc="tries per provider per message (bounded by the message's deadline)"),
+            tick_seconds=env.number(
+                "TICK_SECONDS", 0.1, minimum=0.001, maximum=5.0,
+                doc="how often the Supervisor checks the clock (tests use tiny values)"),
+            typing_lead_seconds=env.number(
+                "TYPING_LEAD_SECONDS", 2.0, minimum=0.0,
+                doc="the typing indicator shows this long before a reveal"),
+            retention_days=env.optional_integer(
+                "RETENTION_DAYS", minimum=1,
+                doc="whole days; the engine deletes finished rounds, their messages, API calls and "
+                    "audit entries older than this, at start and then once a day; unset keeps all"),
+            log_level=env.choice(
+                "LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"),
+                doc="DEBUG, INFO, WARNING or ERROR"),
+            ws_compression=env.flag(
+                "WS_COMPRESSION", False,
+                doc="on lets the WebSocket negotiate permessage-deflate (about 3x the memory per "
+                    "visitor; the frames are small)"),
+            tls_certfile=env.existing_file(
+                "TLS_CERTFILE",
+                doc="PEM certificate chain: with TLS_KEYFILE, serve https and wss (and send HSTS) "
+                    "without a proxy"),
+            tls_keyfile=env.existing_file(
+                "TLS_KEYFILE", doc="PEM private key for TLS_CERTFILE"),
+        )
 
     def validate(self) -> None:
         """Check rules that involve more than one setting."""
@@ -141,6 +209,12 @@ class Settings:
                 f"{self.min_countdown_seconds:g} leaves no time for a round in "
                 f"ROUND_INTERVAL_SECONDS {self.round_interval_seconds:g}",
             )
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            given, missing = (
+                ("TLS_CERTFILE", "TLS_KEYFILE") if self.tls_keyfile is None
+                else ("TLS_KEYFILE", "TLS_CERTFILE")
+            )
+            raise SettingsError(missing, f"is unset but {given} is set; TLS needs both (or neither)")
         for provider in self.providers.values():
             for other in provider.fallbacks:
                 if other not in PROVIDERS:
@@ -163,6 +237,11 @@ class Settings:
     def is_postgres(self) -> bool:
         return self.database_url.split("://", 1)[0] != "sqlite"
 
+    @property
+    def tls(self) -> bool:
+        """Whether Hypercorn serves https and wss itself (TLS_CERTFILE and TLS_KEYFILE)."""
+        return self.tls_certfile is not None
+
 
 def demo(settings: Settings) -> Settings:
     """Fast timings for ``run.py --demo``: a round every 2 minutes, gaps of a few seconds."""
@@ -179,52 +258,110 @@ def demo(settings: Settings) -> Settings:
 
 def _provider(env: _Reader, name: str) -> ProviderSettings:
     prefix = name.upper()
+    label = PROVIDER_LABELS[name]
     others = tuple(p for p in PROVIDERS if p != name)
     return ProviderSettings(
         name=name,
-        api_keys=env.items(f"{prefix}_API_KEY"),
-        base_url=env.url(f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name]),
-        model=env.text(f"{prefix}_MODEL", DEFAULT_MODELS[name]),
-        requests_per_minute=env.integer(f"{prefix}_RPM", 60, minimum=1),
-        fallbacks=env.items(f"{prefix}_FALLBACKS") or others,
+        api_keys=env.items(
+            f"{prefix}_API_KEY",
+            doc=f"{label} key(s), comma-separated to rotate; unset: the {name} agent uses its "
+                "fallbacks, then templates"),
+        base_url=env.url(
+            f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name],
+            doc=f"{label} API base URL (a proxy, gateway or compatible local server)"),
+        model=env.text(f"{prefix}_MODEL", DEFAULT_MODELS[name], doc=f"{label} model"),
+        requests_per_minute=env.integer(
+            f"{prefix}_RPM", 60, minimum=1, doc=f"requests per minute allowed to {label}"),
+        fallbacks=env.items(
+            f"{prefix}_FALLBACKS", default=others,
+            doc=f"comma-separated providers the {name} agent tries after its own"),
     )
 
 
+@dataclass(frozen=True)
+class SettingDoc:
+    """One setting as ``.env.example`` shows it: its name, default (as text; empty when
+    unset) and one-line meaning."""
+
+    name: str
+    default: str
+    doc: str
+
+
+def describe() -> tuple[SettingDoc, ...]:
+    """Every setting, in the order ``Settings.from_env`` reads them."""
+    env = _Reader({})
+    Settings._read(env)
+    return tuple(env.read)
+
+
+ENV_EXAMPLE_COMMAND: Final = "python run.py env-example > .env.example"
+
+
+def env_example() -> str:
+    """The text of ``.env.example``: every setting, commented out, with its default and
+    meaning. tests/deploy/test_env_example.py checks that the file matches."""
+    lines = [
+        "# Roundtable settings: every one, with its default and meaning.",
+        "# GENERATED from settings.py; do not edit. After adding or changing a setting, run",
+        f"#     {ENV_EXAMPLE_COMMAND}",
+        "# Copy this file to .env and uncomment what you change (the environment wins over .env).",
+    ]
+    for entry in describe():
+        lines.append("")
+        lines.extend(textwrap.wrap(entry.doc, 88, initial_indent="# ", subsequent_indent="# "))
+        lines.append(f"#{entry.name}={entry.default}")
+    return "\n".join(lines) + "\n"
+
+
 class _Reader:
-    """Typed accessors over an environment mapping; each raises ``SettingsError``."""
+    """Typed accessors over an environment mapping; each raises ``SettingsError`` and
+    records the setting it read (name, default, ``doc``) in ``read``."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
+        self.read: list[SettingDoc] = []
 
-    def text(self, name: str, default: str = "") -> str:
-        value = self._environ.get(name, "").strip()
-        return value or default
+    def _raw(self, name: str, default: object, doc: str) -> str:
+        shown = "" if default is None else _show(default)
+        self.read.append(SettingDoc(name, shown, doc))
+        return self._environ.get(name, "").strip()
 
-    def items(self, name: str) -> tuple[str, ...]:
-        return tuple(part.strip() for part in self.text(name).split(",") if part.strip())
+    def text(self, name: str, default: str = "", *, doc: str) -> str:
+        return self._raw(name, default, doc) or default
+
+    def items(self, name: str, default: tuple[str, ...] = (), *, doc: str) -> tuple[str, ...]:
+        raw = self._raw(name, default, doc)
+        return tuple(part.strip() for part in raw.split(",") if part.strip()) or default
 
     def integer(
-        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+        self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None,
+        doc: str,
     ) -> int:
-        return self._bounded(name, default, int, "a whole number", minimum, maximum)
+        raw = self._raw(name, default, doc)
+        return self._bounded(name, raw, default, int, "a whole number", minimum, maximum)
 
     def number(
-        self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+        self, name: str, default: float, *, minimum: float | None = None,
+        maximum: float | None = None, doc: str,
     ) -> float:
-        return self._bounded(name, default, _finite_float, "a number", minimum, maximum)
+        raw = self._raw(name, default, doc)
+        return self._bounded(name, raw, default, _finite_float, "a number", minimum, maximum)
 
-    def optional_number(self, name: str, *, minimum: float) -> float | None:
-        if not self.text(name):
+    def optional_number(self, name: str, *, minimum: float, doc: str) -> float | None:
+        raw = self._raw(name, None, doc)
+        if not raw:
             return None
-        return self.number(name, 0.0, minimum=minimum)
+        return self._bounded(name, raw, 0.0, _finite_float, "a number", minimum, None)
 
-    def optional_integer(self, name: str, *, minimum: int) -> int | None:
-        if not self.text(name):
+    def optional_integer(self, name: str, *, minimum: int, doc: str) -> int | None:
+        raw = self._raw(name, None, doc)
+        if not raw:
             return None
-        return self.integer(name, minimum, minimum=minimum)
+        return self._bounded(name, raw, minimum, int, "a whole number", minimum, None)
 
-    def flag(self, name: str, default: bool) -> bool:
-        raw = self.text(name).lower()
+    def flag(self, name: str, default: bool, *, doc: str) -> bool:
+        raw = self._raw(name, default, doc).lower()
         if not raw:
             return default
         if raw in ("1", "true", "yes", "on"):
@@ -233,27 +370,27 @@ class _Reader:
             return False
         raise SettingsError(name, f"{raw!r} is not on/off (true/false, 1/0)")
 
-    def choice(self, name: str, default: str, options: tuple[str, ...]) -> str:
-        value = self.text(name, default).upper()
+    def choice(self, name: str, default: str, options: tuple[str, ...], *, doc: str) -> str:
+        value = self.text(name, default, doc=doc).upper()
         if value not in options:
             raise SettingsError(name, f"{value!r} is not one of {', '.join(options)}")
         return value
 
-    def url(self, name: str, default: str) -> str:
-        value = self.text(name, default).rstrip("/")
+    def url(self, name: str, default: str, *, doc: str) -> str:
+        value = self.text(name, default, doc=doc).rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise SettingsError(name, f"{value!r} is not an http(s) URL")
         return value
 
-    def origins(self, name: str) -> tuple[str, ...]:
-        origins = tuple(o.rstrip("/") for o in self.items(name))
+    def origins(self, name: str, *, doc: str) -> tuple[str, ...]:
+        origins = tuple(o.rstrip("/") for o in self.items(name, doc=doc))
         for origin in origins:
             if origin != "*" and not origin.startswith(("http://", "https://")):
                 raise SettingsError(name, f"{origin!r} is not an origin like https://example.com")
         return origins
 
-    def database_url(self, name: str, default: str) -> str:
-        value = self.text(name, default)
+    def database_url(self, name: str, default: str, *, doc: str) -> str:
+        value = self.text(name, default, doc=doc)
         scheme = value.split("://", 1)[0] if "://" in value else ""
         if scheme not in DATABASE_SCHEMES:
             raise SettingsError(
@@ -261,8 +398,8 @@ class _Reader:
             )
         return value
 
-    def existing_file(self, name: str) -> Path | None:
-        value = self.text(name)
+    def existing_file(self, name: str, *, doc: str) -> Path | None:
+        value = self._raw(name, None, doc)
         if not value:
             return None
         path = Path(value)
@@ -270,16 +407,16 @@ class _Reader:
             raise SettingsError(name, f"{value!r} is not a readable file")
         return path
 
+    @staticmethod
     def _bounded(
-        self,
         name: str,
+        raw: str,
         default: T,
         parse: Callable[[str], T],
         kind: str,
         minimum: float | None,
         maximum: float | None,
     ) -> T:
-        raw = self.text(name)
         if not raw:
             return default
         try:
@@ -291,6 +428,17 @@ class _Reader:
         if maximum is not None and value > maximum:  # type: ignore[operator]
             raise SettingsError(name, f"{raw} is above the maximum {maximum:g}")
         return value
+
+
+def _show(default: object) -> str:
+    """A default as a .env value: on/off, 1800 (not 1800.0), a,b,c."""
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, float):
+        return f"{default:g}"
+    if isinstance(default, tuple):
+        return ",".join(str(item) for item in default)
+    return str(default)
 
 
 def _finite_float(raw: str) -> float:

@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from quart import Blueprint, Response, abort, jsonify, request
 
+from settings import VERSION
 from storage import export, queries
 from web.context import Context
 
@@ -21,7 +22,7 @@ MAX_ID: Final = 2**63 - 1
 @bp.get("/api/status")
 async def status() -> Response:
     context = Context.current()
-    return jsonify(await context.call(context.system.status))
+    return jsonify({**await context.call(context.system.status), "version": VERSION})
 
 
 @bp.get("/api/countdown")

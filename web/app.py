@@ -21,6 +21,7 @@ from actors.broadcaster import Hub
 from settings import Settings
 from web import admin, api, control, metrics, pages, ws
 from web.context import ENGINE_TIMEOUT, Context, EngineTimeout
+from web.tls import HSTS
 
 __all__ = ["create_app"]
 
@@ -85,6 +86,8 @@ async def _headers(response: Response) -> Response:
     context = Context.current()
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if context.settings.tls:  # only over https: browsers ignore HSTS on plain http anyway
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         response.headers.setdefault("Content-Security-Policy", context.content_security_policy())
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
