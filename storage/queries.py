@@ -179,26 +179,20 @@ def spend_since(db: peewee.Database, epoch_ms: int) -> float:
 
 
 def calls_since(db: peewee.Database, epoch_ms: int) -> dict[str, dict[str, Any]]:
-    """Per provider, ``{"calls": int, "cost_usd": float, "tokens": int}`` (prompt plus
-    completion tokens) for calls at or after ``epoch_ms``."""
+    """Per provider, ``{"calls": int, "cost_usd": float}`` for calls at or after ``epoch_ms``."""
     with using(db, "calls_since"):
         query = (
             ApiCallRecord.select(
                 ApiCallRecord.provider,
                 fn.COUNT(ApiCallRecord.id).alias("calls"),
                 fn.SUM(ApiCallRecord.cost_usd).alias("cost_usd"),
-                fn.SUM(ApiCallRecord.prompt_tokens + ApiCallRecord.completion_tokens).alias("tokens"),
             )
             .where(ApiCallRecord.at >= epoch_ms)
             .group_by(ApiCallRecord.provider)
         )
         rows: Iterable[dict[str, Any]] = query.dicts()  # type: ignore[assignment]
         return {
-            row["provider"]: {
-                "calls": int(row["calls"]),
-                "cost_usd": float(row["cost_usd"] or 0.0),
-                "tokens": int(row["tokens"] or 0),
-            }
+            row["provider"]: {"calls": int(row["calls"]), "cost_usd": float(row["cost_usd"] or 0.0)}
             for row in rows
         }
 

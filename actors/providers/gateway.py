@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import statistics
 import threading
 from collections import deque
@@ -46,7 +45,7 @@ PROVIDER_CLASSES: Final = {
     "perplexity": ("actors.providers.perplexity", "PerplexityProvider"),
     "gemini": ("actors.providers.gemini", "GeminiProvider"),
 }
-_LATENCY_WINDOW: Final = 50  # recent calls kept for the p50 and p95
+_LATENCY_WINDOW: Final = 50  # recent calls kept for the p50
 _DAY: Final = 86_400.0
 _DESCRIPTION_CHARS: Final = 80
 
@@ -97,7 +96,6 @@ class ProviderGateway:
         self._day = self._today()
         self._calls_today = 0
         self._cost_today = 0.0
-        self._tokens_today = 0
         self._last_error: str | None = None
         self._last_error_at: float | None = None
 
@@ -130,7 +128,7 @@ class ProviderGateway:
         if reply is not None:
             error = self._judge(reply, request)
         latency_ms = max(0, round((self._clock.now() - started) * 1000))
-        self._record(latency_ms, error, reply)
+        self._record(latency_ms, error)
         return CallResult(reply, error, started, latency_ms)
 
     def _generate(
@@ -164,7 +162,7 @@ class ProviderGateway:
             self._roll()
             self._cost_today += cost_usd
 
-    def seed_today(self, *, calls: int, cost_usd: float, tokens: int = 0) -> None:
+    def seed_today(self, *, calls: int, cost_usd: float) -> None:
         """Set today's (UTC) call count and cost, e.g. from the database at start-up.
 
         Replaces the in-memory counters, so call it before this gateway makes calls; they
@@ -172,32 +170,28 @@ class ProviderGateway:
         """
         with self._lock:
             self._roll()
-            self._calls_today, self._cost_today, self._tokens_today = calls, cost_usd, tokens
+            self._calls_today, self._cost_today = calls, cost_usd
 
     def redact(self, text: str) -> str:
         return self.keys.redact(text)
 
     def health(self) -> dict[str, Any]:
-        """JSON-ready health for ``/api/status``; never contains a key (only counts)."""
+        """JSON-ready health for ``/api/status``; never contains a key."""
         with self._lock:
             self._roll()
             p50 = round(statistics.median(self._latencies)) if self._latencies else None
             return {
                 "configured": self.configured,
-                "keys_total": len(self.keys),
-                "keys_available": self.keys.available(),
                 "model": self.model,
                 "circuit": str(self.breaker.state),
                 "last_error": self._last_error,
                 "last_error_at": None if self._last_error_at is None else round(self._last_error_at * 1000),
                 "p50_latency_ms": p50,
-                "p95_latency_ms": _nearest_rank(self._latencies, 0.95),
                 "calls_today": self._calls_today,
-                "tokens_today": self._tokens_today,
                 "cost_today_usd": round(self._cost_today, 6),
             }
 
-    def _record(self, latency_ms: int, error: ProviderError | None, reply: Reply | None) -> None:
+    def _record(self, latency_ms: int, error: ProviderError | None) -> None:
         # Only errors that say the API is unwell trip the circuit; a 400, an auth error or a
         # refusal came from a working API, so it counts as a sign of life.
         if error is not None and (error.retryable or error.kind in _UNHEALTHY_KINDS):
@@ -208,8 +202,6 @@ class ProviderGateway:
             self._roll()
             self._calls_today += 1
             self._latencies.append(latency_ms)
-            if reply is not None:
-                self._tokens_today += reply.prompt_tokens + reply.completion_tokens
             if error is not None:
                 self._last_error, self._last_error_at = error.error_class, self._clock.now()
 
@@ -217,7 +209,7 @@ class ProviderGateway:
         """Reset the daily counters at UTC midnight. Caller holds the lock."""
         today = self._today()
         if today != self._day:
-            self._day, self._calls_today, self._cost_today, self._tokens_today = today, 0, 0.0, 0
+            self._day, self._calls_today, self._cost_today = today, 0, 0.0
 
     def _today(self) -> int:
         return int(self._clock.now() // _DAY)
@@ -241,15 +233,14 @@ class Gateways(Mapping[str, ProviderGateway]):
     def seed_today(self, totals: Mapping[str, Mapping[str, float | int]]) -> None:
         """Seed each gateway's calls and cost for the current UTC day, so ``/api/status``
         survives a restart. ``totals`` is ``storage.queries.calls_since`` since UTC midnight:
-        ``{provider: {"calls": int, "cost_usd": float, "tokens": int}}``. Providers without a gateway are
+        ``{provider: {"calls": int, "cost_usd": float}}``. Providers without a gateway are
         ignored; gateways without totals keep zero. Call once at start-up, before any call.
         """
         for name, counts in totals.items():
             gateway = self._gateways.get(name)
             if gateway is not None:
                 gateway.seed_today(
-                    calls=int(counts.get("calls", 0)), cost_usd=float(counts.get("cost_usd", 0.0)),
-                    tokens=int(counts.get("tokens", 0)),
+                    calls=int(counts.get("calls", 0)), cost_usd=float(counts.get("cost_usd", 0.0))
                 )
 
     def health(self) -> dict[str, dict[str, Any]]:
@@ -259,14 +250,6 @@ class Gateways(Mapping[str, ProviderGateway]):
     def close(self) -> None:
         """Close the providers' clients (their connection pools); call once, at shutdown."""
         close_providers(g.provider for g in self._gateways.values() if g.provider is not None)
-
-
-def _nearest_rank(values: Iterable[int], quantile: float) -> int | None:
-    """The nearest-rank percentile of ``values`` (None when empty): p95 of 20 is the 19th."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    return ordered[max(0, math.ceil(quantile * len(ordered)) - 1)]
 
 
 def describe_error(
