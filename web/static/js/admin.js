@@ -23,6 +23,10 @@
     complete: 'The round just ended',
     paused: 'Paused: no round starts until you resume'
   };
+  var MODEL_CHECK_WORDS = {
+    retiring: 'retiring', retired: 'retired: calls will fail or be re-routed',
+    unknown: 'not offered to this key', error: 'could not be checked'
+  };
   var CIRCUIT_WORDS = { closed: 'closed (healthy)', open: 'open (resting)', half_open: 'half-open (probing)' };
   var DONE_WORDS = {
     force: 'A round was started.',
@@ -229,7 +233,7 @@
     this.renderFacts(status);
     this.tick();
     this.renderSpend(status);
-    this.renderProviders(status.providers || {}, status.role);
+    this.renderProviders(status.providers || {}, status.role, (status.budget || {}).providers || {});
   };
 
   Dashboard.prototype.renderFacts = function (status) {
@@ -281,13 +285,15 @@
     box.textContent = '';
     var today = status.today || {};
     var budget = status.budget || {};
-    var spent = first(today, ['cost_usd']);
-    var limit = first(budget, ['daily_usd', 'limit_usd']);
-    if (limit === null) limit = first(today, ['budget_usd']);
+    var spent = first(budget, ['spent_today_usd']);
+    if (spent === null) spent = first(today, ['cost_usd']);
+    var limit = first(budget, ['daily_limit_usd']);
     var line = box.appendChild(h('p', 'rt-spend-line'));
     line.appendChild(h('strong', null, usd(spent)));
     line.appendChild(document.createTextNode(isNumber(limit) ? ' of a ' + usd(limit) + ' daily budget' : ' (no daily budget set)'));
     line.appendChild(document.createTextNode(' \u00b7 ' + count(today.calls) + ' provider calls'));
+    var tokens = sumTokens(today, 'prompt_tokens', 'completion_tokens');
+    if (tokens !== null) line.appendChild(document.createTextNode(' \u00b7 ' + count(tokens) + ' tokens'));
     if (isNumber(limit) && limit > 0 && isNumber(spent)) {
       var meter = box.appendChild(h('meter', 'rt-meter'));
       meter.min = 0;
@@ -296,37 +302,50 @@
       meter.high = limit * 0.8;
       meter.optimum = 0;
       meter.setAttribute('aria-label', 'Spend against the daily budget');
-      if (spent >= limit) box.appendChild(h('p', 'rt-error', 'The budget is reached: agents answer from templates until UTC midnight.'));
+      if (budget.reached || spent >= limit) box.appendChild(h('p', 'rt-error', 'The budget is reached: agents answer from templates until UTC midnight.'));
     }
   };
 
-  Dashboard.prototype.renderProviders = function (providers, role) {
+  Dashboard.prototype.renderProviders = function (providers, role, budgets) {
     var body = this.el.providers;
     body.textContent = '';
     var names = Object.keys(providers);
-    names.forEach(function (name) { body.appendChild(providerRow(name, providers[name] || {})); });
+    names.forEach(function (name) { body.appendChild(providerRow(name, providers[name] || {}, budgets[name] || {})); });
     this.el.providersNote.textContent = names.length ? '' :
       role === 'standby' ? 'This instance is a standby: provider health is on the engine\u2019s instance.' : 'No provider data.';
   };
 
-  function providerRow(name, p) {
+  function providerRow(name, p, budget) {
     var row = h('tr');
     row.setAttribute('data-provider', name);
     row.appendChild(cell('Provider', name, 'rt-strong'));
-    row.appendChild(cell('Model', p.model || DASH));
+    row.appendChild(modelCell(p));
     row.appendChild(cell('Keys', keyWords(p)));
     var circuit = row.appendChild(cell('Circuit', CIRCUIT_WORDS[p.circuit] || p.circuit || DASH));
     circuit.setAttribute('data-circuit', String(p.circuit || ''));
     row.appendChild(cell('Last error', lastError(p)));
     row.appendChild(cell('Calls today', count(p.calls_today)));
     row.appendChild(cell('Tokens today', tokenWords(p)));
-    row.appendChild(cell('Spend today', spendWords(p)));
+    row.appendChild(cell('Spend today', spendWords(p, budget)));
     row.appendChild(cell('Latency p50 / p95', latencyWords(p)));
     return row;
   }
 
+  /** The model, and what the provider's models endpoint said of it when not simply "ok". */
+  function modelCell(p) {
+    var td = cell('Model', p.model || DASH);
+    var check = p.model_check;
+    var status = check && typeof check.status === 'string' ? check.status : null;
+    if (status && status !== 'ok' && status !== 'unchecked') {
+      td.appendChild(h('span', 'rt-check', MODEL_CHECK_WORDS[status] || status));
+      if (check.detail) td.appendChild(h('span', 'rt-hint rt-check-detail', String(check.detail)));
+    }
+    td.setAttribute('data-model-check', status || '');
+    return td;
+  }
+
   function keyWords(p) {
-    var total = first(p, ['keys_total']);
+    var total = first(p, ['keys']);
     var available = first(p, ['keys_available']);
     if (!total && p.configured === false) return 'no key';
     if (!isNumber(total) || !isNumber(available)) return p.configured ? 'configured' : DASH;
@@ -339,19 +358,25 @@
     return String(p.last_error) + (isNumber(p.last_error_at) ? ' at ' + localTime(p.last_error_at) : '');
   }
 
-  function tokenWords(p) {
-    var total = first(p, ['tokens_today']);
-    if (isNumber(total)) return count(total);
-    var prompt = first(p, ['prompt_tokens_today']);
-    var completion = first(p, ['completion_tokens_today']);
-    if (isNumber(prompt) || isNumber(completion)) return count((prompt || 0) + (completion || 0));
-    return DASH;
+  /** prompt + completion, or null when neither figure is there. */
+  function sumTokens(object, promptName, completionName) {
+    var prompt = first(object, [promptName]);
+    var completion = first(object, [completionName]);
+    if (!isNumber(prompt) && !isNumber(completion)) return null;
+    return (isNumber(prompt) ? prompt : 0) + (isNumber(completion) ? completion : 0);
   }
 
-  function spendWords(p) {
-    var spent = first(p, ['cost_today_usd', 'spend_today_usd']);
-    var budget = first(p, ['budget_usd', 'daily_budget_usd']);
-    return usd(spent) + (isNumber(budget) ? ' of ' + usd(budget) : '');
+  function tokenWords(p) {
+    var total = sumTokens(p, 'prompt_tokens_today', 'completion_tokens_today');
+    return total === null ? DASH : count(total);
+  }
+
+  function spendWords(p, budget) {
+    var spent = first(p, ['cost_today_usd']);
+    if (spent === null) spent = first(budget, ['spent_today_usd']);
+    var limit = first(budget, ['daily_limit_usd']);
+    var words = usd(spent) + (isNumber(limit) ? ' of ' + usd(limit) : '');
+    return budget.reached ? words + ' (budget reached)' : words;
   }
 
   function latencyWords(p) {
