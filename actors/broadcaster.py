@@ -116,6 +116,10 @@ class Hub:
 class Broadcaster(pykka.ThreadingActor):
     """Publishes events to the Hub (if a web server is attached) and to extra sinks."""
 
+    #: A daemon thread: an embedding host that returns (or asks to stop) must exit even
+    #: if it never called ``stop_system`` (which also runs at interpreter exit).
+    use_daemon_thread = True
+
     def __init__(self, hub: Hub | None = None) -> None:
         super().__init__()
         self._hub = hub

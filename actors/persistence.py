@@ -53,6 +53,10 @@ _STATUS_FIELDS = ("next_round_at", "paused", "state", "leader_id", "heartbeat_at
 class Persistence(pykka.ThreadingActor):
     """Owns all writes. ``db`` comes from ``storage.connect``; the caller owns its pool."""
 
+    #: A daemon thread: an embedding host that returns (or asks to stop) must exit even
+    #: if it never called ``stop_system`` (which also runs at interpreter exit).
+    use_daemon_thread = True
+
     def __init__(self, db: peewee.Database) -> None:
         super().__init__()
         self._db = db

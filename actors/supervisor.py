@@ -53,6 +53,10 @@ AGENT_MARGIN_SECONDS: Final = 2.0
 class Supervisor(pykka.ThreadingActor):
     """Every public method runs on the Supervisor's own thread, one message at a time."""
 
+    #: A daemon thread: an embedding host that returns (or asks to stop) must exit even
+    #: if it never called ``stop_system`` (which also runs at interpreter exit).
+    use_daemon_thread = True
+
     def __init__(
         self,
         settings: Settings,

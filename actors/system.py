@@ -8,6 +8,7 @@ app that embeds Roundtable (see the aliases at the bottom, named after the old g
 
 from __future__ import annotations
 
+import atexit
 import logging
 import random
 import threading
@@ -37,6 +38,7 @@ from storage.schema import Upgrade
 
 __all__ = [
     "RoundtableSystem",
+    "configured_settings",
     "create_system",
     "get_countdown_info",
     "get_enhanced_status",
@@ -262,25 +264,43 @@ def _build_chains(
 # -- the embedding API, for an existing Python app ------------------------------------------
 _current: RoundtableSystem | None = None
 _current_lock = threading.Lock()
+_atexit_registered = False
+
+
+def configured_settings(env_file: str = ".env") -> Settings:
+    """The settings as ``run.py`` reads them: ``env_file`` (if it exists; the process's
+    environment wins), then the environment. The embedding API's one reader of the
+    environment; raises ``SettingsError`` (one line naming the setting)."""
+    import os
+
+    from dotenv import load_dotenv
+
+    if os.path.isfile(env_file):
+        load_dotenv(env_file, override=False)
+    return Settings.from_env(os.environ)
 
 
 def start_system(settings: Settings | None = None, **kwargs: Any) -> RoundtableSystem:
-    """Start the process-wide engine once (settings from the environment when not given).
+    """Start the process-wide engine once; later calls return the same one.
 
-    Keyword arguments go to ``create_system`` (``hub``, ``clock``, ``providers``).
+    Without ``settings``, they are read like ``run.py`` does (``.env``, then the
+    environment). Keyword arguments go to ``create_system`` (``hub``, ``clock``,
+    ``providers``). ``stop_system`` runs at interpreter exit, and every engine thread is
+    a daemon, so a host process ends on its own when it returns.
     """
-    global _current
+    global _current, _atexit_registered
     with _current_lock:
         if _current is None:
-            if settings is None:
-                import os
-
-                settings = Settings.from_env(os.environ)
-            _current = create_system(settings, **kwargs)
+            _current = create_system(settings or configured_settings(), **kwargs)
+            if not _atexit_registered:
+                atexit.register(stop_system)
+                _atexit_registered = True
         return _current
 
 
 def stop_system() -> None:
+    """Stop the process-wide engine if one runs; idempotent, any thread. Registered with
+    ``atexit`` by ``start_system``."""
     global _current
     with _current_lock:
         if _current is not None:
@@ -300,9 +320,11 @@ def get_countdown_info() -> dict[str, Any]:
     return _current.countdown()
 
 
-def setup_database(database_url: str) -> Upgrade:
-    """Create or upgrade the schema (idempotent) without starting the engine."""
-    db = connect(database_url)
+def setup_database(database_url: str | None = None) -> Upgrade:
+    """Create or upgrade the schema (idempotent) without starting the engine; without an
+    argument, of the configured database (``DATABASE_URL`` from ``.env`` or the
+    environment, as ``run.py`` reads it)."""
+    db = connect(database_url or configured_settings().database_url)
     try:
         return _create_tables(db)
     finally:
