@@ -132,8 +132,8 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     from actors.system import stop_system
     from storage.leader import EngineLock
     from web.app import create_app
-    from web.compression import set_websocket_compression
     from web.context import Context
+    from web.hypercorn_patches import apply_stream_fixes, set_websocket_compression
 
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_quiet_cancellation)  # type: ignore[arg-type]
@@ -175,6 +175,7 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
         config = Config()
         config.bind = [f"{settings.host}:{settings.port}"]
         set_websocket_compression(settings.ws_compression)
+        apply_stream_fixes()
         config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
         config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
         config.graceful_timeout = GRACEFUL_TIMEOUT

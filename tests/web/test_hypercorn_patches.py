@@ -1,4 +1,6 @@
-"""WS_COMPRESSION: Hypercorn's handshake declines permessage-deflate unless it is on.
+"""web/hypercorn_patches.py: WS_COMPRESSION, and too-big messages.
+
+WS_COMPRESSION: Hypercorn's handshake declines permessage-deflate unless it is on.
 
 Pinned twice: against the installed Hypercorn's ``Handshake`` directly (an upgrade that
 moves or renames it fails here first), and end to end with a client that offers deflate
@@ -7,17 +9,21 @@ as every browser does.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypercorn.protocol import ws_stream
+from websockets.exceptions import ConnectionClosed
 
 from tests.service import Service
 from tests.web.conftest import Client
-from web.compression import set_websocket_compression
+from web.hypercorn_patches import ORIGINAL_HANDLE_EVENTS, set_websocket_compression
 
 BROWSER_OFFER = b"permessage-deflate; client_max_window_bits"
+HYPERCORN_0_18_HANDLE_EVENTS = "b90f3f595ff9fd4722f15769e9c40d113838a1deb6f3ecc0f63dc8ffc1d7f8e8"
 
 
 def handshake_headers() -> list[tuple[bytes, bytes]]:
@@ -64,3 +70,25 @@ def test_the_service_negotiates_deflate_only_when_ws_compression_is_on(
         finally:
             client.close()
     assert (header is not None and "permessage-deflate" in header) is expected
+
+
+def test_the_replaced_stream_handler_is_still_the_one_the_fix_was_written_against() -> None:
+    # web/hypercorn_patches.py carries a copy of Hypercorn 0.18's WSStream._handle_events.
+    # If an upgrade changes the original, re-read it and port the fix (or drop it when
+    # Hypercorn handles a too-big message arriving in many reads by itself).
+    source = inspect.getsource(ORIGINAL_HANDLE_EVENTS).encode()
+    assert hashlib.sha256(source).hexdigest() == HYPERCORN_0_18_HANDLE_EVENTS
+
+
+def test_a_huge_message_in_many_reads_gets_1009_and_the_socket_closes(tmp_path: Path) -> None:
+    with Service(tmp_path) as service:
+        client = Client(service.ws_url, max_size=None)
+        try:
+            assert client.next()["type"] == "hello"
+            client.send("x" * 1_000_000)  # far past websocket_max_message_size, many reads
+            with pytest.raises(ConnectionClosed) as closed:
+                client.next(timeout=10)
+        finally:
+            client.close()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        assert "Traceback" not in service.logs()
