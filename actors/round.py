@@ -32,7 +32,9 @@ class ActiveRound:
     revealed: list[dict[str, Any]] = field(default_factory=list)
     ready: dict[int, Outcome] = field(default_factory=dict)
     requested: set[int] = field(default_factory=set)
-    typing_sent: set[int] = field(default_factory=set)
+    #: The reveal time visitors were last told for each seq (``next`` in a message or state
+    #: event, or a ``typing`` frame); a plan that moved away from it is announced again.
+    announced: dict[int, float] = field(default_factory=dict)
 
     @property
     def next_seq(self) -> int:

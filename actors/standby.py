@@ -57,6 +57,9 @@ class StandbySystem:
             "conversation": conversation,
             "last_conversation": queries.last_completed_conversation(self.db),
             "messages_per_round": self.settings.messages_per_round,
+            # The plan lives in the engine: a standby's visitors learn who speaks next
+            # from the next message or state event (which carry ``next``).
+            "next": None,
         }
         if include_messages:
             view["messages"] = list(active["messages"]) if active is not None else []

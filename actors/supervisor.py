@@ -208,9 +208,8 @@ class Supervisor(pykka.ThreadingActor):
             self._request(rnd, seq, planned)
             if seq not in rnd.ready and now > planned + self.settings.generation_grace_seconds + AGENT_MARGIN_SECONDS:
                 self._rescue(rnd, seq, planned)
-            if seq not in rnd.typing_sent and now >= planned - self.settings.typing_lead_seconds:
-                rnd.typing_sent.add(seq)
-                self._publish_typing(rnd, seq)
+            if rnd.announced.get(seq) != planned:  # visitors were not told this plan
+                self._publish_typing(rnd)
             if seq not in rnd.ready or now < planned:
                 return
             self._reveal(rnd, seq, planned, now)
@@ -271,7 +270,7 @@ class Supervisor(pykka.ThreadingActor):
         if now > planned:  # behind the plan: give the next messages their gaps and time
             s = self.settings
             rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
-        self._broadcaster.publish({"type": "message", **message})
+        self._broadcaster.publish({"type": "message", **message, "next": self._upcoming(rnd)})
         # The reason for a fallback was logged where it happened (the chain, or _rescue).
         log.info(
             "round %d message %d/%d by %s revealed: %s from %s/%s",
@@ -279,12 +278,27 @@ class Supervisor(pykka.ThreadingActor):
             outcome.source, outcome.provider, outcome.model,
         )
 
-    def _publish_typing(self, rnd: ActiveRound, seq: int) -> None:
+    def _publish_typing(self, rnd: ActiveRound) -> None:
+        """A ``typing`` frame: only when the plan moved since visitors were last told."""
+        upcoming = self._upcoming(rnd)
+        if upcoming is not None:
+            self._broadcaster.publish({"type": "typing", "conversation_id": rnd.conversation_id, **upcoming})
+
+    def _upcoming(self, rnd: ActiveRound | None) -> dict[str, Any] | None:
+        """Who speaks next and when (``at``; ``typing_at`` is when the widget shows them
+        typing, on its own clock), remembered as announced. None when nothing is due."""
+        if rnd is None or self._machine.state is not State.ACTIVE:
+            return None
+        seq = rnd.next_seq
+        if seq > self.settings.messages_per_round:
+            return None
+        planned = rnd.plan.reveal_time(seq)
+        rnd.announced[seq] = planned
         persona = self._speaker(seq)
-        self._broadcaster.publish({
-            "type": "typing", "conversation_id": rnd.conversation_id,
-            "agent": persona.agent, "persona": persona.name, "seq": seq,
-        })
+        return {
+            "seq": seq, "agent": persona.agent, "persona": persona.name,
+            "at": ms(planned), "typing_at": ms(planned - self.settings.typing_lead_seconds),
+        }
 
     def _finish_round(self, now: float) -> None:
         self._end_round(now, "complete", None)
@@ -404,6 +418,7 @@ class Supervisor(pykka.ThreadingActor):
             "conversation": rnd.summary() if rnd else None,
             "last_conversation": self._last_conversation,
             "messages_per_round": self.settings.messages_per_round,
+            "next": self._upcoming(rnd),
         }
         if include_messages:
             view["messages"] = list(rnd.revealed) if rnd else []
@@ -419,6 +434,7 @@ class Supervisor(pykka.ThreadingActor):
             "server_time": ms(self._clock.now()),
             "next_round_at": ms(self._next_slot),
             "next_topic": self._deck.peek(),
+            "next": self._upcoming(rnd),
         })
         self._save_status()
 

@@ -178,6 +178,30 @@ def test_a_forced_round_shows_sixteen_messages_in_order_with_their_badges(
     expect(root.locator(".rt-log-label a")).to_have_attribute("href", f"{service.url}/c/{conversation_id}")
 
 
+def test_typing_shows_the_next_speaker_on_the_widgets_own_clock_without_typing_frames(
+    new_page: Any, tmp_path: Path,
+) -> None:
+    # Gaps of about 1.5 s and a 1 s lead: each speaker is shown typing well before their
+    # message, although the server sends no typing frame while the plan holds.
+    paced = {**STEADY, "MESSAGE_GAP_MIN_SECONDS": "1.4", "MESSAGE_GAP_MAX_SECONDS": "1.6",
+             "TYPING_LEAD_SECONDS": "1"}
+    with Service(tmp_path, paced) as service:
+        page = new_page()
+        frames: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+        page.goto(service.url + "/")
+        expect(page.locator("[data-roundtable] .rt-status")).to_have_attribute("data-status", "connected")
+        service.force()
+        wait_for_message_count(page, 1)
+        typing = page.locator("[data-roundtable] .rt-typing")
+        expect(typing).to_be_visible(timeout=5_000)
+        expect(typing).to_contain_text("Clio is typing")  # seq 2: the second speaker
+        expect(typing).to_have_attribute("data-agent", "anthropic")
+        expect(messages(page)).to_have_count(2, timeout=5_000)
+        expect(typing).to_contain_text("Scout is typing", timeout=5_000)
+        assert not [f for f in frames if '"type":"typing"' in f]
+
+
 def test_scrolling_up_stops_following_until_new_messages_is_pressed(new_page: Any, tmp_path: Path) -> None:
     slow = {**STEADY, "MESSAGE_GAP_MIN_SECONDS": "0.3", "MESSAGE_GAP_MAX_SECONDS": "0.4"}
     with Service(tmp_path, slow) as service:

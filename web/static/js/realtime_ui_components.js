@@ -331,6 +331,7 @@
     this.mergeMessages(frame.messages, frame.conversation && frame.conversation.id);
     this.list.setAttribute('aria-busy', 'false');
     this.applyState(frame);
+    this.expectNext(frame.next, frame.conversation && frame.conversation.id);
   };
 
   LiveWidget.prototype.onState = function (frame) {
@@ -338,9 +339,30 @@
       this.setConversation({ id: frame.conversation_id, topic: frame.topic });
     }
     this.applyState(frame);
+    this.expectNext(frame.next, frame.conversation_id);
   };
 
+  /** A `typing` frame comes only when the plan moved; it says when, like `next`. */
   LiveWidget.prototype.onTyping = function (frame) {
+    if (typeof frame.typing_at === 'number') this.expectNext(frame, frame.conversation_id);
+    else this.showTyping(frame);
+  };
+
+  /**
+   * Who speaks next and when (`next` in state and message events): the typing indicator
+   * appears at `typing_at` on the server's clock, with no frame of its own.
+   */
+  LiveWidget.prototype.expectNext = function (next, conversationId) {
+    clearTimeout(this.timers.typing);
+    if (!next || typeof next.typing_at !== 'number' || !Number.isInteger(next.seq)) return;
+    var frame = { conversation_id: conversationId, seq: next.seq, agent: next.agent, persona: next.persona };
+    var wait = next.typing_at - this.clock.now();
+    if (wait <= 0) this.showTyping(frame);
+    else this.timers.typing = setTimeout(this.showTyping.bind(this, frame), wait);
+  };
+
+  LiveWidget.prototype.showTyping = function (frame) {
+    if (this.engine.state !== 'active') return;
     if (this.conversation && frame.conversation_id !== this.conversation.id) return;
     if (this.seen.has(frame.conversation_id + ':' + frame.seq)) return;
     this.typingSeq = frame.seq;
@@ -361,6 +383,7 @@
     }
     this.addMessage(frame, frame.conversation_id);
     this.render();
+    this.expectNext(frame.next, frame.conversation_id);
   };
 
   LiveWidget.prototype.onPong = function (frame, receivedAt) {
@@ -441,6 +464,7 @@
   };
 
   LiveWidget.prototype.hideTyping = function () {
+    clearTimeout(this.timers.typing);
     this.typingSeq = null;
     if (this.typing) show(this.typing, false);
   };
