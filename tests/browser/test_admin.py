@@ -88,6 +88,10 @@ def test_sign_in_read_the_providers_and_skip_a_live_round_through_the_confirmati
     expect(provider_cell(page, "openai", "Latency p50 / p95")).to_have_text(re.compile(r"^\d+ ms / "))
     topic = service.get("/api/status")[1]["conversation"]["topic"]
     expect(page.locator("[data-rt-facts]")).to_contain_text(topic)
+    round_rows = page.locator("[data-rt-round] tr")
+    expect(round_rows).to_have_count(1)  # the second waits for its 30 s gap
+    expect(round_rows.first.locator('td[data-label="Written by"]')).to_have_text(re.compile(r"^openai · \S+$"))
+    expect(round_rows.first.locator('td[data-label="Why a fallback"]')).to_have_text("—")
 
     dialog = page.locator("[data-rt-confirm]")
     page.get_by_role("button", name="Skip…").click()

@@ -131,7 +131,7 @@
       updated: q('[data-rt-updated]'), signout: q('[data-rt-signout]'), state: q('[data-rt-state]'),
       countdown: q('[data-rt-countdown]'), facts: q('[data-rt-facts]'), result: q('[data-rt-result]'),
       spend: q('[data-rt-spend]'), providers: q('[data-rt-providers]'), providersNote: q('[data-rt-providers-note]'),
-      errors: q('[data-rt-errors]'), audit: q('[data-rt-audit]'), confirm: q('[data-rt-confirm]'),
+      errors: q('[data-rt-errors]'), round: q('[data-rt-round]'), roundTitle: q('[data-rt-round-title]'), audit: q('[data-rt-audit]'), confirm: q('[data-rt-confirm]'),
       confirmTitle: q('[data-rt-confirm-title]'), confirmText: q('[data-rt-confirm-text]'),
       confirmOk: q('[data-rt-confirm-ok]')
     };
@@ -201,6 +201,7 @@
       if (!r.ok || !r.body) throw new Error(errorText(r));
       self.offset = r.body.server_time - (sentAt + Date.now()) / 2;
       self.renderStatus(r.body);
+      return self.refreshRound(r.body);
     });
     var audit = this.adminGet('/api/admin/audit?limit=' + AUDIT_ROWS).then(this.onAdminAnswer('renderAudit'));
     var errors = this.adminGet('/api/admin/errors?limit=' + ERROR_ROWS).then(this.onAdminAnswer('renderErrors'));
@@ -384,6 +385,50 @@
     var p95 = first(p, ['p95_latency_ms']);
     if (!isNumber(p50) && !isNumber(p95)) return DASH;
     return (isNumber(p50) ? p50 + ' ms' : DASH) + ' / ' + (isNumber(p95) ? p95 + ' ms' : DASH);
+  }
+
+  // -- the round's messages, with what each cost ----------------------------------------
+
+  /** The live round's messages, or the last completed round's between rounds. */
+  Dashboard.prototype.refreshRound = function (status) {
+    var self = this;
+    var c = status.conversation || status.last_conversation;
+    if (!c || !Number.isInteger(c.id)) {
+      this.renderRound(null);
+      return null;
+    }
+    return fetchJson('/api/conversations/' + c.id).then(function (r) {
+      if (!r.ok || !r.body) throw new Error(errorText(r));
+      self.renderRound(r.body);
+    });
+  };
+
+  Dashboard.prototype.renderRound = function (round) {
+    var rows = this.el.round;
+    rows.textContent = '';
+    this.el.roundTitle.textContent = round ? 'Messages of round ' + round.id + (round.status === 'active' ? ' (live)' : '') : 'Messages of the round';
+    var messages = round && Array.isArray(round.messages) ? round.messages : [];
+    if (!messages.length) {
+      var td = rows.appendChild(h('tr')).appendChild(cell('Messages', round ? 'No message yet.' : 'No round yet.', 'rt-hint'));
+      td.colSpan = 7;
+    }
+    messages.forEach(function (m) { rows.appendChild(messageRow(m)); });
+  };
+
+  function messageRow(m) {
+    var row = h('tr');
+    row.setAttribute('data-seq', String(m.seq));
+    row.setAttribute('data-source', String(m.source || ''));
+    row.appendChild(cell('#', m.seq));
+    row.appendChild(cell('Agent', m.persona || m.agent || DASH, 'rt-strong'));
+    var source = m.source === 'api' ? '' : m.source === 'template' ? ' (template)' : ' (fallback)';
+    row.appendChild(cell('Written by', (m.source === 'template' ? 'no AI' : [m.provider, m.model].filter(Boolean).join(' \u00b7 ')) + source));
+    var tokens = isNumber(m.prompt_tokens) || isNumber(m.completion_tokens) ? count(m.prompt_tokens) + ' / ' + count(m.completion_tokens) : DASH;
+    row.appendChild(cell('Tokens in / out', tokens));
+    row.appendChild(cell('Cost', isNumber(m.cost_usd) ? '$' + m.cost_usd.toFixed(6) : DASH));
+    row.appendChild(cell('Took', isNumber(m.latency_ms) ? m.latency_ms + ' ms' : DASH));
+    row.appendChild(cell('Why a fallback', m.fallback_reason || (m.source === 'api' ? DASH : 'not recorded')));
+    return row;
   }
 
   // -- errors and the audit trail ------------------------------------------------------
