@@ -33,10 +33,13 @@ DEFAULT_BASE_URLS: Final = {
     "gemini": "https://generativelanguage.googleapis.com",
 }
 DEFAULT_MODELS: Final = {
-    "openai": "gpt-5.4-mini",
+    # Checked 2026-11-30 against each SDK's model list and deprecation notes: the gpt-5*
+    # line shuts down from 2026-12-11, gemini-2.5-flash retires 2026-12-01 (3.x flash
+    # replaces it); every default is priced by genai-prices (tests/.../test_pricing.py).
+    "openai": "gpt-6.1-terra",
     "anthropic": "claude-sonnet-5-5",
     "perplexity": "perplexity/sonar",
-    "gemini": "gemini-2.5-flash",
+    "gemini": "gemini-3.8-flash",
 }
 PROVIDER_LABELS: Final = {
     "openai": "OpenAI", "anthropic": "Anthropic", "perplexity": "Perplexity", "gemini": "Gemini",
@@ -64,6 +67,7 @@ class ProviderSettings:
     model: str
     requests_per_minute: int
     fallbacks: tuple[str, ...]
+    daily_budget_usd: float | None = None  # {P}_DAILY_BUDGET_USD; None: no cap of its own
 
     @property
     def configured(self) -> bool:
@@ -98,6 +102,8 @@ class Settings:
     ws_compression: bool = False
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
+    log_format: str = "text"
+    alert_webhook_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -154,7 +160,9 @@ class Settings:
                 doc="one topic per line (# comments, blank lines ignored); unset: the built-in list"),
             prices_file=env.existing_file(
                 "PRICES_FILE",
-                doc="JSON price table (USD per million tokens) merged over the built-in one"),
+                doc="JSON {provider: {model: [input, output]}} in USD per million tokens; wins over "
+                    "the genai-prices data; a \"*\" entry sets the provider's fallback rate for "
+                    "unknown (e.g. local) models, whose cost is marked as an estimate"),
             circuit_failure_threshold=env.integer(
                 "CIRCUIT_FAILURE_THRESHOLD", 3, minimum=1,
                 doc="consecutive failures that open a provider's circuit"),
@@ -187,6 +195,15 @@ class Settings:
                     "without a proxy"),
             tls_keyfile=env.existing_file(
                 "TLS_KEYFILE", doc="PEM private key for TLS_CERTFILE"),
+            log_format=env.choice(
+                "LOG_FORMAT", "TEXT", ("TEXT", "JSON"),
+                doc="text: one readable line per event; json: one JSON object per line (keys and "
+                    "bearer tokens are redacted either way)").lower(),
+            alert_webhook_url=env.optional_url(
+                "ALERT_WEBHOOK_URL",
+                doc="http(s) URL that receives alerts as JSON POSTs (a Slack-style text field plus "
+                    "structured fields): circuits, all-template or aborted rounds, budgets, the "
+                    "database, engine moves; a secret, never logged"),
         )
 
     def validate(self) -> None:
@@ -275,6 +292,10 @@ def _provider(env: _Reader, name: str) -> ProviderSettings:
         fallbacks=env.items(
             f"{prefix}_FALLBACKS", default=others,
             doc=f"comma-separated providers the {name} agent tries after its own"),
+        daily_budget_usd=env.optional_number(
+            f"{prefix}_DAILY_BUDGET_USD", minimum=0.0,
+            doc=f"{label}'s own daily cap in USD: past it {label} is skipped (agents fall back) "
+                "until UTC midnight; unset: only DAILY_BUDGET_USD applies"),
     )
 
 
@@ -380,6 +401,17 @@ class _Reader:
         value = self.text(name, default, doc=doc).rstrip("/")
         if not value.startswith(("http://", "https://")):
             raise SettingsError(name, f"{value!r} is not an http(s) URL")
+        return value
+
+    def optional_url(self, name: str, *, doc: str) -> str | None:
+        """An http(s) URL, or None when unset. The error never shows the URL: a webhook
+        URL is a secret (Slack's carries its token in the path)."""
+        value = self.text(name, doc=doc)
+        if not value:
+            return None
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise SettingsError(name, "is not an http(s) URL like https://hooks.example.com/...")
         return value
 
     def origins(self, name: str, *, doc: str) -> tuple[str, ...]:

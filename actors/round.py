@@ -13,6 +13,7 @@ from typing import Any
 from actors.personas import Persona
 from actors.providers.base import Outcome
 from actors.schedule import RoundPlan
+from storage.queries import message_details
 
 __all__ = ["ActiveRound", "countdown_view", "iso", "ms", "status_view", "wire_message"]
 
@@ -60,6 +61,10 @@ def wire_message(conversation_id: int, seq: int, persona: Persona, outcome: Outc
         "source": str(outcome.source), "content": outcome.content,
         "citations": [{"url": c.url, "title": c.title} for c in outcome.citations],
         "revealed_at": ms(now),
+        **message_details(
+            outcome.latency_ms, outcome.prompt_tokens, outcome.completion_tokens,
+            outcome.cost_usd, outcome.fallback_reason,
+        ),
     }
 
 

@@ -70,6 +70,7 @@ class RoundtableSystem:
     actors: list[pykka.ActorRef[Any]] = field(default_factory=list)
     ticker: Ticker | None = None
     closers: list[Any] = field(default_factory=list)
+    budget: Any = None  # actors.providers.budget.DailyBudget
 
     def snapshot(self) -> dict[str, Any]:
         """The ``hello`` body: state, next round, the current round and its messages."""
@@ -93,7 +94,10 @@ class RoundtableSystem:
         """Engine state, the current round, per-provider health and today's spend; no keys."""
         view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
         health = self.gateways.health() if self.gateways is not None else {}
-        return status_view(view, health, _today(health))
+        status = status_view(view, health, _today(health))
+        if self.budget is not None:
+            status["budget"] = self.budget.view(tuple(self.settings.providers))
+        return status
 
     def attach_hub(self, hub: Hub) -> None:
         self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
@@ -149,9 +153,16 @@ def _stop(ref: pykka.ActorRef[Any], timeout: float) -> None:
 
 
 def _today(health: Mapping[str, Any]) -> dict[str, Any]:
-    calls = sum(int(h.get("calls_today", 0)) for h in health.values())
+    def total(key: str) -> int:
+        return sum(int(h.get(key, 0)) for h in health.values())
+
     cost = sum(float(h.get("cost_today_usd", 0.0)) for h in health.values())
-    return {"calls": calls, "cost_usd": round(cost, 6)}
+    return {
+        "calls": total("calls_today"),
+        "prompt_tokens": total("prompt_tokens_today"),
+        "completion_tokens": total("completion_tokens_today"),
+        "cost_usd": round(cost, 6),
+    }
 
 
 def create_system(
@@ -177,7 +188,9 @@ def create_system(
         broadcaster_ref = Broadcaster.start(hub)
         refs.append(broadcaster_ref)
         templates = TemplateWriter()
-        gateways, chains, closers = _build_chains(settings, clock, templates, persistence, providers)
+        gateways, chains, closers, budget = _build_chains(
+            settings, clock, templates, persistence, providers
+        )
         agents = {}
         for persona in PERSONAS:
             ref = Agent.start(persona, chains[persona.agent], templates, persistence)
@@ -203,7 +216,7 @@ def create_system(
     system = RoundtableSystem(
         settings=settings, clock=clock, db=db, supervisor=supervisor_ref.proxy(),
         broadcaster=broadcaster_ref.proxy(), persistence=persistence, gateways=gateways,
-        actors=refs, closers=closers,
+        actors=refs, closers=closers, budget=budget,
     )
     _start_retention(system)
     if start_ticker:
@@ -231,8 +244,9 @@ def _build_chains(
     templates: TemplateWriter,
     persistence: Any,
     providers: Mapping[str, Any] | None,
-) -> tuple[Any, dict[str, Any], list[Any]]:
-    """One provider chain per agent, sharing the provider gateways and the daily budget."""
+) -> tuple[Any, dict[str, Any], list[Any], Any]:
+    """One provider chain per agent, sharing the provider gateways and the daily budget;
+    returns (gateways, chains, closers, budget)."""
     from actors.providers.budget import DailyBudget
     from actors.providers.chain import ProviderChain
     from actors.providers.gateway import build_gateways
@@ -240,9 +254,14 @@ def _build_chains(
 
     gateways = build_gateways(settings, clock, providers)
     # Today's calls and cost survive restarts in /api/status, as the budget does.
-    gateways.seed_today(persistence.calls_today(clock.now()).get(timeout=ASK_TIMEOUT))
+    today = persistence.calls_today(clock.now()).get(timeout=ASK_TIMEOUT)
+    gateways.seed_today(today)
     spent = persistence.spend_today(clock.now()).get(timeout=ASK_TIMEOUT)
-    budget = DailyBudget(settings.daily_budget_usd, clock, spent_today=spent)
+    budget = DailyBudget(
+        settings.daily_budget_usd, clock, spent_today=spent,
+        provider_limits={name: ps.daily_budget_usd for name, ps in settings.providers.items()},
+        provider_spent={name: float(t.get("cost_usd", 0.0)) for name, t in today.items()},
+    )
     prices = PriceTable.load(settings.prices_file)
     chains = {}
     for persona in PERSONAS:
@@ -258,7 +277,7 @@ def _build_chains(
             max_attempts=settings.provider_max_attempts,
         )
     closers = [chain.close for chain in chains.values()]
-    return gateways, chains, closers
+    return gateways, chains, closers, budget
 
 
 # -- the embedding API, for an existing Python app ------------------------------------------

@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["export_json", "export_markdown", "source_label"]
+__all__ = ["details_line", "export_json", "export_markdown", "source_label"]
 
 _LINK_TITLE_SPECIALS = re.compile(r"([\\\[\]*_`<>])")
 
@@ -54,7 +54,10 @@ def source_label(message: dict[str, Any]) -> str:
 
 def _message_lines(message: dict[str, Any]) -> list[str]:
     heading = f"## {message.get('seq', '?')}. {_one_line(message.get('persona', ''))} ({source_label(message)})"
-    lines = [heading, "", f"*{_iso(message.get('revealed_at'))}*", ""]
+    lines = [heading, "", f"*{_iso(message.get('revealed_at'))}* · {details_line(message)}"]
+    if message.get("fallback_reason"):
+        lines += ["", f"Fallback reason: {_inert(message['fallback_reason'])}"]
+    lines.append("")
     content = str(message.get("content", "")).splitlines() or [""]
     lines += [f"> {line}".rstrip() for line in content]
     citations = message.get("citations") or []
@@ -62,6 +65,24 @@ def _message_lines(message: dict[str, Any]) -> list[str]:
         lines += ["", "Sources:", ""]
         lines += [f"- {_link(c.get('url', ''), c.get('title', ''))}" for c in citations]
     return lines
+
+
+def details_line(message: dict[str, Any]) -> str:
+    """Tokens, cost and latency of one message, for people: "812 prompt + 143 completion
+    tokens · $0.001527 · 2.31 s" (a template: "no API call · 0.01 s")."""
+    latency = f"{int(message.get('latency_ms') or 0) / 1000:.2f} s"
+    prompt, completion = int(message.get("prompt_tokens") or 0), int(message.get("completion_tokens") or 0)
+    if message.get("source") == "template" and not (prompt or completion):
+        return f"no API call · {latency}"
+    cost = f"${float(message.get('cost_usd') or 0.0):.6f}"
+    if message.get("cost_estimated"):
+        cost += " (estimated)"
+    return f"{prompt} prompt + {completion} completion tokens · {cost} · {latency}"
+
+
+def _inert(text: object) -> str:
+    """One line of untrusted text as a code span: Markdown shows it, never renders it."""
+    return f"`{_one_line(text).replace('`', chr(39))}`"
 
 
 def _link(url: str, title: str) -> str:

@@ -10,7 +10,8 @@ Shapes::
     summary  {id, topic, status, scheduled_at, started_at, ended_at, forced, skip_reason,
               message_count}
     message  {conversation_id, seq, agent, persona, provider, model, source, content,
-              citations: [{url, title}], revealed_at}
+              citations: [{url, title}], revealed_at, latency_ms, prompt_tokens,
+              completion_tokens, cost_usd, fallback_reason}
     conversation = summary + {"messages": [message, ...]} (in seq order)
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "list_conversations",
     "load_status",
     "load_topic_deck",
+    "message_details",
     "message_dict",
     "ping",
     "recent_failures",
@@ -179,20 +181,28 @@ def spend_since(db: peewee.Database, epoch_ms: int) -> float:
 
 
 def calls_since(db: peewee.Database, epoch_ms: int) -> dict[str, dict[str, Any]]:
-    """Per provider, ``{"calls": int, "cost_usd": float}`` for calls at or after ``epoch_ms``."""
+    """Per provider, ``{"calls", "cost_usd", "prompt_tokens", "completion_tokens"}`` for
+    calls at or after ``epoch_ms``."""
     with using(db, "calls_since"):
         query = (
             ApiCallRecord.select(
                 ApiCallRecord.provider,
                 fn.COUNT(ApiCallRecord.id).alias("calls"),
                 fn.SUM(ApiCallRecord.cost_usd).alias("cost_usd"),
+                fn.SUM(ApiCallRecord.prompt_tokens).alias("prompt_tokens"),
+                fn.SUM(ApiCallRecord.completion_tokens).alias("completion_tokens"),
             )
             .where(ApiCallRecord.at >= epoch_ms)
             .group_by(ApiCallRecord.provider)
         )
         rows: Iterable[dict[str, Any]] = query.dicts()  # type: ignore[assignment]
         return {
-            row["provider"]: {"calls": int(row["calls"]), "cost_usd": float(row["cost_usd"] or 0.0)}
+            row["provider"]: {
+                "calls": int(row["calls"]),
+                "cost_usd": float(row["cost_usd"] or 0.0),
+                "prompt_tokens": int(row["prompt_tokens"] or 0),
+                "completion_tokens": int(row["completion_tokens"] or 0),
+            }
             for row in rows
         }
 
@@ -219,6 +229,26 @@ def message_dict(message: Message) -> dict[str, Any]:
         "content": message.content,
         "citations": _citations(message.citations),
         "revealed_at": message.revealed_at,
+        **message_details(
+            message.latency_ms, message.prompt_tokens, message.completion_tokens,
+            message.cost_usd, message.fallback_reason,
+        ),
+    }
+
+
+def message_details(
+    latency_ms: int, prompt_tokens: int, completion_tokens: int, cost_usd: float,
+    fallback_reason: str | None,
+) -> dict[str, Any]:
+    """The per-message details every operator surface shows (and the widget's details
+    toggle): the one builder of these keys, for stored and unsaved messages alike.
+    ``fallback_reason`` is key-free (the provider chain redacts it before it is stored)."""
+    return {
+        "latency_ms": int(latency_ms or 0),
+        "prompt_tokens": int(prompt_tokens or 0),
+        "completion_tokens": int(completion_tokens or 0),
+        "cost_usd": round(float(cost_usd or 0.0), 6),
+        "fallback_reason": fallback_reason,
     }
 
 

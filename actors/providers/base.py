@@ -167,5 +167,6 @@ class Outcome:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    cost_estimated: bool = False  # priced at the provider's fallback rate (model unknown)
     fallback_reason: str | None = None
     calls: tuple[ApiCall, ...] = field(default=())

@@ -26,7 +26,7 @@ from actors.providers.base import (
 )
 from actors.providers.budget import DailyBudget
 from actors.providers.gateway import CallResult, ProviderGateway, describe_error
-from actors.providers.pricing import PriceTable
+from actors.providers.pricing import Cost, CostSource, PriceTable
 from actors.providers.resilience import Backoff
 
 __all__ = ["ATTEMPT_TIMEOUT_CAP", "MIN_ATTEMPT_SECONDS", "ProviderChain", "TemplateSource"]
@@ -42,6 +42,9 @@ ATTEMPT_TIMEOUT_CAP: Final = 30.0
 #: room to answer, instead of ending every such message in a template.
 FALLBACK_RESERVE_SHARE: Final = 0.4
 FALLBACK_RESERVE_CAP: Final = 20.0
+
+
+_NO_COST: Final = Cost(0.0, CostSource.REPORTED)
 
 
 class TemplateSource(Protocol):
@@ -103,6 +106,9 @@ class ProviderChain:
             if gateway is None or skip:
                 failures.append(f"{name}: {skip}")
                 continue
+            if self._budget.provider_exceeded(name):
+                failures.append(f"{name}: its daily budget reached")
+                continue
             stop_at = self._stop_at(request, index, started)
             reply, cost, why = self._try(gateway, request, calls, stop_at)
             if reply is not None:
@@ -127,9 +133,9 @@ class ProviderChain:
         request: GenerationRequest,
         calls: list[ApiCall],
         stop_at: float,
-    ) -> tuple[Reply | None, float, str]:
+    ) -> tuple[Reply | None, Cost, str]:
         """Up to ``max_attempts`` calls to one provider, none past ``stop_at``: (accepted
-        reply, its cost, "") or (None, 0.0, why it failed). Flat on purpose: every exit
+        reply, its cost, "") or (None, no cost, why it failed). Flat on purpose: every exit
         is a reason."""
         limit, tries, switched_key = self._max_attempts, 0, False
         last: ProviderError | None = None
@@ -173,16 +179,16 @@ class ProviderChain:
             note = self._wait_before_retry(error, tries, stop_at)
             if note:
                 break
-        return None, 0.0, self._reason(gateway, last, tries, note)
+        return None, _NO_COST, self._reason(gateway, last, tries, note)
 
-    def _judge(self, gateway: ProviderGateway, result: CallResult) -> tuple[ProviderError | None, float]:
+    def _judge(self, gateway: ProviderGateway, result: CallResult) -> tuple[ProviderError | None, Cost]:
         """The call's error (the gateway's quality gate refusal counts as one) and what it
         cost: a refused reply was paid for too."""
         if result.reply is None:
-            return result.error, 0.0
-        cost = self._prices.reply_cost(gateway.name, result.reply)
-        self._budget.add(cost)
-        gateway.add_cost(cost)
+            return result.error, _NO_COST
+        cost = self._prices.reply_cost(gateway.name, result.reply, at=result.started_at)
+        self._budget.add(cost.usd, gateway.name)
+        gateway.add_cost(cost.usd, result.reply.prompt_tokens, result.reply.completion_tokens)
         return result.error, cost
 
     def _wait_before_retry(self, error: ProviderError, tries: int, deadline: float) -> str:
@@ -212,7 +218,7 @@ class ProviderChain:
         return "; ".join(parts) or "no attempt made"
 
     def _api_call(
-        self, gateway: ProviderGateway, result: CallResult, error: ProviderError | None, cost: float
+        self, gateway: ProviderGateway, result: CallResult, error: ProviderError | None, cost: Cost
     ) -> ApiCall:
         reply = result.reply
         return ApiCall(
@@ -225,14 +231,14 @@ class ProviderChain:
             status_code=None if error is None else error.status,
             prompt_tokens=reply.prompt_tokens if reply is not None else 0,
             completion_tokens=reply.completion_tokens if reply is not None else 0,
-            cost_usd=cost,
+            cost_usd=cost.usd,
         )
 
     def _answered(
         self,
         gateway: ProviderGateway,
         reply: Reply,
-        cost: float,
+        cost: Cost,
         failures: list[str],
         calls: list[ApiCall],
         started: float,
@@ -250,7 +256,8 @@ class ProviderChain:
             latency_ms=self._elapsed_ms(started),
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
-            cost_usd=cost,
+            cost_usd=cost.usd,
+            cost_estimated=cost.estimated,
             fallback_reason=None if own else reason,
             calls=tuple(calls),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import statistics
 import threading
 from collections import deque
@@ -45,7 +46,7 @@ PROVIDER_CLASSES: Final = {
     "perplexity": ("actors.providers.perplexity", "PerplexityProvider"),
     "gemini": ("actors.providers.gemini", "GeminiProvider"),
 }
-_LATENCY_WINDOW: Final = 50  # recent calls kept for the p50
+_LATENCY_WINDOW: Final = 50  # recent calls kept for the p50 and p95
 _DAY: Final = 86_400.0
 _DESCRIPTION_CHARS: Final = 80
 
@@ -96,6 +97,9 @@ class ProviderGateway:
         self._day = self._today()
         self._calls_today = 0
         self._cost_today = 0.0
+        self._prompt_tokens_today = 0
+        self._completion_tokens_today = 0
+        self._model_check: dict[str, Any] = {"status": "unchecked", "detail": None, "checked_at": None}
         self._last_error: str | None = None
         self._last_error_at: float | None = None
 
@@ -157,13 +161,18 @@ class ProviderGateway:
             return None
         return ProviderError(f"rejected: {rejection}", kind="quality", retryable=True)
 
-    def add_cost(self, cost_usd: float) -> None:
+    def add_cost(self, cost_usd: float, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
+        """Count one answered call's cost and tokens against today."""
         with self._lock:
             self._roll()
             self._cost_today += cost_usd
+            self._prompt_tokens_today += prompt_tokens
+            self._completion_tokens_today += completion_tokens
 
-    def seed_today(self, *, calls: int, cost_usd: float) -> None:
-        """Set today's (UTC) call count and cost, e.g. from the database at start-up.
+    def seed_today(
+        self, *, calls: int, cost_usd: float, prompt_tokens: int = 0, completion_tokens: int = 0
+    ) -> None:
+        """Set today's (UTC) calls, cost and tokens, e.g. from the database at start-up.
 
         Replaces the in-memory counters, so call it before this gateway makes calls; they
         still reset at the next UTC midnight.
@@ -171,6 +180,12 @@ class ProviderGateway:
         with self._lock:
             self._roll()
             self._calls_today, self._cost_today = calls, cost_usd
+            self._prompt_tokens_today, self._completion_tokens_today = prompt_tokens, completion_tokens
+
+    def set_model_check(self, check: Mapping[str, Any]) -> None:
+        """Store the latest ``check.check_model`` result (any thread) for ``health()``."""
+        with self._lock:
+            self._model_check = dict(check)
 
     def redact(self, text: str) -> str:
         return self.keys.redact(text)
@@ -179,16 +194,22 @@ class ProviderGateway:
         """JSON-ready health for ``/api/status``; never contains a key."""
         with self._lock:
             self._roll()
-            p50 = round(statistics.median(self._latencies)) if self._latencies else None
+            p50, p95 = _percentiles(self._latencies)
             return {
                 "configured": self.configured,
                 "model": self.model,
+                "keys": len(self.keys),
+                "keys_available": self.keys.available(),
                 "circuit": str(self.breaker.state),
                 "last_error": self._last_error,
                 "last_error_at": None if self._last_error_at is None else round(self._last_error_at * 1000),
                 "p50_latency_ms": p50,
+                "p95_latency_ms": p95,
                 "calls_today": self._calls_today,
+                "prompt_tokens_today": self._prompt_tokens_today,
+                "completion_tokens_today": self._completion_tokens_today,
                 "cost_today_usd": round(self._cost_today, 6),
+                "model_check": dict(self._model_check),
             }
 
     def _record(self, latency_ms: int, error: ProviderError | None) -> None:
@@ -210,6 +231,7 @@ class ProviderGateway:
         today = self._today()
         if today != self._day:
             self._day, self._calls_today, self._cost_today = today, 0, 0.0
+            self._prompt_tokens_today = self._completion_tokens_today = 0
 
     def _today(self) -> int:
         return int(self._clock.now() // _DAY)
@@ -240,7 +262,10 @@ class Gateways(Mapping[str, ProviderGateway]):
             gateway = self._gateways.get(name)
             if gateway is not None:
                 gateway.seed_today(
-                    calls=int(counts.get("calls", 0)), cost_usd=float(counts.get("cost_usd", 0.0))
+                    calls=int(counts.get("calls", 0)),
+                    cost_usd=float(counts.get("cost_usd", 0.0)),
+                    prompt_tokens=int(counts.get("prompt_tokens", 0)),
+                    completion_tokens=int(counts.get("completion_tokens", 0)),
                 )
 
     def health(self) -> dict[str, dict[str, Any]]:
@@ -250,6 +275,15 @@ class Gateways(Mapping[str, ProviderGateway]):
     def close(self) -> None:
         """Close the providers' clients (their connection pools); call once, at shutdown."""
         close_providers(g.provider for g in self._gateways.values() if g.provider is not None)
+
+
+def _percentiles(latencies: Iterable[int]) -> tuple[int | None, int | None]:
+    """(p50, p95) of the recent latencies in ms, or (None, None) before the first call."""
+    ordered = sorted(latencies)
+    if not ordered:
+        return None, None
+    p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]  # nearest rank
+    return round(statistics.median(ordered)), p95
 
 
 def describe_error(

@@ -140,11 +140,15 @@ def _contents(request: GenerationRequest, *, char_budget: int) -> list[types.Con
 
 
 def _thinking(model: str) -> types.ThinkingConfig | None:
-    # 2.5 Flash thinks by default and its thoughts count against max_output_tokens: with
+    # Flash thinks by default and its thoughts count against max_output_tokens: with
     # our 400-token cap it can spend them all and answer nothing (finish MAX_TOKENS).
     # Flash accepts a budget of 0; other models keep their defaults.
-    if model.removeprefix("models/").startswith("gemini-2.5-flash"):
+    name = model.removeprefix("models/")
+    if name.startswith("gemini-2.5-flash"):
         return types.ThinkingConfig(thinking_budget=0)
+    # 3.x Flash takes a level, not a budget; its thoughts still count against the cap.
+    if name.startswith("gemini-3") and "-flash" in name:
+        return types.ThinkingConfig(thinking_level=types.ThinkingLevel.MINIMAL)
     return None
 
 

@@ -1,13 +1,24 @@
-"""Token prices: what one API call cost, in US dollars.
+"""Token prices: what one API call cost, in US dollars, and how sure we are of it.
 
-``prices.json`` (next to this module) holds list prices in USD per million tokens as
-``[input, output]`` per provider and model, with a ``"*"`` entry per provider for models
-it does not list. ``PRICES_FILE`` may override or extend it; the override wins entry by
-entry. A cost the provider reports itself (Perplexity's ``usage.cost``) wins over the table.
+Where a price comes from, first match wins:
+
+1. the provider's own report (Perplexity's ``usage.cost``, per-search fees included);
+2. ``PRICES_FILE``: ``{provider: {model: [input, output]}}`` in USD per million tokens,
+   for negotiated rates, gateways and local models;
+3. the ``genai-prices`` dataset (maintained by the pydantic team; its ``calc_price``
+   resolves dated names such as ``claude-sonnet-5-5-20261001`` and applies date-bound
+   rates by the call's time). Only the snapshot bundled with the installed package is
+   used: its auto-update would fetch from the internet at run time;
+4. the provider's fallback rate (``"*"`` in ``PRICES_FILE``, else ``prices.json`` next to
+   this module) for a model no source knows, such as a local model behind
+   ``OPENAI_BASE_URL``. Such a cost is an estimate (``Cost.estimated``) and says so on
+   every surface that shows it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,16 +26,32 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from genai_prices import Usage, calc_price
+
 from actors.providers.base import Reply
 
-__all__ = ["Price", "PriceFileError", "PriceTable"]
+__all__ = ["GENAI_PRICES_PROVIDERS", "Cost", "CostSource", "Price", "PriceFileError", "PriceTable"]
 
-_BUILT_IN: Final = "prices.json"
+_FALLBACKS: Final = "prices.json"
 _PER_TOKENS: Final = 1_000_000
+#: Our provider names -> genai-prices provider ids.
+GENAI_PRICES_PROVIDERS: Final = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "perplexity": "perplexity",
+    "gemini": "google",
+}
 
 
 class PriceFileError(ValueError):
     """A prices file could not be read; the message is one line naming the file."""
+
+
+class CostSource(enum.StrEnum):
+    REPORTED = "reported"  # the provider reported the cost itself
+    PRICES_FILE = "prices_file"  # PRICES_FILE lists the model
+    GENAI_PRICES = "genai-prices"  # the maintained dataset prices the model
+    ESTIMATE = "estimate"  # no source knows the model: the provider's fallback rate
 
 
 @dataclass(frozen=True)
@@ -32,58 +59,113 @@ class Price:
     input_per_million: float
     output_per_million: float
 
+    def usd(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.input_per_million + completion_tokens * self.output_per_million
+        ) / _PER_TOKENS
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one call cost and where the figure came from."""
+
+    usd: float
+    source: CostSource
+
+    @property
+    def estimated(self) -> bool:
+        """True when the model is unknown to every price source (a fallback rate)."""
+        return self.source is CostSource.ESTIMATE
+
 
 class PriceTable:
     """Immutable after construction, so any thread may read it."""
 
-    def __init__(self, prices: Mapping[str, Mapping[str, Price]]) -> None:
-        self._prices = {provider: dict(models) for provider, models in prices.items()}
+    def __init__(
+        self,
+        overrides: Mapping[str, Mapping[str, Price]],
+        fallbacks: Mapping[str, Price],
+    ) -> None:
+        self._overrides = {provider: dict(models) for provider, models in overrides.items()}
+        self._fallbacks = dict(fallbacks)
 
     @classmethod
     def load(cls, path: Path | None = None) -> PriceTable:
-        """The built-in table, merged with ``path`` (``Settings.prices_file``) when given."""
-        text = resources.files(__package__).joinpath(_BUILT_IN).read_text("utf-8")
-        prices = _parse(text, _BUILT_IN)
+        """The built-in fallback rates, with ``path`` (``Settings.prices_file``) over them."""
+        text = resources.files(__package__).joinpath(_FALLBACKS).read_text("utf-8")
+        fallbacks = {p: models["*"] for p, models in _parse(text, _FALLBACKS).items() if "*" in models}
+        overrides: dict[str, dict[str, Price]] = {}
         if path is not None:
             try:
-                override = _parse(path.read_text("utf-8"), str(path))
+                overrides = _parse(path.read_text("utf-8"), str(path))
             except OSError as exc:
                 raise PriceFileError(f"cannot read prices file {path}: {exc.strerror}") from exc
-            for provider, models in override.items():
-                prices.setdefault(provider, {}).update(models)
-        return cls(prices)
+        return cls(overrides, fallbacks)
 
-    def price(self, provider: str, model: str) -> Price | None:
-        """The model's price, else the provider's ``"*"`` price, else None."""
-        models = self._prices.get(provider, {})
-        return _lookup(models, model) or models.get("*")
+    def cost(
+        self,
+        provider: str,
+        model: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        *,
+        at: float | None = None,
+        web_searches: int = 0,
+    ) -> Cost:
+        """USD for one call of ``model`` at epoch ``at`` (now when None); see the module
+        docstring for the order of sources. A provider nobody prices costs 0.0 (estimated)."""
+        name = model.removeprefix("models/")  # Gemini may report "models/gemini-..."
+        listed = _lookup(self._overrides.get(provider, {}), name)
+        if listed is not None:
+            return Cost(listed.usd(prompt_tokens, completion_tokens), CostSource.PRICES_FILE)
+        priced = _dataset_usd(provider, name, prompt_tokens, completion_tokens, at, web_searches)
+        if priced is not None:
+            return Cost(priced, CostSource.GENAI_PRICES)
+        fallback = self._overrides.get(provider, {}).get("*") or self._fallbacks.get(provider)
+        usd = fallback.usd(prompt_tokens, completion_tokens) if fallback is not None else 0.0
+        return Cost(usd, CostSource.ESTIMATE)
 
-    def cost(self, provider: str, model: str, prompt_tokens: int, completion_tokens: int) -> float:
-        """USD for one call; 0.0 when neither the model nor a ``"*"`` default is priced."""
-        price = self.price(provider, model)
-        if price is None:
-            return 0.0
-        return (
-            prompt_tokens * price.input_per_million + completion_tokens * price.output_per_million
-        ) / _PER_TOKENS
+    def reply_cost(self, provider: str, reply: Reply, *, at: float | None = None) -> Cost:
+        """The cost the provider reported for ``reply`` if any, else the priced one.
 
-    def reply_cost(self, provider: str, reply: Reply) -> float:
-        """The cost the provider reported for ``reply`` if any, else the table's."""
+        Perplexity's Agent API charges per web search on top of tokens; when it does not
+        report its cost, a reply with sources is counted as one search.
+        """
         if reply.cost_usd is not None:
-            return reply.cost_usd
-        return self.cost(provider, reply.model, reply.prompt_tokens, reply.completion_tokens)
+            return Cost(reply.cost_usd, CostSource.REPORTED)
+        searches = 1 if provider == "perplexity" and reply.citations else 0
+        return self.cost(
+            provider, reply.model, reply.prompt_tokens, reply.completion_tokens,
+            at=at, web_searches=searches,
+        )
+
+    def is_priced(self, provider: str, model: str) -> bool:
+        """Whether ``model`` has a price of its own (not only the fallback estimate)."""
+        return not self.cost(provider, model, 1, 1).estimated
+
+
+def _dataset_usd(
+    provider: str, model: str, prompt: int, completion: int, at: float | None, searches: int
+) -> float | None:
+    """The genai-prices total, or None when the dataset does not know the model."""
+    provider_id = GENAI_PRICES_PROVIDERS.get(provider)
+    if provider_id is None:
+        return None
+    when = dt.datetime.fromtimestamp(at, dt.UTC) if at is not None else None
+    usage = Usage(input_tokens=prompt, output_tokens=completion, web_searches=searches)
+    try:
+        calculation = calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=when)
+    except LookupError:  # not in the dataset: the caller falls back to an estimate
+        return None
+    return float(calculation.total_price)
 
 
 def _lookup(models: Mapping[str, Price], model: str) -> Price | None:
-    """Exact name first; then the longest listed name that the reported one extends.
-
-    APIs report dated snapshots ("claude-sonnet-4-5-20250929", "gpt-5-mini-2025-08-07")
-    and Gemini may prefix "models/", so an exact match alone would miss most replies.
-    """
-    name = model.removeprefix("models/")
-    if name in models:
-        return models[name]
-    candidates = [m for m in models if m != "*" and name.startswith(m + "-")]
+    """Exact name first; then the longest listed name that the reported one extends
+    (APIs report dated snapshots: "my-model-2026-01-01" for "my-model")."""
+    if model in models:
+        return models[model]
+    candidates = [m for m in models if m != "*" and model.startswith(m + "-")]
     return models[max(candidates, key=len)] if candidates else None
 
 
@@ -97,7 +179,7 @@ def _parse(text: str, source: str) -> dict[str, dict[str, Price]]:
     table: dict[str, dict[str, Price]] = {}
     for provider, models in raw.items():
         if provider.startswith("_"):
-            continue  # "_comment", "_as_of": notes for people
+            continue  # "_comment": notes for people
         if not isinstance(models, dict):
             raise PriceFileError(f"prices file {source}: {provider!r} is not an object of models")
         table[provider] = {

@@ -68,6 +68,8 @@ def test_a_round_is_written_and_read_back(persistence: Any, db: peewee.Database)
         "content": "With sources",
         "citations": [{"url": "https://a.org", "title": "A"}, {"url": "https://b.org", "title": ""}],
         "revealed_at": 1_767_312_001_250,
+        "latency_ms": 321, "prompt_tokens": 10, "completion_tokens": 20, "cost_usd": 0.002,
+        "fallback_reason": "timeout",
     }  # fmt: skip
     persistence.end_conversation(cid, "complete", T0 + 60).get(timeout=TIMEOUT)
 
@@ -152,8 +154,8 @@ def test_spend_today_counts_from_utc_midnight(persistence: Any, db: peewee.Datab
     assert persistence.spend_today(T0 - 1).get(timeout=TIMEOUT) == pytest.approx(1.75)
     assert persistence.spend_today(T0 + 86_400).get(timeout=TIMEOUT) == 0.0
     assert calls_since(db, int(T0 * 1000)) == {
-        "openai": {"calls": 1, "cost_usd": pytest.approx(0.25)},
-        "gemini": {"calls": 2, "cost_usd": pytest.approx(0.5)},
+        "openai": {"calls": 1, "cost_usd": pytest.approx(0.25), "prompt_tokens": 0, "completion_tokens": 0},
+        "gemini": {"calls": 2, "cost_usd": pytest.approx(0.5), "prompt_tokens": 0, "completion_tokens": 0},
     }
 
 

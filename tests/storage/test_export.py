@@ -106,3 +106,35 @@ def test_export_of_a_stored_conversation(db: peewee.Database) -> None:
     assert stored is not None
     assert json.loads(export_json(stored))["messages"][0]["citations"][0]["url"] == "https://a.org"
     assert "- [A](<https://a.org>)" in export_markdown(stored)
+
+
+def test_markdown_shows_tokens_cost_latency_and_the_fallback_reason() -> None:
+    md = export_markdown(conversation(
+        message(1, latency_ms=2310, prompt_tokens=812, completion_tokens=143, cost_usd=0.0030541),
+        message(2, source="fallback", provider="anthropic", latency_ms=900, prompt_tokens=10,
+                completion_tokens=5, cost_usd=0.5, cost_estimated=True,
+                fallback_reason="openai: 529 overloaded_error `x` # not a heading"),
+        message(3, source="template", provider="template", model="template", latency_ms=12),
+    ))
+    assert "812 prompt + 143 completion tokens · $0.003054 · 2.31 s" in md
+    assert "$0.500000 (estimated) · 0.90 s" in md
+    assert "Fallback reason: `openai: 529 overloaded_error 'x' # not a heading`" in md
+    assert "no API call · 0.01 s" in md
+
+
+def test_json_export_carries_the_details_of_stored_messages(db: peewee.Database) -> None:
+    setup_database(db)
+    with using(db):
+        cid = Conversation.insert(topic="t", status="complete").execute()
+        Message.insert(
+            conversation=cid, seq=1, agent="openai", persona="Ada", provider="anthropic",
+            model="claude-sonnet-5-5", source="fallback", content="hi", planned_at=1, revealed_at=2,
+            latency_ms=1500, prompt_tokens=700, completion_tokens=90, cost_usd=0.0023,
+            fallback_reason="openai: circuit open",
+        ).execute()
+    found = get_conversation(db, cid)
+    assert found is not None
+    [exported] = json.loads(export_json(found))["messages"]
+    assert (exported["prompt_tokens"], exported["completion_tokens"], exported["cost_usd"],
+            exported["latency_ms"], exported["fallback_reason"]) == (
+        700, 90, 0.0023, 1500, "openai: circuit open")  # fmt: skip

@@ -53,7 +53,9 @@ def test_get_conversation_round_trips_every_wire_field(ready: peewee.Database) -
     )  # fmt: skip
     citations = [{"url": "https://e.org/a?b=1", "title": "Ä title"}, {"url": "https://f.org"}]
     add_message(ready, cid, 2, content="second", source="fallback", provider="anthropic",
-                model="claude-x", citations=json.dumps(citations))  # fmt: skip
+                model="claude-x", citations=json.dumps(citations), latency_ms=2310,
+                prompt_tokens=812, completion_tokens=143, cost_usd=0.0030541,
+                fallback_reason="openai: 529 overloaded_error after 3 tries")  # fmt: skip
     add_message(ready, cid, 1, content="first ✓\nline two")
 
     conversation = get_conversation(ready, cid)
@@ -69,6 +71,8 @@ def test_get_conversation_round_trips_every_wire_field(ready: peewee.Database) -
         "conversation_id": cid, "seq": 1, "agent": "openai", "persona": "Ada",
         "provider": "openai", "model": "gpt-5-mini", "source": "api",
         "content": "first ✓\nline two", "citations": [], "revealed_at": 1_005,
+        "latency_ms": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
+        "fallback_reason": None,
     }  # fmt: skip
     assert second["citations"] == [
         {"url": "https://e.org/a?b=1", "title": "Ä title"},
@@ -77,6 +81,12 @@ def test_get_conversation_round_trips_every_wire_field(ready: peewee.Database) -
     assert (second["source"], second["provider"], second["model"]) == (
         "fallback", "anthropic", "claude-x",
     )  # fmt: skip
+    # The operator's details of every message (issue 10): tokens, cost, latency, why.
+    assert {k: second[k] for k in ("latency_ms", "prompt_tokens", "completion_tokens",
+                                   "cost_usd", "fallback_reason")} == {
+        "latency_ms": 2310, "prompt_tokens": 812, "completion_tokens": 143,
+        "cost_usd": 0.003054, "fallback_reason": "openai: 529 overloaded_error after 3 tries",
+    }  # fmt: skip
 
 
 def test_get_conversation_missing_is_none(ready: peewee.Database) -> None:
@@ -128,8 +138,8 @@ def test_spend_and_calls_since(ready: peewee.Database) -> None:
 
     assert spend_since(ready, 1_000) == pytest.approx(0.75)
     assert calls_since(ready, 1_000) == {
-        "openai": {"calls": 2, "cost_usd": pytest.approx(0.75)},
-        "gemini": {"calls": 1, "cost_usd": 0.0},
+        "openai": {"calls": 2, "cost_usd": pytest.approx(0.75), "prompt_tokens": 0, "completion_tokens": 0},
+        "gemini": {"calls": 1, "cost_usd": 0.0, "prompt_tokens": 0, "completion_tokens": 0},
     }
 
 

@@ -64,3 +64,39 @@ def test_concurrent_adds_are_all_counted() -> None:
     for thread in threads:
         thread.join(timeout=5)
     assert budget.spent_today == pytest.approx(8.0)
+
+
+def test_provider_budget_caps_only_that_provider() -> None:
+    budget = DailyBudget(None, FakeClock(MIDNIGHT), provider_limits={"openai": 0.5, "gemini": None})
+    budget.add(0.4, "openai")
+    budget.add(3.0, "gemini")
+    assert not budget.provider_exceeded("openai")
+    budget.add(0.1, "openai")
+    assert budget.provider_exceeded("openai")
+    assert not budget.provider_exceeded("gemini") and not budget.exceeded()
+
+
+def test_view_shows_spend_against_every_budget() -> None:
+    budget = DailyBudget(2.0, FakeClock(MIDNIGHT), provider_limits={"openai": 0.5})
+    budget.add(0.75, "openai")
+    view = budget.view(("openai", "anthropic"))
+    assert view["daily_limit_usd"] == 2.0 and view["spent_today_usd"] == 0.75
+    assert view["remaining_usd"] == 1.25 and view["reached"] is False
+    assert view["providers"]["openai"] == {
+        "daily_limit_usd": 0.5, "spent_today_usd": 0.75, "remaining_usd": 0.0, "reached": True,
+    }
+    assert view["providers"]["anthropic"]["daily_limit_usd"] is None
+
+
+def test_on_reached_fires_once_per_scope_and_day() -> None:
+    clock = FakeClock(MIDNIGHT + 10)
+    seen: list[tuple[str, float, float]] = []
+    budget = DailyBudget(1.0, clock, provider_limits={"openai": 0.5},
+                         on_reached=lambda *args: seen.append(args))
+    budget.add(0.6, "openai")
+    budget.add(0.6, "openai")
+    budget.add(0.6, "openai")
+    assert seen == [("openai", 0.6, 0.5), ("total", 1.2, 1.0)]
+    clock.t += 86_400
+    budget.add(0.6, "openai")
+    assert seen[-1] == ("openai", 0.6, 0.5) and len(seen) == 3

@@ -413,9 +413,15 @@ def test_health_is_json_ready_and_never_shows_a_key() -> None:
         "circuit": "closed",
         "last_error": "503",
         "last_error_at": None,
+        "keys": 1,
+        "keys_available": 1,
         "p50_latency_ms": 0,
+        "p95_latency_ms": 0,
         "calls_today": 2,
+        "prompt_tokens_today": health["anthropic"]["prompt_tokens_today"],
+        "completion_tokens_today": 100,
         "cost_today_usd": None,
+        "model_check": {"status": "unchecked", "detail": None, "checked_at": None},
     }
     assert health["anthropic"]["cost_today_usd"] > 0
     assert health["openai"]["configured"] is False
