@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from settings import DEFAULT_MODELS
 from tests.browser.conftest import PHONE
 from tests.fakes.openai_server import FakeOpenAI
 from tests.service import ADMIN_TOKEN, Service
@@ -72,8 +73,8 @@ def test_sign_in_read_the_providers_and_skip_a_live_round_through_the_confirmati
     assert page.evaluate(f"sessionStorage.getItem('{TOKEN_KEY}')") == ADMIN_TOKEN
 
     expect(page.locator("[data-rt-providers] tr")).to_have_count(4)
-    expect(provider_cell(page, "openai", "Model")).to_have_text("gpt-5.4-mini")
-    expect(provider_cell(page, "openai", "Keys")).to_have_text("configured")
+    expect(provider_cell(page, "openai", "Model")).to_have_text(DEFAULT_MODELS["openai"])
+    expect(provider_cell(page, "openai", "Keys")).to_have_text("1 key")
     expect(provider_cell(page, "openai", "Circuit")).to_have_text("closed (healthy)")
     expect(provider_cell(page, "gemini", "Keys")).to_have_text("no key")
     expect(page.locator("[data-rt-state]")).to_have_text("Waiting for the next round")
