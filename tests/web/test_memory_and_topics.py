@@ -7,6 +7,7 @@ restart; an admin's queued topic is the next round's.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,9 +40,22 @@ def topics_file(tmp_path: Path) -> Path:
     return path
 
 
+_replies = itertools.count(1)
+WORDS = ("river", "market", "lantern", "orbit", "harvest", "canvas", "signal", "meadow",
+         "copper", "tide", "atlas", "ember", "quarry", "violet", "summit", "harbor")
+
+
+def distinct_reply(request: Any) -> str:
+    """A different sentence for every turn: the quality gate refuses near-duplicates, and
+    refused replies count against the provider's circuit."""
+    n = next(_replies)
+    picked = [WORDS[(n * k + k) % len(WORDS)] for k in range(1, 6)]
+    return f"Reply {n} weighs the {' and the '.join(picked)} in a way nobody said before."
+
+
 @pytest.fixture
 def openai_fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(reply=lambda r: f"A reply number {len(r.body['messages'])} with enough words.") as fake:
+    with FakeOpenAI(reply=distinct_reply) as fake:
         yield fake  # type: ignore[misc]
 
 

@@ -162,7 +162,10 @@ def test_all_four_down_gives_sixteen_templates_on_time(tmp_path: Path, fakes: Fa
     # On time: never later than its deadline (planned + grace) plus a little slack.
     assert all(m["revealed_at"] - m["planned_at"] <= grace * 1000 + 1500 for m in stored)
     failed = rows(service.database, "SELECT * FROM api_calls WHERE ok = 0")
-    assert failed and all(c["status_code"] == 500 for c in failed)
+    # Every call failed with the 500 it got; on a loaded machine a retry may instead run
+    # into its message's deadline, which is recorded as a timeout (no status).
+    assert failed and any(c["status_code"] == 500 for c in failed)
+    assert all(c["status_code"] == 500 or c["error_class"] == "timeout" for c in failed), failed
 
 
 def test_a_hanging_provider_costs_one_fallback_and_the_round_stays_on_time(
