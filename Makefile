@@ -10,7 +10,7 @@ TEST_LOCK := requirements-test.lock
 UV        := uv==0.13.8
 STALE     := ">> the lock files do not match pyproject.toml: run 'make lock' and commit them"
 
-.PHONY: run demo test lint typecheck browser-deps bench lock clean
+.PHONY: run demo test lint typecheck browser-deps nginx-deps bench lock clean
 
 # Dependencies come from the lock only; the project itself goes in with --no-deps, and
 # `pip check` catches a lock that misses a dependency pyproject.toml names.
@@ -59,13 +59,24 @@ browser-deps:
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; \
 	fi
 
+# Debian's nginx runs in front of two instances in tests/deploy/test_nginx.py (as a
+# foreground process of the test's own; the package's service is never started by it).
+nginx-deps:
+	@if [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+		elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+		else echo ">> no /usr/sbin/nginx and no root: run 'sudo apt-get install nginx' for the proxy tests"; exit 0; fi; \
+		echo ">> installing Debian's nginx for the proxy tests"; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nginx; \
+	fi
+
 lint: $(TSTAMP)
 	$(PY) -m ruff check .
 
 typecheck: $(TSTAMP)
 	$(PY) -m mypy actors web storage settings.py run.py
 
-test: $(TSTAMP) browser-deps lint typecheck
+test: $(TSTAMP) browser-deps nginx-deps lint typecheck
 	$(PY) -m pytest
 
 bench: $(STAMP)

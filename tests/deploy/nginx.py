@@ -1,0 +1,104 @@
+"""Real nginx (Debian's /usr/sbin/nginx) in the foreground, configured from deploy/nginx.conf.
+
+``derive_config`` keeps every directive of the shipped file and swaps only what a test
+must own: the upstream servers (free ports of the instances under test), the listen
+address, and every path (pid, logs, cache, temp files) into the test's directory. Each
+swap must match exactly, so a change to deploy/nginx.conf that this test cannot follow
+fails loudly instead of testing something else.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tests.service import ROOT, free_port
+
+NGINX = Path("/usr/sbin/nginx")
+SHIPPED = ROOT / "deploy" / "nginx.conf"
+MIME_TYPES = Path("/etc/nginx/mime.types")
+
+
+def _swap(text: str, pattern: str, replacement: str, count: int = 1) -> str:
+    new, found = re.subn(pattern, replacement, text, flags=re.MULTILINE)
+    assert found == count, f"deploy/nginx.conf: expected {count} match(es) of {pattern!r}, found {found}"
+    return new
+
+
+def derive_config(prefix: Path, listen_port: int, upstream_ports: list[int]) -> str:
+    """deploy/nginx.conf for a test: same directives, the test's ports and paths."""
+    text = SHIPPED.read_text()
+    # Root starts the master; workers stay root too, so they can use the test's 0700 dirs.
+    text = _swap(text, r"^user nginx;$", "user root;")
+    text = _swap(text, r"^pid /var/run/nginx\.pid;$", f"pid {prefix}/nginx.pid;")
+    text = _swap(text, r"^error_log /var/log/nginx/error\.log warn;$", f"error_log {prefix}/error.log info;")
+    text = _swap(text, r"access_log /var/log/nginx/access\.log;", f"access_log {prefix}/access.log;")
+    text = _swap(text, r"include /etc/nginx/mime\.types;", f"include {MIME_TYPES};")
+    text = _swap(text, r"proxy_cache_path /var/cache/nginx/roundtable ", f"proxy_cache_path {prefix}/cache ")
+    servers = iter(upstream_ports)
+    text = _swap(text, r"server app\d:8000 ", lambda _: f"server 127.0.0.1:{next(servers)} ",  # type: ignore[arg-type]
+                 count=len(upstream_ports))
+    text = _swap(text, r"^(\s*)listen 80;$", rf"\1listen 127.0.0.1:{listen_port};")
+    temp = "".join(
+        f"    {kind}_temp_path {prefix}/{kind}_temp;\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return _swap(text, r"^http \{$", "http {\n" + temp)
+
+
+class Nginx:
+    """nginx as a foreground process (``daemon off``) with its own prefix, on a free port."""
+
+    def __init__(self, prefix: Path, upstream_ports: list[int]) -> None:
+        self.prefix = prefix
+        self.port = free_port()
+        self.config = prefix / "nginx.conf"
+        self.config.write_text(derive_config(prefix, self.port, upstream_ports))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> Nginx:
+        test = subprocess.run([str(NGINX), *self._args(), "-t"], capture_output=True, text=True)
+        assert test.returncode == 0, f"nginx -t refused the derived config:\n{test.stderr}"
+        self.process = subprocess.Popen([str(NGINX), *self._args(), "-g", "daemon off;"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not self._answers():
+            assert self.process.poll() is None, f"nginx exited:\n{self.error_log()}"
+            assert time.monotonic() < deadline, f"nginx not answering:\n{self.error_log()}"
+            time.sleep(0.05)  # polling for the listening socket, bounded by the deadline
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # SIGTERM: fast shutdown, workers included
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def error_log(self) -> str:
+        path = self.prefix / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def access_log(self) -> str:
+        path = self.prefix / "access.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def _args(self) -> list[str]:
+        return ["-p", f"{self.prefix}/", "-c", str(self.config), "-e", f"{self.prefix}/error.log"]
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False

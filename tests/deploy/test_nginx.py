@@ -1,0 +1,135 @@
+"""deploy/nginx.conf, run by real nginx in front of two instances on one PostgreSQL
+database: the page, static files cached long, a whole round over the WebSocket, /control,
+and the request limit, all through the proxy."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from tests.db_fixtures import postgres_server_url, truncate_all  # noqa: F401
+from tests.deploy.nginx import NGINX, Nginx
+from tests.service import Service
+from tests.web.conftest import Client, is_state
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not NGINX.exists() and os.environ.get("CI") != "true",
+                       reason=f"no {NGINX}: run 'make nginx-deps' (installs Debian's nginx)"),
+]
+
+
+class Site:
+    """nginx on a free port in front of ``leader`` (the engine) and ``standby``."""
+
+    def __init__(self, nginx: Nginx, leader: Service, standby: Service) -> None:
+        self.nginx, self.leader, self.standby = nginx, leader, standby
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(self.nginx.url + path, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.nginx.port}/ws"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str) -> Iterator[Site]:  # noqa: F811
+    """One site for the module (two instances and nginx take seconds to start); the tests
+    run in file order, the request-limit test last."""
+    tmp_path = tmp_path_factory.mktemp("site")
+    truncate_all(postgres_server_url)
+    for name in ("a", "b", "nginx"):
+        (tmp_path / name).mkdir()
+    env = {"DATABASE_URL": postgres_server_url,
+           "MESSAGE_GAP_MIN_SECONDS": "0.05", "MESSAGE_GAP_MAX_SECONDS": "0.08"}
+    leader = Service(tmp_path / "a", env).start()
+    standby = Service(tmp_path / "b", env)
+    nginx = Nginx(tmp_path / "nginx", [leader.port, standby.port])
+    try:
+        standby.start()
+        assert "as a standby" in standby.logs()
+        nginx.start()
+        yield Site(nginx, leader, standby)
+        assert "[emerg]" not in nginx.error_log() and "[crit]" not in nginx.error_log()
+        assert standby.stop() == 0 and leader.stop() == 0
+        assert "Traceback" not in leader.logs() + standby.logs()
+    finally:
+        nginx.stop()
+        standby.stop()
+        leader.stop()
+
+
+def test_a_round_plays_through_nginx(site: Site) -> None:
+    status, headers, body = site.get("/")
+    assert status == 200 and headers["content-type"].startswith("text/html") and b"data-roundtable" in body
+    origin = site.nginx.url  # a browser on the site: the upgrade and the origin check pass
+    visitors = [Client(site.ws_url, origin=origin) for _ in range(4)]
+    try:
+        for visitor in visitors:
+            assert visitor.next()["type"] == "hello"
+        # /control goes to the engine's instance (a standby refuses it; see the README).
+        conversation_id = site.leader.force()["conversation"]["id"]
+        for visitor in visitors:
+            visitor.until(is_state("complete"), timeout=30)
+    finally:
+        for visitor in visitors:
+            visitor.close()
+    for visitor in visitors:
+        assert [m["seq"] for m in visitor.messages()] == list(range(1, 17))
+        assert {m["conversation_id"] for m in visitor.messages()} == {conversation_id}
+    status, _, _ = site.get(f"/api/conversations/{conversation_id}")
+    assert status == 200
+    ws_lines = [line for line in site.nginx.access_log().splitlines() if '"GET /ws ' in line]
+    assert len(ws_lines) == 4 and all(" 101 " in line for line in ws_lines)
+
+
+def test_another_origin_is_still_refused_through_nginx(site: Site) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        Client(site.ws_url, origin="https://evil.example")
+    assert refused.value.response.status_code == 403
+
+
+def test_control_through_nginx_reaches_an_instance_with_its_answer(site: Site) -> None:
+    """Without a token every instance answers 401 as JSON: the body passes through."""
+    request = urllib.request.Request(site.nginx.url + "/control", data=b'{"action":"pause"}',
+                                     method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401 and refused.value.headers.get_content_type() == "application/json"
+
+
+def test_static_files_are_cached_long_when_versioned(site: Site) -> None:
+    path = "/static/js/realtime_ui_components.js"
+    status, headers, first = site.get(f"{path}?v=abc123")
+    assert status == 200 and headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert headers["x-cache-status"] == "MISS"
+    status, headers, again = site.get(f"{path}?v=abc123")
+    assert status == 200 and headers["x-cache-status"] == "HIT" and again == first
+    status, headers, _ = site.get(path)  # as embedded on other sites: no version
+    assert status == 200 and headers["cache-control"] == "public, max-age=3600"
+
+
+def test_a_burst_on_control_is_limited_by_nginx_before_the_instances(site: Site) -> None:
+    answers: list[tuple[int, str]] = []
+    for _ in range(20):  # the /control zone allows 30 a minute with a burst of 10
+        request = urllib.request.Request(site.nginx.url + "/control", data=b'{"action":"pause"}',
+                                         method="POST", headers={"Content-Type": "application/json"})
+        try:
+            urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            answers.append((error.code, error.headers.get_content_type()))
+    assert answers[0] == (401, "application/json")  # the instance's own answer
+    from_nginx = [answer for answer in answers if answer == (429, "text/html")]
+    assert len(from_nginx) >= 5 and answers[-1] == (429, "text/html")
+    assert "limiting requests" in site.nginx.error_log()
