@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint, render_template
 
+from settings import VERSION
 from web.context import Context
 
 bp = Blueprint("pages", __name__)
@@ -30,4 +31,5 @@ async def history() -> str:
 
 @bp.get("/control")
 async def control_page() -> str:
-    return await render_template("control.html", asset_version=Context.current().asset_version)
+    return await render_template("control.html", asset_version=Context.current().asset_version,
+                                 version=VERSION)

@@ -43,10 +43,12 @@ def test_the_console_script_takes_the_same_commands_as_run_py() -> None:
     assert run(str(CONSOLE_SCRIPT), "env-example").stdout == run(sys.executable, "run.py", "env-example").stdout
 
 
-def test_api_status_says_the_version(tmp_path: Path) -> None:
+def test_api_status_and_the_admin_page_say_the_version(tmp_path: Path) -> None:
     with Service(tmp_path) as service:
         status, body = service.get("/api/status")
+        page_status, page = service.get("/control")
     assert status == 200 and body["version"] == VERSION
+    assert page_status == 200 and f"<p class=\"rt-page-meta\" data-rt-version>Roundtable {VERSION}</p>" in page
 
 
 def test_the_changelog_has_unreleased_and_this_version() -> None:
