@@ -44,6 +44,8 @@ DEFAULT_MODELS: Final = {
 PROVIDER_LABELS: Final = {
     "openai": "OpenAI", "anthropic": "Anthropic", "perplexity": "Perplexity", "gemini": "Gemini",
 }
+#: MODERATION values, as ``_Reader.choice`` compares them (upper case).
+MODERATION_MODES: Final = ("AUTO", "OPENAI", "LOCAL", "OFF")
 DATABASE_SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
 
 T = TypeVar("T")
@@ -104,6 +106,9 @@ class Settings:
     tls_keyfile: Path | None = None
     log_format: str = "text"
     alert_webhook_url: str | None = field(default=None, repr=False)
+    moderation: str = "auto"  # auto, openai, local or off (actors/providers/moderation.py)
+    moderation_wordlist: Path | None = None
+    moderation_fail_open: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -204,6 +209,19 @@ class Settings:
                 doc="http(s) URL that receives alerts as JSON POSTs (a Slack-style text field plus "
                     "structured fields): circuits, all-template or aborted rounds, budgets, the "
                     "database, engine moves; a secret, never logged"),
+            moderation=env.choice(
+                "MODERATION", "AUTO", MODERATION_MODES,
+                doc="the gate every reply passes before it is shown: AUTO (the word list, plus "
+                    "OpenAI's omni-moderation-latest when OPENAI_API_KEY is set), OPENAI (both; "
+                    "needs the key), LOCAL (the word list only) or OFF").lower(),
+            moderation_wordlist=env.existing_file(
+                "MODERATION_WORDLIST",
+                doc='the site\'s own word list, added to the built-in one: one term or phrase a '
+                    'line, optionally "category: term"; # comments'),
+            moderation_fail_open=env.choice(
+                "MODERATION_FAIL", "CLOSED", ("CLOSED", "OPEN"),
+                doc="CLOSED withholds a reply that moderation cannot review in time (a template "
+                    "stands in); OPEN shows it unreviewed (the word list still applies)") == "OPEN",
         )
 
     def validate(self) -> None:
@@ -232,6 +250,9 @@ class Settings:
                 else ("TLS_KEYFILE", "TLS_CERTFILE")
             )
             raise SettingsError(missing, f"is unset but {given} is set; TLS needs both (or neither)")
+        openai_provider = self.providers.get("openai")
+        if self.moderation == "openai" and not (openai_provider and openai_provider.configured):
+            raise SettingsError("MODERATION", "openai needs OPENAI_API_KEY (or use auto or local)")
         for provider in self.providers.values():
             for other in provider.fallbacks:
                 if other not in PROVIDERS:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from quart import Blueprint, Response
 
 from web.context import Context
@@ -38,6 +38,14 @@ class _StatusCollector:
             cost.add_metric([name], float(health.get("cost_today_usd", 0.0)))
             circuit.add_metric([name], 1.0 if health.get("circuit") == "open" else 0.0)
         yield from (calls, cost, circuit)
+        reviews = CounterMetricFamily(
+            "roundtable_moderation_reviews", "replies reviewed by the moderation gate since start",
+            labels=["provider", "verdict"],
+        )
+        for name, health in providers.items():
+            for verdict, count in (health.get("moderation") or {}).items():
+                reviews.add_metric([name, verdict], float(count))
+        yield reviews
 
 
 @bp.get("/metrics")

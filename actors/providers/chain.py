@@ -114,6 +114,10 @@ class ProviderChain:
             if reply is not None:
                 return self._answered(gateway, reply, cost, failures, calls, started)
             failures.append(f"{name}: {why}")
+            if calls and calls[-1].error_class == "moderation_unavailable":
+                # Moderation is down: every other provider's reply would be withheld too
+                # (fail closed), so a template stands in at once, labelled with why.
+                break
         return self._from_template(request, failures, calls, started)
 
     def _stop_at(self, request: GenerationRequest, index: int, started: float) -> float:

@@ -24,6 +24,7 @@ from actors.clock import Clock
 from actors.providers import quality
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
 from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
+from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
 from settings import ProviderSettings, Settings
 
@@ -53,7 +54,11 @@ _DESCRIPTION_CHARS: Final = 80
 
 #: Replies we refuse say the provider is unwell even if they were ever made not retryable:
 #: they count against its circuit like a timeout or a 5xx.
-_UNHEALTHY_KINDS: Final = frozenset({"quality", "too_large"})
+_UNHEALTHY_KINDS: Final = frozenset({"quality", "too_large", "moderation"})
+#: A moderation review may wait at most this long (and never past the message's deadline).
+MODERATION_TIMEOUT_CAP: Final = 10.0
+#: This many flagged replies in a row from one provider raise an alert (a warning line).
+FLAGGED_ALERT_STREAK: Final = 3
 
 
 @dataclass(frozen=True)
@@ -83,9 +88,15 @@ class ProviderGateway:
         limiter: RateLimiter,
         keys: KeyRing | None = None,
         max_reply_bytes: int = MAX_REPLY_BYTES,
+        moderation: ModerationGate | None = None,
+        alert: Callable[[str], None] | None = None,
     ) -> None:
         self.name = settings.name
         self.max_reply_bytes = max_reply_bytes
+        self._moderation = moderation
+        self._alert = alert
+        self._reviews: dict[str, int] = {verdict: 0 for verdict in Verdict}
+        self._flagged_streak = 0
         self.model = settings.model
         self.provider = provider
         self.keys = keys if keys is not None else KeyRing(settings.api_keys, clock)
@@ -122,15 +133,18 @@ class ProviderGateway:
 
         Runs on the calling agent's thread and returns within ``timeout`` seconds however
         the bytes arrive (``call_limits``); a reply over ``max_reply_bytes`` is cut off
-        (kind ``too_large``) and one the quality gate refuses is an error (kind
-        ``quality``). Both count against the circuit, as timeouts and 5xx do.
+        (kind ``too_large``), one the quality gate refuses is an error (kind ``quality``)
+        and so is one the moderation gate flags (kind ``moderation``): all three count
+        against the circuit, as timeouts and 5xx do. A reply that moderation could not
+        review in time is withheld (kind ``moderation_unavailable``, the provider is not
+        blamed) unless ``MODERATION_FAIL=open``.
         """
         if self.provider is None:
             raise RuntimeError(f"provider {self.name} is not configured")
         started = self._clock.now()
         reply, error = self._generate(request, api_key, timeout)
         if reply is not None:
-            error = self._judge(reply, request)
+            error = self._judge(reply, request) or self._moderate(reply, request)
         latency_ms = max(0, round((self._clock.now() - started) * 1000))
         self._record(latency_ms, error)
         return CallResult(reply, error, started, latency_ms)
@@ -160,6 +174,40 @@ class ProviderGateway:
         if rejection is None:
             return None
         return ProviderError(f"rejected: {rejection}", kind="quality", retryable=True)
+
+    def _moderate(self, reply: Reply, request: GenerationRequest) -> ProviderError | None:
+        """The moderation gate: None if ``reply`` may be revealed. Never carries the text."""
+        if self._moderation is None:
+            return None
+        timeout = min(MODERATION_TIMEOUT_CAP, request.deadline - self._clock.now())
+        review = self._moderation.review(reply.text, timeout)
+        self._count_review(review)
+        if review.verdict is Verdict.FLAGGED:
+            return ProviderError(f"moderation flagged ({review.detail})", kind="moderation")
+        if review.verdict is Verdict.UNAVAILABLE and not self._moderation.fail_open:
+            return ProviderError(
+                f"moderation unavailable ({review.detail}): reply withheld",
+                kind="moderation_unavailable",
+            )
+        return None
+
+    def _count_review(self, review: Review) -> None:
+        with self._lock:
+            self._reviews[review.verdict] += 1
+            if review.verdict is Verdict.FLAGGED:
+                self._flagged_streak += 1
+            elif review.verdict is Verdict.PASSED:
+                self._flagged_streak = 0
+            streak = self._flagged_streak
+        # A pass is routine (DEBUG); a refusal is also logged by the chain's fallback line.
+        level = logging.DEBUG if review.verdict is Verdict.PASSED else logging.INFO
+        log.log(level, "moderation (%s): %s reply from %s%s", review.by, review.verdict, self.name,
+                f" ({review.detail})" if review.detail else "")
+        if review.verdict is Verdict.FLAGGED and streak == FLAGGED_ALERT_STREAK:
+            message = f"provider {self.name}: {streak} flagged replies in a row (latest: {review.detail})"
+            log.warning("alert: %s", message)
+            if self._alert is not None:
+                self._alert(message)
 
     def add_cost(self, cost_usd: float, prompt_tokens: int = 0, completion_tokens: int = 0) -> None:
         """Count one answered call's cost and tokens against today."""
@@ -210,6 +258,7 @@ class ProviderGateway:
                 "completion_tokens_today": self._completion_tokens_today,
                 "cost_today_usd": round(self._cost_today, 6),
                 "model_check": dict(self._model_check),
+                "moderation": {str(verdict): count for verdict, count in self._reviews.items()},
             }
 
     def _record(self, latency_ms: int, error: ProviderError | None) -> None:
@@ -240,8 +289,11 @@ class ProviderGateway:
 class Gateways(Mapping[str, ProviderGateway]):
     """The gateways by provider name. Built once at start-up, then only read."""
 
-    def __init__(self, gateways: Mapping[str, ProviderGateway]) -> None:
+    def __init__(
+        self, gateways: Mapping[str, ProviderGateway], moderation: ModerationGate | None = None
+    ) -> None:
         self._gateways = dict(gateways)
+        self.moderation = moderation
 
     def __getitem__(self, name: str) -> ProviderGateway:
         return self._gateways[name]
@@ -275,6 +327,8 @@ class Gateways(Mapping[str, ProviderGateway]):
     def close(self) -> None:
         """Close the providers' clients (their connection pools); call once, at shutdown."""
         close_providers(g.provider for g in self._gateways.values() if g.provider is not None)
+        if self.moderation is not None:
+            self.moderation.close()
 
 
 def _percentiles(latencies: Iterable[int]) -> tuple[int | None, int | None]:
@@ -297,7 +351,8 @@ def describe_error(
     lines = str(error).splitlines()
     # Provider modules prefix their messages with their own name; the caller shows it once.
     message = redact(lines[0] if lines else "").removeprefix(f"{provider}: ").strip()
-    text = message if message.startswith(label) else f"{label} ({message})" if message else label
+    # "moderation unavailable (...)" already names its class ("moderation_unavailable").
+    text = message if message.startswith(label.split("_")[0]) else f"{label} ({message})" if message else label
     return text[:_DESCRIPTION_CHARS]
 
 
@@ -321,11 +376,23 @@ def close_providers(providers: Iterable[Provider]) -> None:
 
 
 def build_gateways(
-    settings: Settings, clock: Clock, providers: Mapping[str, Provider] | None = None
+    settings: Settings,
+    clock: Clock,
+    providers: Mapping[str, Provider] | None = None,
+    *,
+    alert: Callable[[str], None] | None = None,
 ) -> Gateways:
-    """One gateway per provider in ``settings``; ``providers`` replaces the real ones (tests)."""
+    """One gateway per provider in ``settings``, sharing one moderation gate (per
+    ``MODERATION``); ``providers`` replaces the real ones (tests). ``alert`` is called with
+    one line when a provider keeps producing flagged replies."""
     if providers is None:
         providers = build_providers(settings)
+    moderation = build_moderation(settings)
+    if moderation is not None:
+        fail = "open" if moderation.fail_open else "closed"
+        log.info("moderation: %s (fails %s)", moderation.checks, fail)
+    else:
+        log.warning("moderation: off (MODERATION=off): replies are revealed unreviewed")
     return Gateways({
         name: ProviderGateway(
             ps,
@@ -335,6 +402,8 @@ def build_gateways(
                 settings.circuit_failure_threshold, settings.circuit_cooldown_seconds, clock
             ),
             limiter=RateLimiter(ps.requests_per_minute, clock),
+            moderation=moderation,
+            alert=alert,
         )
         for name, ps in settings.providers.items()
-    })
+    }, moderation)

@@ -97,6 +97,8 @@ def make_settings(keys: dict[str, tuple[str, ...]] | None = None, **changes: obj
         )
         for name in PROVIDERS
     }
+    # The word list only: these providers are in-process, with no moderation endpoint.
+    changes.setdefault("moderation", "local")
     return Settings(providers=providers, **changes)  # type: ignore[arg-type]
 
 
@@ -422,6 +424,7 @@ def test_health_is_json_ready_and_never_shows_a_key() -> None:
         "completion_tokens_today": 100,
         "cost_today_usd": None,
         "model_check": {"status": "unchecked", "detail": None, "checked_at": None},
+        "moderation": {"passed": 1, "flagged": 0, "unavailable": 0},
     }
     assert health["anthropic"]["cost_today_usd"] > 0
     assert health["openai"]["configured"] is False

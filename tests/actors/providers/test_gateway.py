@@ -38,7 +38,7 @@ def _gateways(clock: FakeClock) -> Gateways:
             model=f"{name}-model", requests_per_minute=60, fallbacks=(),
         )
         for name in PROVIDERS
-    })
+    }, moderation="local")  # no moderation endpoint at 127.0.0.1:9
     return build_gateways(settings, clock, {name: Answers(name) for name in PROVIDERS})
 
 

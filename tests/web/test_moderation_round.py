@@ -1,0 +1,101 @@
+"""The moderation gate in whole rounds: the real service, the four real SDKs and the fakes,
+with the fake OpenAI's ``/v1/moderations`` flagging a marker word (issue 12)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.fakes.openai_server import MARKER, error
+from tests.fakes.server import Received
+from tests.service import Service
+from tests.web.conftest import Client, is_state
+from tests.web.test_provider_round import Fakes, fakes, fresh_text, rows
+
+__all__ = ["fakes"]  # the fixture, shared with test_provider_round
+
+
+def marked(received: Received | None = None) -> str:
+    """A reply that passes the quality gate but carries the marker moderation flags."""
+    return fresh_text() + f" {MARKER} {MARKER}."
+
+
+def _round(service: Service) -> tuple[list[dict[str, Any]], str]:
+    """Play a round; the messages and everything a WebSocket client received, as text."""
+    client = Client(service.ws_url)
+    client.next()
+    service.force()
+    client.until(is_state("complete"), timeout=60)
+    client.close()
+    return client.messages(), json.dumps(client.events)
+
+
+def _everything_public(service: Service, conversation_id: int) -> str:
+    """The API's and both exports' view of the round, and the service's log."""
+    parts = [json.dumps(service.get("/api/conversations")[1]),
+             json.dumps(service.get(f"/api/conversations/{conversation_id}")[1]),
+             str(service.get(f"/api/conversations/{conversation_id}/export?format=json")[1]),
+             str(service.get(f"/api/conversations/{conversation_id}/export?format=md")[1]),
+             service.logs()]
+    return "\n".join(parts)
+
+
+def _database_bytes(service: Service) -> bytes:
+    files = [service.database, service.database.with_name(service.database.name + "-wal")]
+    return b"".join(path.read_bytes() for path in files if path.exists())
+
+
+def test_a_flagged_provider_never_reaches_visitors_the_api_the_database_or_exports(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    fakes.anthropic.reply = marked
+    with Service(tmp_path, fakes.env()) as service:
+        messages, seen = _round(service)
+        conversation_id = messages[0]["conversation_id"]
+        public = _everything_public(service, conversation_id)
+        status = service.get("/api/status")[1]
+        metrics = service.get("/metrics")[1]
+    assert [m["seq"] for m in messages] == list(range(1, 17))
+    assert MARKER not in seen and MARKER not in public
+    assert MARKER.encode() not in _database_bytes(service)
+    clio = [m for m in messages if m["agent"] == "anthropic"]
+    assert all(m["source"] in ("fallback", "template") and m["provider"] != "anthropic" for m in clio)
+    stored = rows(service.database, "SELECT * FROM messages WHERE agent = 'anthropic' ORDER BY seq")
+    assert stored[0]["fallback_reason"] == "anthropic: moderation flagged (harassment)"
+    assert all("moderation flagged (harassment)" in m["fallback_reason"] or "circuit open" in m["fallback_reason"]
+               for m in stored)
+    flagged = rows(service.database, "SELECT * FROM api_calls WHERE error_class = 'moderation'")
+    assert flagged and {c["provider"] for c in flagged} == {"anthropic"}
+    assert status["providers"]["anthropic"]["moderation"]["flagged"] >= 1
+    assert status["providers"]["openai"]["moderation"]["passed"] >= 4
+    flagged_total = f'roundtable_moderation_reviews_total{{provider="anthropic",verdict="flagged"}} {len(flagged)}.0'
+    assert flagged_total in metrics
+    assert "alert: provider anthropic: 3 flagged replies in a row" in service.logs()
+
+
+def test_with_moderation_down_every_reply_is_withheld_and_templates_stand_in(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    fakes.anthropic.reply = marked
+    fakes.openai.moderation_script = error(500, type="server_error")
+    grace = 1.5
+    with Service(tmp_path, {**fakes.env(), "GENERATION_GRACE_SECONDS": str(grace)}) as service:
+        messages, seen = _round(service)
+        public = _everything_public(service, messages[0]["conversation_id"])
+    assert [m["seq"] for m in messages] == list(range(1, 17))
+    assert MARKER not in seen and MARKER not in public
+    assert MARKER.encode() not in _database_bytes(service)
+    assert all(m["source"] == "template" for m in messages)
+    stored = rows(service.database, "SELECT * FROM messages ORDER BY seq")
+    assert all("moderation unavailable (HTTP 500): reply withheld" in m["fallback_reason"] for m in stored)
+    assert all(m["revealed_at"] - m["planned_at"] <= grace * 1000 + 1500 for m in stored)
+
+
+def test_with_moderation_off_the_marker_passes(tmp_path: Path, fakes: Fakes) -> None:
+    fakes.anthropic.reply = marked
+    with Service(tmp_path, {**fakes.env(), "MODERATION": "off"}) as service:
+        messages, seen = _round(service)
+    assert MARKER in seen  # the gate, and nothing else, is what stops it
+    assert all(m["source"] == "api" for m in messages if m["agent"] == "anthropic")
+    assert fakes.openai.moderations == []
