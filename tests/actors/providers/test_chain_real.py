@@ -130,14 +130,14 @@ def test_a_trickling_provider_falls_back_within_the_deadline_and_its_circuit_ope
     outcomes, late = [], []
     try:
         for seq in range(1, 5):
-            request = GenerationRequest(persona_for("anthropic"), "Remote work", (), seq, 16, time.time() + 1.5)
+            request = GenerationRequest(persona_for("anthropic"), "Remote work", (), seq, 16, time.time() + 2.5)
             outcomes.append(chain.generate(request))
             late.append(time.time() - request.deadline)
     finally:
         gateways.close()
 
     assert [(o.source, o.provider) for o in outcomes] == [(Source.FALLBACK, "openai")] * 4
-    assert all(lateness < 0.3 for lateness in late), late
+    assert all(lateness < 0.5 for lateness in late), late
     for outcome in outcomes[:3]:
         assert outcome.fallback_reason is not None and outcome.fallback_reason.startswith("anthropic: timeout")
         assert [(c.provider, c.ok, c.error_class) for c in outcome.calls] == [
