@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -82,17 +83,20 @@ def test_bad_files_and_arguments_are_one_line(tmp_path: Path) -> None:
         assert text in lines[0] and "Traceback" not in result.stderr
 
 
-def test_a_newer_database_is_refused_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["setup-db", "serve", "import", "export"])
+def test_a_newer_database_is_refused_in_one_line(tmp_path: Path, command: str) -> None:
     url = f"sqlite:///{tmp_path}/rt.db"
     assert run("setup-db", database_url=url).returncode == 0
-    import sqlite3
-
     with sqlite3.connect(tmp_path / "rt.db") as conn:
         conn.execute("INSERT INTO schema_version VALUES (999, 'from the future', 0)")
-    result = run("setup-db", database_url=url)
+    (tmp_path / "in.jsonl").write_text("")
+    args = {"import": ("import", str(tmp_path / "in.jsonl")),
+            "export": ("export", "--out", str(tmp_path / "out.jsonl"))}.get(command, (command,))
+    result = run(*args, database_url=url)
     lines = problem_lines(result)
-    assert result.returncode == 1 and len(lines) == 1
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "schema is version 999" in lines[0] and str(tmp_path / "rt.db") in lines[0]
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 @pytest.mark.postgres
