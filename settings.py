@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 __all__ = [
     "PROVIDERS", "VERSION", "ProviderSettings", "SettingDoc", "Settings", "SettingsError", "describe", "env_example",
@@ -109,6 +110,7 @@ class Settings:
     moderation: str = "auto"  # auto, openai, local or off (actors/providers/moderation.py)
     moderation_wordlist: Path | None = None
     moderation_fail_open: bool = False
+    public_url: str | None = None  # e.g. https://example.com: canonical links, feed, sitemap
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -222,6 +224,10 @@ class Settings:
                 "MODERATION_FAIL", "CLOSED", ("CLOSED", "OPEN"),
                 doc="CLOSED withholds a reply that moderation cannot review in time (a template "
                     "stands in); OPEN shows it unreviewed (the word list still applies)") == "OPEN",
+            public_url=env.public_url(
+                "PUBLIC_URL",
+                doc="the site's absolute http(s) address, e.g. https://example.com: canonical links, "
+                    "link previews, the feed and the sitemap use it; unset: the request's own host"),
         )
 
     def validate(self) -> None:
@@ -433,6 +439,22 @@ class _Reader:
         scheme, _, rest = value.partition("://")
         if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
             raise SettingsError(name, "is not an http(s) URL like https://hooks.example.com/...")
+        return value
+
+    def public_url(self, name: str, *, doc: str) -> str | None:
+        """An absolute http(s) URL without query, fragment or credentials; no trailing slash."""
+        value = self.text(name, doc=doc).rstrip("/")
+        if not value:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise SettingsError(name, f"{value!r} is not a URL like https://example.com") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(name, f"{value!r} is not an absolute http(s) URL like https://example.com")
+        if parts.query or parts.fragment or "@" in parts.netloc or any(c.isspace() for c in value):
+            raise SettingsError(name, f"{value!r} must be a plain site URL (no query, fragment, credentials or spaces)")
         return value
 
     def origins(self, name: str, *, doc: str) -> tuple[str, ...]:

@@ -81,7 +81,8 @@ async def export_conversation(conversation_id: int) -> Response:
         body, mimetype = export.export_markdown(found), "text/markdown; charset=utf-8"
     else:
         body, mimetype = export.export_json(found), "application/json"
-    response = Response(body, mimetype=mimetype)
+    # content_type, not mimetype: given a mimetype, Quart appends "; charset=utf-8" again.
+    response = Response(body, content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="roundtable-{conversation_id}.{fmt}"'
     return response
 

@@ -1,8 +1,8 @@
 """The Quart app factory: ``create_app(system, settings)``.
 
-Routes live in one module each (pages, api, control, ws, metrics); this module wires
-them, answers every error as JSON ``{"error": ...}`` with its status (never a stack
-trace), and sets the security headers and the CORS rule for embedding sites.
+Routes live in one module each (pages, syndication, api, control, admin, ws, metrics);
+this module wires them, answers every error as JSON ``{"error": ...}`` with its status
+(never a stack trace; a browser asking for a missing page gets the HTML 404 page), and sets the security headers and the CORS rule for embedding sites.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from actors.broadcaster import Hub
 from settings import Settings
-from web import admin, api, control, metrics, pages, ws
+from web import admin, api, control, metrics, pages, syndication, ws
 from web.context import ENGINE_TIMEOUT, Context, EngineTimeout
 from web.tls import HSTS
 
@@ -48,7 +48,7 @@ def create_app(
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
     app.extensions["roundtable"] = Context(system, settings, hub, _asset_version(), engine_timeout)
     control.install(app, monotonic)
-    for blueprint in (pages.bp, api.bp, control.bp, admin.bp, ws.bp, metrics.bp):
+    for blueprint in (pages.bp, syndication.bp, api.bp, control.bp, admin.bp, ws.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(EngineTimeout, _engine_timeout)
@@ -66,10 +66,19 @@ def _asset_version() -> str:
     return digest.hexdigest()[:10]
 
 
-async def _http_error(error: HTTPException) -> tuple[Response, int]:
+async def _http_error(error: HTTPException) -> tuple[Response | str, int]:
     status = error.code or 500
+    if status == 404 and _wants_html():
+        return await pages.not_found_page()
     response = jsonify({"error": error.description or error.name})
     return response, status
+
+
+def _wants_html() -> bool:
+    """A browser asking for a page (not the API, not a client that wants JSON)."""
+    if request.path.startswith("/api/"):
+        return False
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 async def _engine_timeout(error: EngineTimeout) -> tuple[Response, int]:

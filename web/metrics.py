@@ -55,4 +55,5 @@ async def metrics() -> Response:
     registry = CollectorRegistry(auto_describe=False)
     connections = len(context.hub.connections) if context.hub else 0
     registry.register(_StatusCollector(status, connections))  # type: ignore[arg-type]
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # CONTENT_TYPE_LATEST already names its charset; as a mimetype Quart would add another.
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -398,5 +398,10 @@ def test_history_pages_back_and_the_permalink_shows_the_round(new_page: Any, ser
 
 def test_the_permalink_of_a_missing_round_says_so(new_page: Any, service: Service) -> None:
     page = new_page()
-    page.goto(service.url + "/c/999")
+    response = page.goto(service.url + "/c/999")
+    assert response.status == 404
     expect(page.locator(".rt-empty")).to_have_text("There is no round number 999.")
+    expect(page.locator(".rt-downloads")).to_have_count(0)  # nothing to download
+    response = page.goto(service.url + "/no/such/page")
+    assert response.status == 404 and response.headers["content-type"].startswith("text/html")
+    expect(page.locator("h1")).to_have_text("Not found")

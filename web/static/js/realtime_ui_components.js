@@ -202,6 +202,19 @@
     return null;
   }
 
+  /**
+   * "provider · model" without saying the provider twice ("perplexity · sonar", not
+   * "perplexity · perplexity/sonar"); empty for a template, whose badge says so.
+   * The server's web/transcript.py model_label() labels the shared page the same way.
+   */
+  function modelLabel(message) {
+    if (message.source === 'template') return '';
+    var provider = String(message.provider || '');
+    var model = String(message.model || '');
+    if (provider && model.indexOf(provider + '/') === 0) model = model.slice(provider.length + 1);
+    return [provider, model !== provider ? model : ''].filter(Boolean).join(' \u00b7 ');
+  }
+
   function renderCitations(citations) {
     var list = h('ul', 'rt-citations');
     (Array.isArray(citations) ? citations : []).forEach(function (citation) {
@@ -226,8 +239,8 @@
     avatar.setAttribute('aria-hidden', 'true');
     head.appendChild(avatar);
     head.appendChild(h('span', 'rt-persona', persona));
-    var model = message.model !== message.provider ? message.model : null;
-    head.appendChild(h('span', 'rt-model', [message.provider, model].filter(Boolean).join(' \u00b7 ')));
+    var label = modelLabel(message);
+    if (label) head.appendChild(h('span', 'rt-model', label));
     var badge = sourceBadge(message);
     if (badge) head.appendChild(badge);
     if (typeof message.revealed_at === 'number') {
@@ -258,6 +271,7 @@
     this.clock = new Clock();
     this.engine = { state: null, next_round_at: null, next_topic: null };
     this.conversation = null;         // {id, topic, forced}
+    this.running = null;              // id of the round in progress (held while paused)
     this.lastConversation = null;     // {id, topic, message_count}
     this.perRound = 16;
     this.seen = new Set();            // conversation_id + ':' + seq
@@ -326,7 +340,11 @@
     this.clock.seed(frame.server_time, receivedAt);
     if (Number.isInteger(frame.messages_per_round)) this.perRound = frame.messages_per_round;
     if (frame.last_conversation) this.lastConversation = frame.last_conversation;
+    this.running = frame.conversation && Number.isInteger(frame.conversation.id) ? frame.conversation.id : null;
     if (frame.conversation) this.setConversation(frame.conversation);
+    // Arriving during "round complete": hello has no current round, but the round that
+    // just ended is last_conversation; show it (fillEndedRound fetches its messages).
+    else if (frame.state === 'complete' && frame.last_conversation) this.setConversation(frame.last_conversation);
     this.list.setAttribute('aria-busy', 'true');
     this.mergeMessages(frame.messages, frame.conversation && frame.conversation.id);
     this.list.setAttribute('aria-busy', 'false');
@@ -335,6 +353,7 @@
   };
 
   LiveWidget.prototype.onState = function (frame) {
+    this.running = Number.isInteger(frame.conversation_id) ? frame.conversation_id : null;
     if (Number.isInteger(frame.conversation_id)) {
       this.setConversation({ id: frame.conversation_id, topic: frame.topic });
     }
@@ -482,7 +501,7 @@
       countdown: ['Next round in', e.next_topic ? 'Next topic: ' + e.next_topic : '', ''],
       active: ['Live now', c && c.topic || 'A round is under way', this.progressText()],
       complete: ['Round complete', c && c.topic || '', 'Next round in'],
-      paused: ['Paused by the admins', '', this.pausedNote()]
+      paused: ['Paused by the admins', this.isRunning(c) && c.topic || '', this.pausedNote()]
     }[mode];
     this.eyebrow.textContent = texts[0];
     this.title.textContent = mode === 'countdown' ? '' : texts[1];
@@ -493,7 +512,8 @@
     this.renderLast(mode);
     this.fillEndedRound();
     show(this.logWrap, this.seen.size > 0 || mode === 'active');
-    var previous = mode !== 'active' && mode !== 'complete';
+    // Paused mid-round, the transcript is the running round's, not a previous one.
+    var previous = (mode === 'countdown' || mode === 'paused') && !this.isRunning(c);
     this.renderLogLabel(previous && c);
     this.renderClock();
   };
@@ -513,7 +533,13 @@
     return 'Message ' + Math.min(this.seen.size, this.perRound) + ' of ' + this.perRound + forced;
   };
 
+  /** Whether `c` is the round in progress (held, when paused) by the latest hello/state. */
+  LiveWidget.prototype.isRunning = function (c) {
+    return !!c && this.running === c.id;
+  };
+
   LiveWidget.prototype.pausedNote = function () {
+    if (this.isRunning(this.conversation)) return 'This round goes on when they resume.';
     var at = this.engine.next_round_at;
     var text = 'No round starts until they resume.';
     return at ? text + ' Next scheduled slot: ' + formatClockTime(at) + ' (skipped while paused).' : text;
@@ -655,10 +681,18 @@
     var delay = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * Math.pow(2, this.failures - 1));
     delay += Math.random() * delay * 0.3;
     this.hideTyping();
-    if (this.offline || navigator.onLine === false) this.setStatus('offline', 'Offline \u00b7 retrying (attempt ' + this.failures + ')');
-    else this.setStatus('reconnecting', 'Reconnecting (attempt ' + this.failures + ')\u2026');
+    this.showTrouble();
     if (this.failures >= POLL_AFTER_FAILURES) this.startPolling();
     this.timers.reconnect = setTimeout(this.connect.bind(this), delay);
+  };
+
+  /**
+   * The server cannot be reached. Only the browser knows whether the device is offline;
+   * while it says online, the server is restarting or unreachable: "Reconnecting".
+   */
+  LiveWidget.prototype.showTrouble = function () {
+    if (navigator.onLine === false) this.setStatus('offline', 'Offline \u00b7 retrying (attempt ' + this.failures + ')');
+    else this.setStatus('reconnecting', 'Reconnecting (attempt ' + this.failures + ')\u2026');
   };
 
   LiveWidget.prototype.reconnectNow = function () {
@@ -678,7 +712,6 @@
   LiveWidget.prototype.stopPolling = function () {
     clearInterval(this.timers.poll);
     this.timers.poll = null;
-    this.offline = false;
   };
 
   /** One poll of /api/countdown (a measured clock sample), then of the rounds. */
@@ -688,15 +721,13 @@
     fetchJson('/api/countdown').then(function (r) {
       if (!r.ok || !r.body || !self.timers.poll) throw new Error('countdown unavailable');
       self.clock.sample(r.body.server_time, sentAt, Date.now());
-      self.offline = false;
       if (!('WebSocket' in window)) self.setStatus('polling', 'Updating every 5 s');
       else if (!self.ws) self.setStatus('reconnecting', 'Reconnecting (attempt ' + self.failures + ') \u00b7 updating every 5 s');
       self.applyState(r.body);
       return self.pollRound(r.body.state === 'active');
     }).catch(function () {
       if (!self.timers.poll || self.ws) return;
-      self.offline = true;
-      self.setStatus('offline', 'Offline \u00b7 retrying (attempt ' + self.failures + ')');
+      self.showTrouble();
     });
   };
 
@@ -707,6 +738,7 @@
       var body = r.ok && r.body ? r.body : {};
       if (body.last_conversation) self.lastConversation = body.last_conversation;
       var c = body.conversation;
+      self.running = c && Number.isInteger(c.id) ? c.id : null;
       if (!active || !c || !Number.isInteger(c.id)) return null;
       self.setConversation(c);
       return fetchJson('/api/conversations/' + c.id);
@@ -720,6 +752,10 @@
 
   /** Renders one past round into `root` from /api/conversations/<id>. */
   function renderConversationPage(root) {
+    if (root.hasAttribute('data-rt-rendered')) {
+      localizeTimes(root);
+      return;
+    }
     var id = Number(root.getAttribute('data-roundtable-conversation'));
     var body = root.querySelector('[data-rt-transcript]') || root.appendChild(h('div'));
     var heading = root.querySelector('[data-rt-heading]') || body;
@@ -735,6 +771,14 @@
     }).catch(function () {
       body.textContent = 'This round could not be loaded. Check your connection and reload.';
     }).finally(function () { body.setAttribute('aria-busy', 'false'); });
+  }
+
+  /** A server-rendered transcript shows UTC times; show them in the visitor's own zone. */
+  function localizeTimes(root) {
+    root.querySelectorAll('time.rt-time[datetime]').forEach(function (node) {
+      var at = Date.parse(node.getAttribute('datetime'));
+      if (!isNaN(at)) node.textContent = formatClockTime(at);
+    });
   }
 
   function fillConversation(heading, body, c) {
@@ -756,9 +800,16 @@
     var when = c.started_at || c.scheduled_at;
     if (typeof when === 'number') parts.push(formatDate(when));
     parts.push(plural(count, 'message'));
-    if (c.status && c.status !== 'complete') parts.push(c.status + (c.skip_reason ? ': ' + c.skip_reason : ''));
+    if (c.status && c.status !== 'complete') parts.push(statusText(c.status, c.skip_reason));
     if (c.forced) parts.push('started by the admins');
     return parts.join(' \u00b7 ');
+  }
+
+  /** "skipped by admin", not "skipped: skipped by admin" (as web/transcript.py status_text). */
+  function statusText(status, reason) {
+    reason = String(reason || '').trim();
+    if (!reason) return status;
+    return reason.toLowerCase().indexOf(status.toLowerCase()) === 0 ? reason : status + ': ' + reason;
   }
 
   // ---------------------------------------------------------------- history page
