@@ -2,8 +2,9 @@
 (``roundtable ...`` once installed: the same commands).
 
 The only module that reads the environment (and an optional ``.env``): it validates the
-settings once, starts the engine, serves the app with Hypercorn on HOST:PORT, and on
-SIGINT/SIGTERM stops the server, then the actors in order, then closes the database.
+settings once, starts this instance's part (``actors.cluster``: the engine or a standby),
+serves the app with Hypercorn on HOST:PORT, and on SIGINT/SIGTERM stops the server, then
+the engine's actors in order, then closes the database.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ import logging
 import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
-from typing import Any
 
 from settings import VERSION, Settings, SettingsError, demo, env_example
 from storage.errors import StorageError
@@ -115,63 +114,37 @@ def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, obje
 
 
 async def serve(settings: Settings, *, start_round: bool = False) -> int:
-    """Run the web server, and the engine when this instance leads, until SIGINT or
-    SIGTERM; the exit code.
+    """Run the web server until SIGINT or SIGTERM; the exit code.
 
-    On SQLite the engine always runs here. On PostgreSQL the engine runs only while this
-    instance holds the engine lock: an instance that finds it taken serves visitors at once
-    as a standby (``StandbySystem``, live events by LISTEN) and takes over the engine when
-    the lock comes free; one that loses the lock stops (exit 1) so that it can never run a
-    second engine. The leader NOTIFYs every event for the standbys. ``start_round`` forces
-    a round as soon as the engine runs (``--demo``: a new user sees one at once).
+    ``actors.cluster.Cluster`` decides, for the life of the process, whether this instance
+    runs the engine (it holds the database's engine lock) or serves visitors as a standby
+    and takes over when it can. ``start_round`` forces a round as soon as the engine runs
+    (``--demo``: a new user sees one at once).
     """
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
     from actors.broadcaster import Hub
-    from actors.system import stop_system
-    from storage.leader import EngineLock
+    from actors.cluster import Cluster
     from web.app import create_app
-    from web.context import Context
     from web.hypercorn_patches import apply_stream_fixes, set_websocket_compression
 
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(_quiet_cancellation)  # type: ignore[arg-type]
     stop = asyncio.Event()
-    stopping = threading.Event()  # the same request, for threads
-    lost = threading.Event()
-
     hub = Hub(loop)
 
-    def request_stop() -> None:  # on the loop: from a signal, on_lost or a failed takeover
+    def request_stop() -> None:  # on the loop, from a signal
         hub.close_all()  # every visitor gets 1001 "server shutting down"
         stop.set()
-        stopping.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
-    leader = _Leadership(settings, hub, loop, request_stop, lost, start_round)
-    lock: EngineLock | None = None
-    standby: Any = None
-    listener: Any = None
-    takeover: asyncio.Task[None] | None = None
+    cluster = Cluster(settings, hub, start_round=start_round)
     try:
-        if settings.is_postgres:
-            lock = EngineLock(settings.database_url)
-            if await asyncio.to_thread(lock.try_acquire):  # StorageError when unreachable
-                system = await leader.lead(lock)
-            else:
-                standby, listener = await asyncio.to_thread(_start_standby, settings, hub)
-                system = standby
-                log.info("another instance runs the engine on this database; serving visitors "
-                         "as a standby, waiting to take over")
-        else:
-            system = await leader.lead(None)
+        system = await cluster.start()  # StorageError when the database is unreachable
         app = create_app(system, settings, hub)
-        context: Context = app.extensions["roundtable"]
-        if standby is not None:
-            assert lock is not None
-            takeover = asyncio.create_task(leader.take_over(lock, stopping, context, standby, listener))
+        cluster.bind(app.extensions["roundtable"])
         config = Config()
         config.bind = [f"{settings.host}:{settings.port}"]
         set_websocket_compression(settings.ws_compression)
@@ -186,114 +159,8 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
                  settings.host, settings.port)
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
     finally:
-        stopping.set()
-        if takeover is not None:  # it ends within one lock poll once ``stopping`` is set
-            await asyncio.gather(takeover, return_exceptions=True)
-        if listener is not None:
-            await asyncio.to_thread(listener.stop)
-        if standby is not None:
-            standby.close()
-        if leader.system is not None:
-            log.info("shutting down")
-            await asyncio.to_thread(stop_system)
-        leader.close()
-        if lock is not None:
-            lock.release()
-    return 1 if lost.is_set() or leader.failed else 0
-
-
-def _start_standby(settings: Settings, hub: Any) -> tuple[Any, Any]:
-    """A ``StandbySystem`` and a started ``EventListener`` feeding ``hub`` (worker thread)."""
-    from actors.clock import SystemClock
-    from actors.standby import StandbySystem
-    from storage.db import connect
-    from storage.notify import EventListener
-
-    standby = StandbySystem(settings, connect(settings.database_url), SystemClock())
-    listener = EventListener(settings.database_url, hub.deliver_threadsafe, standby.db)
-    listener.start()
-    listener.wait_listening(5.0)  # a visitor's hello is then followed by every event
-    return standby, listener
-
-
-class _Leadership:
-    """Runs the engine when this instance leads: starts it with an ``EventPublisher`` sink
-    on PostgreSQL and a ``LeadershipWatch``. Methods run on the event loop."""
-
-    def __init__(
-        self, settings: Settings, hub: Any, loop: asyncio.AbstractEventLoop, request_stop: Any,
-        lost: threading.Event, start_round: bool,
-    ) -> None:
-        self.settings = settings
-        self.hub = hub
-        self.loop = loop
-        self.request_stop = request_stop
-        self.lost = lost
-        self.start_round = start_round
-        self.system: Any = None
-        self.publisher: Any = None
-        self.watch: Any = None
-        self.failed = False
-
-    async def lead(self, lock: Any) -> Any:
-        """Start the engine (and, with ``lock``, publishing and the watch); the system."""
-        from actors.system import start_system
-        from actors.ticker import Ticker
-        from storage.leader import LeadershipWatch
-        from storage.notify import EventPublisher
-
-        if lock is not None:
-            log.info("this instance holds the engine lock")
-        system = await asyncio.to_thread(start_system, self.settings, hub=self.hub, start_ticker=False)
-        self.system = system
-        if lock is not None:
-            # Before the first tick, so that standbys see every event of this engine.
-            self.publisher = EventPublisher(self.settings.database_url)
-            await asyncio.to_thread(system.broadcaster.add_sink(self.publisher).get, timeout=10.0)
-
-            def on_lost() -> None:  # on the watch thread
-                self.lost.set()
-                system.halt_engine()
-                self.loop.call_soon_threadsafe(self.request_stop)
-
-            self.watch = LeadershipWatch(lock, on_lost)
-            self.watch.start()
-        system.ticker = Ticker(system.supervisor, self.settings.tick_seconds)
-        system.ticker.start()
-        if self.start_round:
-            await asyncio.to_thread(_start_demo_round, system)
-        return system
-
-    async def take_over(self, lock: Any, stopping: threading.Event, context: Any, standby: Any,
-                        listener: Any) -> None:
-        """Wait for the engine lock, then swap the engine in for the standby view."""
-        try:
-            if not await asyncio.to_thread(lock.wait, stopping):
-                return
-            await asyncio.to_thread(listener.stop)  # from now on events come from this engine
-            context.system = await self.lead(lock)
-            log.info("took over the engine; visitors stay connected")
-        except Exception:
-            log.exception("could not take over the engine; stopping this instance")
-            self.failed = True
-            self.request_stop()
-
-    def close(self) -> None:
-        """After the engine has stopped: the watch and the publisher's connection."""
-        if self.watch is not None:
-            self.watch.stop()
-        if self.publisher is not None:
-            self.publisher.close()
-
-
-def _start_demo_round(system: Any) -> None:
-    from actors.machine import CommandRejected
-
-    try:
-        system.command("force")
-        log.info("demo: a round starts now; then one every %g s", system.settings.round_interval_seconds)
-    except CommandRejected as exc:  # a round resumed from before, or the engine is paused
-        log.info("demo: not starting a round (%s)", exc)
+        await cluster.stop()
+    return 0
 
 
 def setup_db(settings: Settings) -> int:

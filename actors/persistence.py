@@ -5,9 +5,13 @@ the result, ``tell``-style (ignore the future) otherwise. Every method runs on t
 actor's own thread, one message at a time, so writes never interleave. The API speaks
 epoch SECONDS (floats); rows store epoch milliseconds (see ``storage.models``).
 
-Writes retry briefly on a transient error (SQLite busy, PostgreSQL serialization
-failure or deadlock, a lost connection); any other failure raises ``StorageError`` with
-the original chained, which goes back to the caller of an ``ask``.
+Reads retry briefly on a transient error (SQLite busy, PostgreSQL serialization failure
+or deadlock, a lost connection). WRITES retry a transient error until they are stored,
+with a backoff up to ``WRITE_RETRY_MAX_SECONDS``: another process holding SQLite's lock
+for 25 s, or a PostgreSQL restart, delays them but loses none, and since the actor takes
+one message at a time they are stored in the order they were sent. Only ``abandon``
+(set when the engine halts) ends the wait. Any other failure raises ``StorageError``
+with the original chained, which goes back to the caller of an ``ask``.
 
 Wiring::
 
@@ -19,10 +23,12 @@ Wiring::
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import peewee
 import pykka
@@ -30,6 +36,7 @@ import pykka
 from actors.providers.base import ApiCall, Outcome
 from storage import queries, retention
 from storage.db import retrying, setup_database
+from storage.errors import StorageError
 from storage.models import (
     STATUS_ROW_ID,
     ApiCallRecord,
@@ -46,6 +53,12 @@ __all__ = ["STATUS_DEFAULTS", "Persistence"]
 
 T = TypeVar("T")
 
+log = logging.getLogger("roundtable.persistence")
+
+#: Backoff between rounds of write attempts while the database is locked or away.
+WRITE_RETRY_FIRST_SECONDS: Final = 0.1
+WRITE_RETRY_MAX_SECONDS: Final = 1.0
+
 _STATUS_TIMES = ("next_round_at", "heartbeat_at")
 _STATUS_FIELDS = ("next_round_at", "paused", "state", "leader_id", "heartbeat_at")
 
@@ -57,9 +70,10 @@ class Persistence(pykka.ThreadingActor):
     #: if it never called ``stop_system`` (which also runs at interpreter exit).
     use_daemon_thread = True
 
-    def __init__(self, db: peewee.Database) -> None:
+    def __init__(self, db: peewee.Database, abandon: threading.Event | None = None) -> None:
         super().__init__()
         self._db = db
+        self._abandon = abandon or threading.Event()
 
     def on_start(self) -> None:
         """Actor thread: create the schema if needed (idempotent).
@@ -84,7 +98,7 @@ class Persistence(pykka.ThreadingActor):
             "scheduled_at": to_ms(scheduled_at),
             "forced": forced,
         }
-        return self._run("create_conversation", lambda: Conversation.insert(**row).execute())
+        return self._write("create_conversation", lambda: Conversation.insert(**row).execute())
 
     def record_skipped_slot(self, scheduled_at: float, reason: str, topic: str = "") -> int:
         """Insert a ``skipped`` conversation for a slot that never ran; return its id.
@@ -98,7 +112,7 @@ class Persistence(pykka.ThreadingActor):
             "ended_at": to_ms(scheduled_at),
             "skip_reason": reason,
         }
-        return self._run("record_skipped_slot", lambda: Conversation.insert(**row).execute())
+        return self._write("record_skipped_slot", lambda: Conversation.insert(**row).execute())
 
     def skipped_slots_from(self, since: float) -> list[float]:
         """Scheduled times (epoch seconds) of slots at or after ``since`` already recorded
@@ -138,7 +152,20 @@ class Persistence(pykka.ThreadingActor):
                 )
             return queries.message_dict(stored)
 
-        return self._run("save_message", save)
+        return self._write("save_message", save)
+
+    def store_message(
+        self, reply_to: Any, token: tuple[int, int], conversation_id: int, seq: int, agent: str,
+        persona: str, outcome: Outcome, planned_at: float, revealed_at: float,
+    ) -> None:
+        """``save_message``, then tell ``reply_to.message_saved(token, message)``; the
+        message is None when it could not be stored (a permanent error, or abandoned)."""
+        message: dict[str, Any] | None = None
+        try:
+            message = self.save_message(conversation_id, seq, agent, persona, outcome, planned_at, revealed_at)
+        except StorageError as exc:
+            log.error("could not store message %d of round %d: %s", seq, conversation_id, exc)
+        reply_to.message_saved(token, message)
 
     def record_api_calls(self, calls: Sequence[ApiCall]) -> None:
         """Append one ``api_calls`` row per call (in one transaction)."""
@@ -150,7 +177,7 @@ class Persistence(pykka.ThreadingActor):
             with self._db.atomic():
                 ApiCallRecord.insert_many(rows).execute()
 
-        self._run("record_api_calls", insert)
+        self._write("record_api_calls", insert)
 
     def end_conversation(
         self, conversation_id: int, status: str, ended_at: float, skip_reason: str | None = None
@@ -162,7 +189,7 @@ class Persistence(pykka.ThreadingActor):
         query = Conversation.update(
             status=final.value, ended_at=to_ms(ended_at), skip_reason=skip_reason
         ).where(Conversation.id == conversation_id)
-        self._run("end_conversation", query.execute)
+        self._write("end_conversation", query.execute)
 
     def save_status(self, **fields: Any) -> None:
         """Upsert the ``system_status`` row; only the given fields change.
@@ -181,7 +208,7 @@ class Persistence(pykka.ThreadingActor):
             conflict_target=[SystemStatus.id],
             update={getattr(SystemStatus, k): v for k, v in values.items()},
         )
-        self._run("save_status", query.execute)
+        self._write("save_status", query.execute)
 
     def save_topic_deck(self, state: dict[str, Any]) -> None:
         """Upsert the ``topic_deck`` row with ``state`` (``TopicDeck.state()``)."""
@@ -190,7 +217,7 @@ class Persistence(pykka.ThreadingActor):
             conflict_target=[TopicDeckRecord.id],
             update={getattr(TopicDeckRecord, k): v for k, v in values.items()},
         )
-        self._run("save_topic_deck", query.execute)
+        self._write("save_topic_deck", query.execute)
 
     def load_topic_deck(self) -> dict[str, Any] | None:
         """The saved topic deck state, or ``None`` before the first save."""
@@ -229,6 +256,28 @@ class Persistence(pykka.ThreadingActor):
     def _run(self, action: str, work: Callable[[], T]) -> T:
         # The actor thread keeps its connection between messages (reopened after a loss).
         return retrying(self._db, action, work, keep_open=True)
+
+    def _write(self, action: str, work: Callable[[], T]) -> T:
+        """``_run`` until stored: a transient failure is tried again (logged once) until
+        the database answers or ``abandon`` is set."""
+        delay = WRITE_RETRY_FIRST_SECONDS
+        waiting_since: float | None = None
+        while True:
+            try:
+                result = self._run(action, work)
+            except StorageError as exc:
+                if not exc.transient or self._abandon.is_set():
+                    raise
+                if waiting_since is None:
+                    waiting_since = time.monotonic()
+                    log.warning("%s is waiting for the database (%s); retrying until it answers", action, exc)
+                if self._abandon.wait(delay):
+                    raise StorageError(f"{action} abandoned: the engine is stopping") from exc
+                delay = min(delay * 2, WRITE_RETRY_MAX_SECONDS)
+                continue
+            if waiting_since is not None:
+                log.info("%s stored after waiting %.1f s for the database", action, time.monotonic() - waiting_since)
+            return result
 
 
 def _message_row(

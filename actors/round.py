@@ -10,12 +10,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from actors.personas import Persona
 from actors.providers.base import Outcome
 from actors.schedule import RoundPlan
-from storage.queries import message_details
 
-__all__ = ["ActiveRound", "countdown_view", "iso", "ms", "status_view", "wire_message"]
+__all__ = ["ActiveRound", "countdown_view", "iso", "ms", "status_view"]
 
 
 def ms(seconds: float | None) -> int | None:
@@ -36,6 +34,10 @@ class ActiveRound:
     #: The reveal time visitors were last told for each seq (``next`` in a message or state
     #: event, or a ``typing`` frame); a plan that moved away from it is announced again.
     announced: dict[int, float] = field(default_factory=dict)
+    #: The seq being stored (it is revealed once stored), and when a failed store may be
+    #: tried again.
+    storing: int | None = None
+    store_again_at: float = 0.0
 
     @property
     def next_seq(self) -> int:
@@ -51,21 +53,6 @@ class ActiveRound:
             "started_at": ms(self.started_at),
             "forced": self.forced,
         }
-
-
-def wire_message(conversation_id: int, seq: int, persona: Persona, outcome: Outcome, now: float) -> dict[str, Any]:
-    """The wire shape of a message, for when the database could not return it."""
-    return {
-        "conversation_id": conversation_id, "seq": seq, "agent": persona.agent,
-        "persona": persona.name, "provider": outcome.provider, "model": outcome.model,
-        "source": str(outcome.source), "content": outcome.content,
-        "citations": [{"url": c.url, "title": c.title} for c in outcome.citations],
-        "revealed_at": ms(now),
-        **message_details(
-            outcome.latency_ms, outcome.prompt_tokens, outcome.completion_tokens,
-            outcome.cost_usd, outcome.fallback_reason,
-        ),
-    }
 
 
 def iso(epoch: float) -> str:

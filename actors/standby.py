@@ -19,6 +19,7 @@ from actors.round import countdown_view, status_view
 from actors.topics import next_topic_of
 from settings import Settings
 from storage import queries
+from storage.leader import instance_id
 
 __all__ = ["NOT_THE_ENGINE", "StandbySystem"]
 
@@ -71,7 +72,7 @@ class StandbySystem:
     def status(self) -> dict[str, Any]:
         """As the engine's, but with no provider health (the engine's instance has it)."""
         view = self.snapshot(include_messages=False)
-        return {**status_view(view, {}, self._today()), "role": "standby"}
+        return {**status_view(view, {}, self._today()), "role": "standby", "instance": instance_id()}
 
     def command(self, action: str) -> dict[str, Any]:
         """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""

@@ -11,9 +11,7 @@ messages too, so they are handled between ticks while generation runs elsewhere.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -25,7 +23,7 @@ from actors.machine import Command, CommandRejected, RoundMachine, State
 from actors.memory import DIGEST_ROUNDS, digest
 from actors.personas import PERSONAS, Persona
 from actors.providers.base import EarlierRound, GenerationRequest, Outcome, Turn
-from actors.round import ActiveRound, iso, ms, wire_message
+from actors.round import ActiveRound, iso, ms
 from actors.schedule import (
     RoundPlan,
     next_slot,
@@ -36,6 +34,7 @@ from actors.schedule import (
 )
 from actors.topics import TopicDeck, clean_topic
 from settings import Settings
+from storage.leader import instance_id
 
 __all__ = ["CommandRejected", "Supervisor"]
 
@@ -48,6 +47,9 @@ HEARTBEAT_SECONDS: Final = 15.0
 #: Past a message's deadline, how long to wait for a hung agent before writing a
 #: template here instead (the chain itself gives up at the deadline).
 AGENT_MARGIN_SECONDS: Final = 2.0
+#: After a message could not be stored at all (not a busy database: that is retried by
+#: Persistence until it answers), how long before trying again.
+STORE_AGAIN_SECONDS: Final = 1.0
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -87,7 +89,7 @@ class Supervisor(pykka.ThreadingActor):
         self._complete_until = 0.0
         self._last_conversation = last_conversation
         self._self: Any = None
-        self._leader_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._leader_id = instance_id()
         self._last_heartbeat = 0.0
 
     # -- lifecycle -------------------------------------------------------------------
@@ -175,8 +177,8 @@ class Supervisor(pykka.ThreadingActor):
             conversation_id = self._persistence.create_conversation(
                 topic, now, scheduled_at, forced
             ).get(timeout=STORAGE_TIMEOUT)
-        except Exception:
-            log.exception("could not start a round: the database did not record it")
+        except Exception as exc:
+            log.error("could not start a round: the database did not record it (%s)", exc)
             return
         plan = self._plan_from(now, 1, now)
         self._round = ActiveRound(conversation_id, topic, now, scheduled_at, forced, plan)
@@ -212,7 +214,8 @@ class Supervisor(pykka.ThreadingActor):
                 self._publish_typing(rnd)
             if seq not in rnd.ready or now < planned:
                 return
-            self._reveal(rnd, seq, planned, now)
+            self._store(rnd, seq, planned, now)
+            return  # revealed when stored: ``message_saved``
         self._finish_round(now)
 
     def _request(self, rnd: ActiveRound, seq: int, planned: float) -> None:
@@ -256,18 +259,40 @@ class Supervisor(pykka.ThreadingActor):
         if self._machine.state is State.ACTIVE:
             self._advance_round(self._clock.now())
 
-    def _reveal(self, rnd: ActiveRound, seq: int, planned: float, now: float) -> None:
+    def _store(self, rnd: ActiveRound, seq: int, planned: float, now: float) -> None:
+        """Have message ``seq`` stored; it is revealed when Persistence says it is stored
+        (``message_saved``), however long the database takes: a message shown to
+        visitors is always stored, and a late one re-flows the rest of the plan."""
+        if rnd.storing == seq or now < rnd.store_again_at:
+            return
+        rnd.storing = seq
+        persona = self._speaker(seq)
+        self._persistence.store_message(
+            self._self, (rnd.conversation_id, seq), rnd.conversation_id, seq, persona.agent,
+            persona.name, rnd.ready[seq], planned, now,
+        )
+
+    def message_saved(self, token: tuple[int, int], message: dict[str, Any] | None) -> None:
+        """Persistence stored message ``token`` (or could not: ``message`` is None)."""
+        rnd = self._round
+        conversation_id, seq = token
+        if rnd is None or rnd.conversation_id != conversation_id or rnd.storing != seq:
+            log.info("message %d of round %d was stored after its round ended", seq, conversation_id)
+            return
+        rnd.storing = None
+        now = self._clock.now()
+        if message is None:  # already logged by Persistence; try again shortly
+            rnd.store_again_at = now + STORE_AGAIN_SECONDS
+            return
+        self._reveal(rnd, seq, message, now)
+        if self._machine.state is State.ACTIVE:
+            self._advance_round(now)
+
+    def _reveal(self, rnd: ActiveRound, seq: int, message: dict[str, Any], now: float) -> None:
         outcome = rnd.ready.pop(seq)
         persona = self._speaker(seq)
-        try:
-            message = self._persistence.save_message(
-                rnd.conversation_id, seq, persona.agent, persona.name, outcome, planned, now
-            ).get(timeout=STORAGE_TIMEOUT)
-        except Exception:
-            log.exception("could not save message %d of round %d; showing it anyway", seq, rnd.conversation_id)
-            message = wire_message(rnd.conversation_id, seq, persona, outcome, now)
         rnd.revealed.append(message)
-        if now > planned:  # behind the plan: give the next messages their gaps and time
+        if now > rnd.plan.reveal_time(seq):  # behind the plan: give the next messages their gaps and time
             s = self.settings
             rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
         self._broadcaster.publish({"type": "message", **message, "next": self._upcoming(rnd)})
@@ -339,8 +364,10 @@ class Supervisor(pykka.ThreadingActor):
         a failure is logged and the engine goes on (the round matters more)."""
         try:
             future.get(timeout=STORAGE_TIMEOUT)
-        except Exception:
-            log.exception("could not %s in the database", what)
+        except pykka.Timeout:
+            log.warning("still waiting to %s in the database; it is stored when the database answers", what)
+        except Exception as exc:
+            log.error("could not %s in the database: %s", what, exc)
 
     # -- admin commands --------------------------------------------------------------
     def queue_topic(self, text: str) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from settings import Settings
 from storage import queries
 from storage.db import connect
 from storage.db import setup_database as _create_tables
+from storage.leader import EngineLockHeld, Lock, engine_lock, instance_id
 from storage.schema import Upgrade
 
 __all__ = [
@@ -71,6 +72,11 @@ class RoundtableSystem:
     ticker: Ticker | None = None
     closers: list[Any] = field(default_factory=list)
     budget: Any = None  # actors.providers.budget.DailyBudget
+    #: The engine lock this system took itself (released by ``stop``); None when the
+    #: caller (``actors.cluster``) holds it.
+    own_lock: Lock | None = None
+    #: Set by ``halt_engine``: Persistence stops waiting for an unanswering database.
+    abandon: threading.Event = field(default_factory=threading.Event)
 
     def snapshot(self) -> dict[str, Any]:
         """The ``hello`` body: state, next round, the current round and its messages."""
@@ -98,6 +104,13 @@ class RoundtableSystem:
         if self.budget is not None:
             status["budget"] = self.budget.view(tuple(self.settings.providers))
         return status
+        return {**status_view(view, health, _today(health)), "role": "engine", "instance": instance_id()}
+
+    def start_ticker(self) -> None:
+        """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) if not started yet."""
+        if self.ticker is None:
+            self.ticker = Ticker(self.supervisor, self.settings.tick_seconds)
+            self.ticker.start()
 
     def attach_hub(self, hub: Hub) -> None:
         self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
@@ -105,6 +118,7 @@ class RoundtableSystem:
     def halt_engine(self) -> None:
         """Stop deciding at once (the ticker and the Supervisor): no more reveals, saves or
         broadcasts. For a lost engine lock; ``stop`` still has to follow. Any thread."""
+        self.abandon.set()
         if self.ticker is not None:
             self.ticker.stop()
         supervisor = self.actors[-1]  # started last
@@ -140,6 +154,8 @@ class RoundtableSystem:
                 _stop(ref, ASK_TIMEOUT)
         if not self.db.is_closed():
             self.db.close()
+        if self.own_lock is not None:
+            self.own_lock.release()
         log.info("engine stopped")
 
 
@@ -172,9 +188,42 @@ def create_system(
     clock: Clock | None = None,
     providers: Mapping[str, Any] | None = None,
     start_ticker: bool = True,
+    lock: Lock | None = None,
 ) -> RoundtableSystem:
-    """Start the engine. ``providers`` overrides the real API clients (tests, embedders)."""
+    """Start the engine. ``providers`` overrides the real API clients (tests, embedders).
+
+    ``lock`` is the engine lock the caller already holds; without it this takes the
+    database's engine lock itself (held until ``stop``) and raises ``EngineLockHeld``,
+    naming the holder, when another process runs the engine: no path runs two engines on
+    one database.
+    """
+    own_lock = None
+    if lock is None:
+        own_lock = engine_lock(settings.database_url)
+        if not own_lock.try_acquire():
+            raise EngineLockHeld(f"another process runs the engine on this database: {own_lock.holder()}")
+    try:
+        system = _create_system(settings, hub, clock, providers)
+    except BaseException:
+        if own_lock is not None:
+            own_lock.release()
+        raise
+    system.own_lock = own_lock
+    _start_retention(system)
+    if start_ticker:
+        system.start_ticker()
+    log.info(
+        "engine started: state %s, providers configured: %s",
+        system.snapshot()["state"], ", ".join(settings.configured_providers) or "none (templates only)",
+    )
+    return system
+
+
+def _create_system(
+    settings: Settings, hub: Hub | None, clock: Clock | None, providers: Mapping[str, Any] | None,
+) -> RoundtableSystem:
     clock = clock or SystemClock()
+    abandon = threading.Event()
     db = connect(settings.database_url)
     try:  # fail fast, here, with a StorageError that says why (not a dead actor later)
         _create_tables(db)
@@ -182,7 +231,7 @@ def create_system(
         db.close()
     refs: list[pykka.ActorRef[Any]] = []
     try:
-        persistence_ref = Persistence.start(db)
+        persistence_ref = Persistence.start(db, abandon)
         refs.append(persistence_ref)
         persistence = persistence_ref.proxy()
         broadcaster_ref = Broadcaster.start(hub)
@@ -213,20 +262,11 @@ def create_system(
         for ref in reversed(refs):
             ref.stop()
         raise
-    system = RoundtableSystem(
+    return RoundtableSystem(
         settings=settings, clock=clock, db=db, supervisor=supervisor_ref.proxy(),
         broadcaster=broadcaster_ref.proxy(), persistence=persistence, gateways=gateways,
-        actors=refs, closers=closers, budget=budget,
+        actors=refs, closers=closers, budget=budget, abandon=abandon,
     )
-    _start_retention(system)
-    if start_ticker:
-        system.ticker = Ticker(system.supervisor, settings.tick_seconds)
-        system.ticker.start()
-    log.info(
-        "engine started: state %s, providers configured: %s",
-        system.snapshot()["state"], ", ".join(settings.configured_providers) or "none (templates only)",
-    )
-    return system
 
 
 def _start_retention(system: RoundtableSystem) -> None:

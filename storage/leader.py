@@ -1,18 +1,28 @@
-"""Engine leadership on PostgreSQL: exactly one instance runs the engine.
+"""The engine lock: exactly one engine per database, on both backends.
 
-The leader holds a session-level advisory lock on a dedicated psycopg2 connection,
-outside peewee's pool (a pooled connection handed back would keep holding the lock, and a
-recycled one would silently drop it). Other instances wait to take over. If the lock's
-connection is lost, PostgreSQL has released the lock and another instance may already
-have taken it: the holder must stop running its engine at once.
+- PostgreSQL (``EngineLock``): a session-level advisory lock on a dedicated psycopg2
+  connection, outside peewee's pool (a pooled connection handed back would keep holding
+  the lock, and a recycled one would silently drop it). If the lock's connection is lost,
+  PostgreSQL has released the lock and another instance may already have taken it: the
+  holder must stop running its engine at once.
+- SQLite (``FileLock``): an exclusive ``flock`` on a file beside the database
+  (``roundtable.db.lock``), held for the process's life and released by the OS when the
+  process dies; the file names the holder (pid, host, since).
+
+``engine_lock(database_url)`` builds the right one. ``actors.cluster`` decides what an
+instance does with it; ``actors.system.create_system`` takes one itself when not given.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import fcntl
 import logging
-import threading
+import os
+import socket
 import zlib
-from typing import Any, Final
+from pathlib import Path
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg2
@@ -20,13 +30,45 @@ import psycopg2.errors
 
 from storage.errors import StorageError
 
-__all__ = ["ENGINE_LOCK_KEY", "EngineLock", "libpq_url"]
+__all__ = [
+    "ENGINE_LOCK_KEY", "EngineLock", "EngineLockHeld", "FileLock", "Lock", "engine_lock", "instance_id",
+    "libpq_url",
+]
 
 log = logging.getLogger("roundtable.leader")
 
 ENGINE_LOCK_KEY: Final = zlib.crc32(b"roundtable.engine.leader")
 #: Query parameters of a peewee URL that libpq does not know.
 PEEWEE_ONLY_PARAMS: Final = frozenset({"max_connections", "stale_timeout", "timeout"})
+
+
+def instance_id() -> str:
+    """This process's name among instances: ``host:pid`` (also ``system_status.leader_id``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class EngineLockHeld(StorageError):
+    """Another process runs the engine on this database (the message names the holder)."""
+
+
+class Lock(Protocol):
+    """What ``actors.cluster`` needs of an engine lock. Methods run on the calling thread."""
+
+    def try_acquire(self) -> bool: ...
+
+    def still_held(self) -> bool: ...
+
+    def holder(self) -> str: ...
+
+    def release(self) -> None: ...
+
+
+def engine_lock(database_url: str) -> Lock:
+    """The engine lock for ``database_url``: advisory on PostgreSQL, a file on SQLite."""
+    if database_url.startswith("sqlite"):
+        path = database_url.split("://", 1)[1]
+        return FileLock(Path(path + ".lock"))
+    return EngineLock(database_url)
 
 
 def libpq_url(database_url: str) -> str:
@@ -76,21 +118,6 @@ class EngineLock:
             message = " ".join(str(exc).split()) or type(exc).__name__
             raise StorageError(f"cannot take the engine lock on PostgreSQL: {message}") from exc
 
-    def wait(self, stop: threading.Event, poll_seconds: float = 2.0) -> bool:
-        """Block until the lock is ours (True) or ``stop`` is set (False); an unreachable
-        database is logged (once per distinct error) and tried again."""
-        last_error = ""
-        while not stop.is_set():
-            try:
-                if self.try_acquire():
-                    return True
-            except StorageError as exc:
-                if str(exc) != last_error:
-                    log.warning("%s; trying again", exc)
-                    last_error = str(exc)
-            stop.wait(poll_seconds)
-        return False
-
     def still_held(self) -> bool:
         """Whether this session still holds the lock (a dead connection does not)."""
         try:
@@ -108,8 +135,19 @@ class EngineLock:
         except (psycopg2.Error, AttributeError):
             return False
 
+    def holder(self) -> str:
+        """Who holds the lock, as far as PostgreSQL tells (``system_status`` has more)."""
+        return f"the advisory lock {self._key} on the PostgreSQL database"
+
     def release(self) -> None:
-        """Give the lock back (closing the connection releases it in any case)."""
+        """Give the lock back at once (closing the connection releases it too, but the
+        server ends the session a moment later: a successor could find it still held)."""
+        if self._connection is not None and not self._connection.closed:
+            try:
+                with self._connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+            except psycopg2.Error:
+                pass  # the session is gone, and the lock with it
         self._close()
 
     def _close(self) -> None:
@@ -118,25 +156,51 @@ class EngineLock:
         self._connection = None
 
 
-class LeadershipWatch:
-    """A daemon thread that checks the lock every ``interval`` and calls ``on_lost`` once."""
+class FileLock:
+    """An exclusive ``flock`` on ``path``, naming its holder inside. Not shared by threads.
 
-    def __init__(self, lock: EngineLock, on_lost: Any, interval: float = 5.0) -> None:
-        self._lock = lock
-        self._on_lost = on_lost
-        self._interval = interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roundtable-leader", daemon=True)
+    ``flock`` locks belong to an open file description, so a second ``FileLock`` on the same
+    path fails even in the same process, and the OS drops the lock when the process dies.
+    """
 
-    def start(self) -> None:
-        self._thread.start()
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
 
-    def stop(self) -> None:
-        self._stopped.set()
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free (True); False while another holds it. Raises
+        ``StorageError`` when the file cannot be opened."""
+        if self._fd is not None:
+            return True
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot open the engine lock {self.path}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        since = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        host, _, pid = instance_id().rpartition(":")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid={pid} host={host} since={since}\n".encode(), 0)
+        self._fd = fd
+        return True
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            if not self._lock.still_held():
-                log.error("lost the engine lock (database connection gone); stopping this instance")
-                self._on_lost()
-                return
+    def still_held(self) -> bool:
+        """Whether this process holds the lock (the OS keeps it while the file is open)."""
+        return self._fd is not None
+
+    def holder(self) -> str:
+        """``path (pid=.. host=.. since=..)`` as the holder wrote it."""
+        try:
+            text = self.path.read_text(errors="replace").strip()
+        except OSError:
+            text = ""
+        return f"{self.path} ({text or 'holder unknown'})"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None

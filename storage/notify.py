@@ -6,7 +6,8 @@ that hands every payload to its Hub. Both use a dedicated autocommit psycopg2 co
 outside peewee's pool (peewee has no LISTEN/NOTIFY). A NOTIFY payload is limited to 8000
 bytes: a larger message event travels as a ``message_ref`` that the listener resolves by
 reading the stored message. Notifications sent while a listener is disconnected are lost
-(PostgreSQL does not queue them); a visitor gets the full state again on reconnecting.
+(PostgreSQL does not queue them); ``actors.follow.Follower`` catches up from the database
+each time the listener connects again.
 """
 
 from __future__ import annotations
@@ -112,13 +113,19 @@ class EventListener:
 
     ``deliver`` is called on the listener's thread (``Hub.deliver_threadsafe`` fits). A
     ``message_ref`` is resolved by reading the message from ``db`` first. A dropped
-    connection is opened again with a backoff.
+    connection is opened again with a backoff; ``on_listening`` (if given) runs on the
+    listener's thread after every LISTEN, before any notification is handled, so that
+    what was sent while the listener was away can be caught up from the database.
     """
 
-    def __init__(self, database_url: str, deliver: Callable[[str], None], db: peewee.Database) -> None:
+    def __init__(
+        self, database_url: str, deliver: Callable[[str], None], db: peewee.Database,
+        on_listening: Callable[[], None] | None = None,
+    ) -> None:
         self._url = libpq_url(database_url)
         self._deliver = deliver
         self._db = db
+        self._on_listening = on_listening
         self._stopped = threading.Event()
         self._listening = threading.Event()
         self._thread = threading.Thread(target=self._run, name="roundtable-listen", daemon=True)
@@ -147,6 +154,8 @@ class EventListener:
                 if backoff > BACKOFF_FIRST_SECONDS:
                     log.info("listening to the engine's events again")
                 backoff = BACKOFF_FIRST_SECONDS
+                if self._on_listening is not None:
+                    self._on_listening()
                 self._listening.set()
                 self._listen(connection)
             except (psycopg2.Error, OSError) as exc:

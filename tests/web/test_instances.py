@@ -82,6 +82,9 @@ def test_a_standby_shows_a_round_played_on_the_leader(pair: tuple[Service, Servi
     _, status = standby.get("/api/status")
     assert status["role"] == "standby" and status["providers"] == {}
     assert status["last_conversation"]["id"] == conversation_id
+    _, engine = leader.get("/api/status")
+    assert engine["role"] == "engine" and engine["instance"] != status["instance"]
+    assert leader.process is not None and engine["instance"].endswith(f":{leader.process.pid}")
 
 
 def test_a_visitor_joining_a_standby_mid_round_gets_the_earlier_messages(
@@ -135,7 +138,7 @@ def test_a_standby_takes_over_mid_round_and_its_visitors_see_the_rest(tmp_path: 
         assert seqs(client.events) == list(range(1, 17))  # in order, none twice, none missed
         assert stored_seqs(pg_url, conversation_id) == list(range(1, 17))
         _, status = standby.get("/api/status")
-        assert "role" not in status  # the engine's own status now
+        assert status["role"] == "engine"  # the engine's own status now
         assert standby.stop() == 0
         assert "Traceback" not in standby.logs()
     finally:
@@ -143,7 +146,7 @@ def test_a_standby_takes_over_mid_round_and_its_visitors_see_the_rest(tmp_path: 
         leader.kill()
 
 
-def test_an_instance_that_loses_the_engine_lock_stops(tmp_path: Path, pg_url: str) -> None:
+def test_an_instance_that_loses_the_engine_lock_serves_on_and_takes_it_back(tmp_path: Path, pg_url: str) -> None:
     from storage.leader import ENGINE_LOCK_KEY
 
     service = Service(tmp_path, {"DATABASE_URL": pg_url}).start()
@@ -157,8 +160,14 @@ def test_an_instance_that_loses_the_engine_lock_stops(tmp_path: Path, pg_url: st
             )
             assert cursor.fetchall() == [(True,)]
         conn.close()
-        assert service.process is not None
-        assert service.process.wait(timeout=30) == 1
-        assert "lost the engine lock" in service.logs()
+        service.wait_for_log("lost the engine lock")
+        service.wait_for_log("took over the engine")  # nobody else took it: a lone instance recovers
+        assert service.process is not None and service.process.poll() is None
+        _, status = service.get("/api/status")
+        assert status["role"] == "engine"
+        service.force()
+        service.wait_for_state("complete")
+        assert service.stop() == 0
+        assert "Traceback" not in service.logs()
     finally:
         service.stop()

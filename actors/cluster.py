@@ -1,0 +1,247 @@
+"""Leadership and takeover: this instance runs the engine while it holds the engine lock,
+and serves visitors as a standby otherwise, on either backend.
+
+``Cluster.start()`` takes the lock (``storage.leader.engine_lock``: advisory on PostgreSQL,
+a file beside a SQLite database) or becomes a standby, then keeps the role right for the
+life of the process, until ``Cluster.stop()``:
+
+- a standby tries the lock every ``TAKEOVER_POLL_SECONDS``; when it gets it, it stops
+  following, sends its visitors whatever the database has that they were not sent, and
+  starts the engine with the same Hub (visitors stay connected), which resumes an active
+  round after its last stored seq;
+- the engine checks the lock every ``LOCK_CHECK_SECONDS``; if it is gone (the database
+  restarted, the lock's connection was killed) the engine halts at once, since another
+  instance may already lead, and this instance becomes a standby that takes the lock back
+  when it can. No instance gives up for good on a database hiccup.
+
+The app's ``Context.system`` is swapped on every change (the standby view first, then the
+old engine is stopped), so requests always find a live system. Methods run on the event
+loop; blocking work goes to worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from typing import Any, Final
+
+from actors.broadcaster import Hub
+from actors.follow import Delivered, Follower
+from actors.standby import StandbySystem
+from actors.system import RoundtableSystem, create_system
+from settings import Settings
+from storage.errors import StorageError
+from storage.leader import Lock, engine_lock
+
+__all__ = ["Cluster", "Role"]
+
+log = logging.getLogger("roundtable.cluster")
+
+#: How often a standby tries to take the engine lock (a dead engine is replaced this fast).
+TAKEOVER_POLL_SECONDS: Final = 1.0
+#: How often the engine checks that it still holds the lock.
+LOCK_CHECK_SECONDS: Final = 2.0
+ASK_TIMEOUT: Final = 10.0
+
+
+class Role(enum.StrEnum):
+    ENGINE = "engine"
+    STANDBY = "standby"
+
+
+class Cluster:
+    """This instance's role, and the system (engine or standby view) that serves it."""
+
+    def __init__(
+        self, settings: Settings, hub: Hub, *, start_round: bool = False, lock: Lock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.hub = hub
+        self.lock = lock or engine_lock(settings.database_url)
+        self.delivered = Delivered()
+        self.system: RoundtableSystem | StandbySystem | None = None
+        self._start_round = start_round
+        self._context: Any = None
+        self._engine: RoundtableSystem | None = None
+        self._standby: StandbySystem | None = None
+        self._follower: Follower | None = None
+        self._listener: Any = None
+        self._publisher: Any = None
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_error = ""
+
+    @property
+    def role(self) -> Role:
+        return Role.ENGINE if self._engine is not None else Role.STANDBY
+
+    # -- lifecycle (on the loop) -------------------------------------------------------
+    async def start(self) -> RoundtableSystem | StandbySystem:
+        """Take the lock and start the engine, or serve as a standby; the system.
+        Raises ``StorageError`` when the database cannot be reached at all."""
+        if await asyncio.to_thread(self.lock.try_acquire):
+            await self._lead()
+        else:
+            await self._follow(wait=True)
+            log.info("another instance runs the engine on this database (%s); serving visitors "
+                     "as a standby, waiting to take over", self.lock.holder())
+        assert self.system is not None
+        self._task = asyncio.create_task(self._keep_role())
+        return self.system
+
+    def bind(self, context: Any) -> None:
+        """The app's ``Context``, whose ``system`` follows this instance's role."""
+        self._context = context
+
+    async def _keep_role(self) -> None:
+        """Keep the role right until ``stop``: take over as a standby, step down as an
+        engine that lost its lock."""
+        while not self._stopping.is_set():
+            if self._engine is None:
+                await self._try_take_over()
+                await self._pause(TAKEOVER_POLL_SECONDS)
+            else:
+                await self._pause(LOCK_CHECK_SECONDS)
+                if not self._stopping.is_set() and not await asyncio.to_thread(self.lock.still_held):
+                    await self._step_down()
+
+    async def stop(self) -> None:
+        """Stop following or the engine, and give the lock back. Idempotent."""
+        self._stopping.set()
+        if self._task is not None:  # a takeover under way finishes first
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._stop_following()
+        if self._engine is not None:
+            log.info("shutting down")
+            await self._stop_engine(self._engine)
+            self._engine = None
+        await asyncio.to_thread(self.lock.release)
+
+    # -- changes of role -------------------------------------------------------------
+    async def _try_take_over(self) -> None:
+        try:
+            acquired = await asyncio.to_thread(self.lock.try_acquire)
+        except StorageError as exc:
+            if str(exc) != self._last_error:
+                log.warning("%s; trying again", exc)
+                self._last_error = str(exc)
+            return
+        if not acquired or self._stopping.is_set():
+            return
+        self._last_error = ""
+        await self._stop_following(catch_up=True)
+        try:
+            await self._lead()
+        except Exception as exc:  # the database went away again while starting
+            log.error("could not start the engine (%s); serving visitors as a standby", exc)
+            await asyncio.to_thread(self.lock.release)
+            await self._follow(wait=False)
+            return
+        log.info("took over the engine; visitors stay connected")
+
+    async def _step_down(self) -> None:
+        engine = self._engine
+        assert engine is not None
+        log.error("lost the engine lock (database connection gone); serving visitors as a standby "
+                  "until this instance can take it back")
+        await asyncio.to_thread(engine.halt_engine)  # another instance may lead already
+        self._engine = None
+        await self._follow(wait=False)
+        await self._stop_engine(engine)
+        await asyncio.to_thread(self.lock.release)
+
+    async def _lead(self) -> None:
+        """Start the engine on this instance (the lock is held) and serve it."""
+        log.info("this instance holds the engine lock")
+        settings = self.settings
+        engine = await asyncio.to_thread(
+            create_system, settings, hub=self.hub, start_ticker=False, lock=self.lock,
+        )
+        try:
+            # Before the first tick, so that every event is noted and reaches the standbys.
+            await asyncio.to_thread(engine.broadcaster.add_sink(self.delivered.note).get, timeout=ASK_TIMEOUT)
+            if settings.is_postgres:
+                from storage.notify import EventPublisher
+
+                self._publisher = EventPublisher(settings.database_url)
+                await asyncio.to_thread(engine.broadcaster.add_sink(self._publisher).get, timeout=ASK_TIMEOUT)
+        except BaseException:
+            await asyncio.to_thread(engine.stop)
+            raise
+        engine.start_ticker()
+        self._engine = engine
+        self._serve(engine)
+        if self._start_round:
+            self._start_round = False
+            await asyncio.to_thread(_start_demo_round, engine)
+
+    async def _follow(self, *, wait: bool) -> None:
+        """Serve visitors from the database and follow the engine that runs elsewhere."""
+        standby, follower, listener = await asyncio.to_thread(self._start_following, wait)
+        self._standby, self._follower, self._listener = standby, follower, listener
+        self._serve(standby)
+
+    def _start_following(self, wait: bool) -> tuple[StandbySystem, Follower, Any]:
+        """Worker thread: a standby view and its feed (LISTEN on PostgreSQL, polling on
+        SQLite). With ``wait``, the first LISTEN is in place before this returns."""
+        from actors.clock import SystemClock
+        from storage.db import connect
+
+        settings = self.settings
+        standby = StandbySystem(settings, connect(settings.database_url), SystemClock())
+        follower = Follower(standby, self.delivered, self.hub.deliver_threadsafe)
+        listener = None
+        if settings.is_postgres:
+            from storage.notify import EventListener
+
+            listener = EventListener(settings.database_url, follower.on_event, standby.db,
+                                     on_listening=follower.catch_up_quietly)
+            listener.start()
+            if wait:
+                listener.wait_listening(5.0)  # a visitor's hello is then followed by every event
+        else:
+            follower.start_polling()
+        return standby, follower, listener
+
+    async def _stop_following(self, *, catch_up: bool = False) -> None:
+        """Stop the feed; with ``catch_up``, send what the database has first (the engine
+        about to start here resumes after it)."""
+        follower, listener, standby = self._follower, self._listener, self._standby
+        self._follower = self._listener = self._standby = None
+        if listener is not None:
+            await asyncio.to_thread(listener.stop)
+        if follower is not None:
+            await asyncio.to_thread(follower.stop)
+            if catch_up:
+                await asyncio.to_thread(follower.catch_up_quietly)
+        if standby is not None:
+            standby.close()
+
+    async def _stop_engine(self, engine: RoundtableSystem) -> None:
+        await asyncio.to_thread(engine.stop)
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
+
+    def _serve(self, system: RoundtableSystem | StandbySystem) -> None:
+        self.system = system
+        if self._context is not None:
+            self._context.system = system
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+
+def _start_demo_round(system: RoundtableSystem) -> None:
+    """``--demo``: force a round as soon as the engine runs (a new user sees one at once)."""
+    from actors.machine import CommandRejected
+
+    try:
+        system.command("force")
+        log.info("demo: a round starts now; then one every %g s", system.settings.round_interval_seconds)
+    except CommandRejected as exc:  # a round resumed from before, or the engine is paused
+        log.info("demo: not starting a round (%s)", exc)
