@@ -155,7 +155,8 @@ def test_an_instance_that_loses_the_engine_lock_serves_on_and_takes_it_back(tmp_
             # As if the database restarted under it: the session holding the lock is gone.
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND objid = %s",
+                "WHERE locktype = 'advisory' AND objid = %s "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 (ENGINE_LOCK_KEY,),
             )
             assert cursor.fetchall() == [(True,)]
