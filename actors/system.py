@@ -103,8 +103,7 @@ class RoundtableSystem:
         status = status_view(view, health, _today(health))
         if self.budget is not None:
             status["budget"] = self.budget.view(tuple(self.settings.providers))
-        return status
-        return {**status_view(view, health, _today(health)), "role": "engine", "instance": instance_id()}
+        return {**status, "role": "engine", "instance": instance_id()}
 
     def start_ticker(self) -> None:
         """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) if not started yet."""
