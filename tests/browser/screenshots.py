@@ -1,8 +1,9 @@
 """Screenshots for the docs: ``python -m tests.browser.screenshots [visitor|admin]``.
 
-Starts the real service against fake OpenAI, Anthropic and Perplexity servers (Gemini has
-no key, so its turns show the fallback badge), plays one round so the countdown has a
-"last round", then captures the visitor's page in countdown and active modes and the
+Starts the real service against fake OpenAI, Anthropic, Perplexity and Gemini servers that
+answer like the real defaults (the default model names from settings, replies on the
+round's topic from ``screenshot_script``), queues the rounds' topics, plays one round so
+the countdown has a "last round", then captures the visitor's page in countdown and active modes and the
 admin dashboard during a live round, on a desktop (1280x800) and a phone (375x667), into
 docs/screenshots/. With an argument, only that set. Uses Debian's Chromium, like the
 browser tests.
@@ -10,50 +11,66 @@ browser tests.
 
 from __future__ import annotations
 
-import itertools
+import json
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import expect, sync_playwright
 
+from settings import DEFAULT_MODELS
 from tests.browser.conftest import DESKTOP, PHONE, launch
+from tests.browser.screenshot_script import AI_SUPPORT, FOUR_DAY_WEEK, REPLIES, SOURCES, TOPICS
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.anthropic_server import error as anthropic_error
+from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.perplexity_server import FakePerplexity
+from tests.fakes.server import Received, Script
 from tests.service import ADMIN_TOKEN, ROOT, Service
 
 OUT = ROOT / "docs" / "screenshots"
 
-ORION = (
-    "Start with who carries the risk. Telling customers they are talking to an AI costs a "
-    "company one sentence, and it lets people decide how much to trust what they hear.",
-    "Scout's numbers are useful, but a label only helps if it is shown before the "
-    "conversation starts, not buried in the terms of service.",
-    "I would settle for a simple rule: disclose at the start, and offer a human on request.",
-    "We agree more than it seems: the disagreement is about timing, not about honesty.",
-)
-CLIO = (
-    "I agree with Orion on the principle, but the harder case is the blended one, where a "
-    "person edits what a model drafted. Is that still a conversation with an AI?",
-    "Lyra's point about fatigue is real; warnings everywhere teach people to ignore them.",
-    "Then disclosure should be specific: say what the system does, not just that it exists.",
-    "A rule that nobody can audit is a slogan. Who checks that the label is true?",
-)
-SCOUT = (
-    "Surveys point the same way: most customers say they want to know when they are "
-    "chatting with a bot [1], and trust drops sharply when they find out later [2].",
-    "Regulators are moving too: several jurisdictions now require chatbot disclosure [1].",
-    "In the studies I found, a short upfront notice barely changed satisfaction scores [2].",
-    "Audits exist for accessibility and privacy; a disclosure audit could copy them [1].",
-)
+
+def topic_of(received: Received) -> str:
+    """The round's topic, from the system prompt inside any provider's request body."""
+    text = json.dumps(received.body, ensure_ascii=False)
+    return next((t for t in TOPICS if f"Today's topic: {t}" in text), TOPICS[0])
 
 
-def cycle(texts: tuple[str, ...]) -> Any:
-    turn = itertools.count()
-    return lambda _: texts[next(turn) % len(texts)]
+class OnTopic:
+    """One agent's replies: its turns of each round in order, on that round's topic."""
+
+    def __init__(self, agent: str) -> None:
+        self.agent = agent
+        self.turns: Counter[str] = Counter()
+
+    def __call__(self, received: Received) -> str:
+        topic = topic_of(received)
+        turn = self.turns[topic]
+        self.turns[topic] += 1
+        return REPLIES[topic][self.agent][turn % len(REPLIES[topic][self.agent])]
+
+
+class OnTopicPerplexity(FakePerplexity):
+    def __init__(self) -> None:
+        super().__init__(model=DEFAULT_MODELS["perplexity"])
+        self.write = OnTopic("perplexity")
+
+    def answer(self, received: Received) -> Script:
+        return self._refusal(received) or self.completed(
+            text=self.write(received), results=SOURCES[topic_of(received)])
+
+
+class OnTopicGemini(FakeGemini):
+    def __init__(self) -> None:
+        super().__init__(model_version=DEFAULT_MODELS["gemini"])
+        self.write = OnTopic("gemini")
+
+    def answer(self, received: Received) -> Script:
+        return self._refusal(received) or self.success(text=self.write(received))
 
 
 def main(argv: list[str]) -> int:
@@ -63,12 +80,12 @@ def main(argv: list[str]) -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     with (
-        FakeOpenAI(reply=cycle(ORION)) as openai,
-        FakeAnthropic(reply=cycle(CLIO)) as anthropic,
-        FakePerplexity() as perplexity,
+        FakeOpenAI(reply=OnTopic("openai"), model=DEFAULT_MODELS["openai"]) as openai,
+        FakeAnthropic(reply=OnTopic("anthropic"), model=DEFAULT_MODELS["anthropic"]) as anthropic,
+        OnTopicPerplexity() as perplexity,
+        OnTopicGemini() as gemini,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        perplexity.enqueue(*(perplexity.completed(text) for text in SCOUT * 8))
         anthropic.enqueue(anthropic_error(529, "overloaded_error"))  # an error for the dashboard
         env = {
             "ROUND_INTERVAL_SECONDS": "3600",  # an hourly grid: the countdown reads mm:ss
@@ -77,9 +94,16 @@ def main(argv: list[str]) -> int:
             "OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": openai.base_url,
             "ANTHROPIC_API_KEY": "sk-fake", "ANTHROPIC_BASE_URL": anthropic.base_url,
             "PERPLEXITY_API_KEY": "pplx-fake", "PERPLEXITY_BASE_URL": perplexity.url,
+            "GEMINI_API_KEY": "gemini-fake", "GEMINI_BASE_URL": gemini.url,
         }
         with Service(Path(tmp), env) as service, sync_playwright() as playwright:
             browser = launch(playwright)
+            # The last round, the live one, and one for the dashboard if it needs to force.
+            for topic in (FOUR_DAY_WEEK, AI_SUPPORT, AI_SUPPORT):
+                status, body = service.request(
+                    "POST", "/control", {"action": "queue_topic", "topic": topic},
+                    {"Authorization": f"Bearer {ADMIN_TOKEN}"})
+                assert status == 200, body
             service.force()  # a first round, so the countdown shows a "last round"
             service.wait_for_state("countdown", timeout=60)
             if "visitor" in sets:
