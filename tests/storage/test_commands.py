@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
 import re
 import shutil
 import sqlite3
@@ -146,3 +148,31 @@ def test_export_lines_are_json_objects(tmp_path: Path) -> None:
     assert run("export", "--out", str(out), database_url=f"sqlite:///{tmp_path / 'old.db'}").returncode == 0
     kinds = [json.loads(line)["kind"] for line in out.read_text().splitlines()]
     assert kinds == ["conversation"] * 3 + ["api_calls"] * 9
+
+
+def test_export_draws_its_progress_bar_on_a_real_terminal(tmp_path: Path) -> None:
+    shutil.copy(FIXTURE, tmp_path / "old.db")
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "run.py", "--env-file", "/nonexistent", "export", "--out", str(tmp_path / "o.jsonl")],
+            cwd=ROOT, env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}",
+                           "LOG_LEVEL": "WARNING"},
+            stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=60,
+        )
+        os.close(terminal)
+        drawn = b""
+        while chunk := _read_available(controller):
+            drawn += chunk
+    finally:
+        os.close(controller)
+    assert result.returncode == 0
+    assert f"\rexporting to {tmp_path / 'o.jsonl'}: 12 / 12 [".encode() in drawn
+    assert drawn.rstrip().endswith(b"100%")
+
+
+def _read_available(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the terminal's other end is closed and everything was read
+        return b""
