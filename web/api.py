@@ -9,6 +9,7 @@ from quart import Blueprint, Response, abort, jsonify, request
 from settings import VERSION
 from storage import export, queries
 from web.context import Context
+from web.snapshot import fresh_countdown, fresh_status
 
 bp = Blueprint("api", __name__)
 
@@ -22,13 +23,18 @@ MAX_ID: Final = 2**63 - 1
 @bp.get("/api/status")
 async def status() -> Response:
     context = Context.current()
-    return jsonify({**await context.call(context.system.status), "version": VERSION})
+    view = fresh_status(await context.status_view.get(), _now_ms(context))
+    return jsonify({**view, "version": VERSION})
 
 
 @bp.get("/api/countdown")
 async def countdown() -> Response:
     context = Context.current()
-    return jsonify(await context.call(context.system.countdown))
+    return jsonify(fresh_countdown(await context.countdown_view.get(), _now_ms(context)))
+
+
+def _now_ms(context: Context) -> int:
+    return int(round(context.system.clock.now() * 1000))
 
 
 def _int_arg(name: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:

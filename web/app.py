@@ -54,7 +54,19 @@ def create_app(
     app.register_error_handler(EngineTimeout, _engine_timeout)
     app.register_error_handler(Exception, _unexpected_error)
     app.after_request(_headers)
+    app.after_request(_commands_change_the_view)
     return app
+
+
+async def _commands_change_the_view(response: Response) -> Response:
+    """A command (any POST) may change what the polling endpoints say; its own ``state``
+    event would tell them too, but it travels through the Broadcaster's thread and could
+    arrive after the admin's next GET."""
+    if request.method == "POST":
+        context = Context.current()
+        context.countdown_view.invalidate()
+        context.status_view.invalidate()
+    return response
 
 
 def _asset_version() -> str:

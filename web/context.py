@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -12,6 +12,7 @@ from quart import current_app
 
 from actors.broadcaster import Hub
 from settings import Settings
+from web.snapshot import COUNTDOWN_MAX_AGE, STATUS_MAX_AGE, ViewCache
 
 __all__ = ["ENGINE_TIMEOUT", "Context", "EngineTimeout"]
 
@@ -33,6 +34,21 @@ class Context:
     hub: Hub | None
     asset_version: str
     engine_timeout: float = ENGINE_TIMEOUT
+    #: The polling endpoints' views, refreshed after every event this server delivers.
+    countdown_view: ViewCache = field(init=False)
+    status_view: ViewCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        # ``self.system`` is read at each fetch: a standby's takeover swaps it in place.
+        self.countdown_view = ViewCache(lambda: self.call(self.system.countdown), COUNTDOWN_MAX_AGE)
+        self.status_view = ViewCache(lambda: self.call(self.system.status), STATUS_MAX_AGE)
+        if self.hub is not None:
+            self.hub.listeners.append(self._event_delivered)
+
+    def _event_delivered(self, data: str) -> None:
+        """On the loop, for every event the Hub fans out: the views are stale."""
+        self.countdown_view.invalidate()
+        self.status_view.invalidate()
 
     @staticmethod
     def current() -> Context:
