@@ -28,7 +28,10 @@ FEED_ENTRIES: Final = 30
 #: A sitemap file may list 50,000 URLs; the newest rounds matter most.
 SITEMAP_ROUNDS: Final = 10_000
 #: Browsers and crawlers may keep these for a few minutes: a round lasts much longer.
+#: Only with PUBLIC_URL: otherwise the absolute URLs come from the request's Host header,
+#: and a shared cache must not keep a copy made for a forged one.
 CACHE: Final = "public, max-age=300"
+NO_SHARED_CACHE: Final = "private, max-age=300"
 
 
 @bp.get("/feed.xml")
@@ -107,12 +110,14 @@ async def robots() -> Response:
         "Disallow: /control",
         f"Sitemap: {site_url()}/sitemap.xml",
     ]
-    response = Response("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
-    response.headers["Cache-Control"] = CACHE
-    return response
+    return _cached(Response("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8"))
 
 
 def _xml(body: bytes, mimetype: str) -> Response:
-    response = Response(body, content_type=f"{mimetype}; charset=utf-8")
-    response.headers["Cache-Control"] = CACHE
+    return _cached(Response(body, content_type=f"{mimetype}; charset=utf-8"))
+
+
+def _cached(response: Response) -> Response:
+    public = Context.current().settings.public_url is not None
+    response.headers["Cache-Control"] = CACHE if public else NO_SHARED_CACHE
     return response

@@ -134,3 +134,18 @@ def test_digest_keeps_a_line_or_two_of_the_newest_rounds() -> None:
     assert earlier[0].lines[1].startswith("Lyra: word") and len(earlier[0].lines[1]) < 180
     assert all("Middle" not in line for r in earlier for line in r.lines)
     assert first_sentence("One. Two.") == "One."
+
+
+def test_the_system_prompt_recalls_earlier_rounds_only_when_there_are_some() -> None:
+    import time
+
+    from actors.personas import persona_for
+    from actors.providers.base import EarlierRound, GenerationRequest
+    from actors.providers.prompts import system_prompt
+
+    request = GenerationRequest(persona_for("gemini"), "Today's", (), 1, 16, time.time() + 30)
+    assert "Earlier rounds" not in system_prompt(request)
+    earlier = (EarlierRound("Four-day weeks", ("Orion: Pilot it first.", "Lyra: Focus beats presence.")),)
+    prompt = system_prompt(GenerationRequest(persona_for("gemini"), "Today's", (), 1, 16, time.time() + 30, earlier))
+    assert "\u201cFour-day weeks\u201d: Orion: Pilot it first. / Lyra: Focus beats presence." in prompt
+    assert prompt.endswith("This is message 1 of 16.")

@@ -155,6 +155,14 @@ def test_sitemap_and_robots(played: Any) -> None:
     assert "Disallow: /control" in body.splitlines()
 
 
+def test_without_public_url_a_forged_host_is_never_cached_for_others(tmp_path: Path) -> None:
+    with Service(tmp_path) as service:
+        request = urllib.request.Request(f"{service.url}/robots.txt", headers={"Host": "evil.example"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert "Sitemap: http://evil.example/sitemap.xml" in response.read().decode()
+            assert response.headers["Cache-Control"].startswith("private")
+
+
 @pytest.mark.parametrize(
     ("path", "accept", "kind"),
     [
