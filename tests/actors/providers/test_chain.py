@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -223,7 +224,8 @@ def test_a_hung_provider_falls_back_before_the_deadline() -> None:
     outcome = rig.chain.generate(request)
     assert time.time() < request.deadline  # the attempts left time for openai
     assert outcome.provider == "openai"
-    assert (outcome.fallback_reason or "").startswith("anthropic: timeout (no answer in 0.30s)")
+    # The last attempt may get less than 0.3 s (what was left before the deadline).
+    assert re.match(r"anthropic: timeout \(no answer in 0\.[0-3]\ds\)", outcome.fallback_reason or "")
     assert len(anthropic.calls) >= 2 and all(timeout <= 0.3 for _, timeout in anthropic.calls)
 
 
