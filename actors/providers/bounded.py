@@ -18,6 +18,10 @@ nothing is abandoned, and no extra thread is ever started. The limits live in a
 thread-local because the sync SDKs do all their I/O on the calling (agent) thread, and the
 connection pool is shared by all agents. Outside ``call_limits`` the transport behaves like
 ``httpx2.HTTPTransport`` (used by ``check-keys``, which sets its own timeouts).
+
+A client given a transport ignores ``HTTP(S)_PROXY`` (httpx2 reads them only for its
+default transport), so this transport honours them itself, with ``NO_PROXY``: an egress
+proxy keeps working, and proxied calls are bounded the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import urllib.parse
+import urllib.request
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -148,13 +154,23 @@ class BoundedTransport(httpx2.BaseTransport):
     """
 
     def __init__(self) -> None:
-        self._pool = httpcore2.ConnectionPool(
-            ssl_context=httpx2.create_ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_BoundedBackend(),
-        )
+        self._proxies = {
+            scheme: url for scheme, url in urllib.request.getproxies().items()
+            if scheme in ("http", "https")
+        }
+        self._direct = _pool()
+        self._proxied: dict[str, httpcore2.HTTPProxy] = {}
+        self._lock = threading.Lock()
+
+    def _pool_for(self, url: httpx2.URL) -> httpcore2.ConnectionPool | httpcore2.HTTPProxy:
+        proxy = self._proxies.get(url.scheme)
+        if proxy is None or urllib.request.proxy_bypass(url.host):
+            return self._direct
+        with self._lock:
+            pool = self._proxied.get(proxy)
+            if pool is None:
+                pool = self._proxied[proxy] = _proxy_pool(proxy)
+            return pool
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         assert isinstance(request.stream, Iterable)
@@ -172,7 +188,7 @@ class BoundedTransport(httpx2.BaseTransport):
             extensions=request.extensions,
         )
         with _mapped_errors():
-            response = self._pool.handle_request(core_request)
+            response = self._pool_for(request.url).handle_request(core_request)
         assert isinstance(response.stream, Iterable)
         encoding = _header(response.headers, b"content-encoding").lower()
         headers = response.headers
@@ -188,7 +204,38 @@ class BoundedTransport(httpx2.BaseTransport):
         )
 
     def close(self) -> None:
-        self._pool.close()
+        with self._lock:
+            pools, self._proxied = list(self._proxied.values()), {}
+        for pool in [self._direct, *pools]:
+            pool.close()
+
+
+def _pool() -> httpcore2.ConnectionPool:
+    return httpcore2.ConnectionPool(
+        ssl_context=httpx2.create_ssl_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=_BoundedBackend(),
+    )
+
+
+def _proxy_pool(proxy: str) -> httpcore2.HTTPProxy:
+    """A pool through the forward proxy ``proxy`` (``http://[user:pass@]host:port``)."""
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    auth = (urllib.parse.unquote(parts.username), urllib.parse.unquote(parts.password or "")) if parts.username else None
+    netloc = parts.hostname or ""
+    netloc = f"[{netloc}]" if ":" in netloc else netloc
+    url = f"{parts.scheme}://{netloc}" + (f":{parts.port}" if parts.port else "")
+    return httpcore2.HTTPProxy(
+        proxy_url=url,
+        proxy_auth=auth,
+        ssl_context=httpx2.create_ssl_context(),
+        max_connections=100,
+        max_keepalive_connections=20,
+        keepalive_expiry=5.0,
+        network_backend=_BoundedBackend(),
+    )
 
 
 class _ResponseStream(httpx2.SyncByteStream):

@@ -187,3 +187,50 @@ def test_junk_replies_count_against_the_circuit() -> None:
     assert [r.error.kind if r.error else None for r in results] == ["quality"] * 3
     assert all(r.reply is not None for r in results)  # kept: a refused reply was paid for
     assert gateway.breaker.state is CircuitState.OPEN
+
+
+def _clear_proxy_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+def test_an_egress_proxy_from_the_environment_is_used_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A client given its own transport ignores HTTP(S)_PROXY; the bounded transport must not.
+    _clear_proxy_env(monkeypatch)
+    with FakeOpenAI() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        settings = ProviderSettings(
+            name="openai", api_keys=(KEY,), base_url="http://upstream.invalid/v1", model="gpt-5-mini",
+            requests_per_minute=600, fallbacks=(),
+        )
+        clock = SystemClock()
+        gateway = ProviderGateway(settings, OpenAIProvider(settings), clock,
+                                  breaker=CircuitBreaker(3, 60.0, clock), limiter=RateLimiter(600, clock))
+        proxy.enqueue(Script(200, completion("Night trains win on sleep and lose on speed, mostly.")))
+        proxy.enqueue(FakeServer.trickled(Script(200, completion("Too slow to matter at all, sadly."))))
+        try:
+            answered = gateway.call(_request(), api_key=KEY, timeout=5.0)
+            started = time.monotonic()
+            trickled = gateway.call(_request(), api_key=KEY, timeout=1.0)
+            elapsed = time.monotonic() - started
+        finally:
+            gateway.provider.close()  # type: ignore[union-attr]
+    assert answered.error is None, answered.error
+    assert proxy.requests[0].path == "http://upstream.invalid/v1/chat/completions"  # absolute form
+    assert trickled.error is not None and trickled.error.kind == "timeout"
+    assert elapsed < 2.0
+
+
+def test_no_proxy_hosts_are_reached_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    _clear_proxy_env(monkeypatch)
+    with FakeOpenAI() as proxy, FakeOpenAI() as direct:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        gateway = _gateway("openai", direct)
+        try:
+            result = gateway.call(_request(), api_key=KEY, timeout=5.0)
+        finally:
+            gateway.provider.close()  # type: ignore[union-attr]
+    assert result.error is None
+    assert len(direct.requests) == 1 and proxy.requests == []
