@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Final
 
 from quart import Blueprint, Response, abort, jsonify, request
@@ -18,6 +20,10 @@ DEFAULT_PAGE: Final = 20
 #: The largest id a database can hold (a signed 64-bit integer); SQLite raises
 #: OverflowError on a larger one, so such ids never reach a query.
 MAX_ID: Final = 2**63 - 1
+#: Rounds in these states never change again.
+FINISHED: Final = frozenset({"complete", "skipped", "aborted"})
+#: Finished rounds: browsers and proxies may keep them for an hour without asking.
+FINISHED_CACHE_CONTROL: Final = "public, max-age=3600"
 
 
 @bp.get("/api/status")
@@ -59,7 +65,8 @@ async def conversations() -> Response:
     before = _int_arg("before", None, 1, MAX_ID)
     rows: list[dict[str, Any]] = await context.call(queries.list_conversations, context.system.db, limit, before)
     next_before = rows[-1]["id"] if rows and len(rows) == limit else None
-    return jsonify({"conversations": rows, "next_before": next_before})
+    body = json.dumps({"conversations": rows, "next_before": next_before}, separators=(",", ":")).encode()
+    return _cacheable(body, finished=False)
 
 
 async def _conversation_or_404(conversation_id: int) -> dict[str, Any]:
@@ -74,7 +81,30 @@ async def _conversation_or_404(conversation_id: int) -> dict[str, Any]:
 
 @bp.get("/api/conversations/<int:conversation_id>")
 async def conversation(conversation_id: int) -> Response:
-    return jsonify(await _conversation_or_404(conversation_id))
+    """One round. A finished one never changes: served from memory once read, with an
+    ETag and a max-age so browsers and proxies keep it; a live one must be revalidated."""
+    context = Context.current()
+    body = context.finished_rounds.get(conversation_id)
+    if body is not None:
+        return _cacheable(body, finished=True)
+    found = await _conversation_or_404(conversation_id)
+    body = json.dumps(found, separators=(",", ":")).encode()
+    finished = found.get("status") in FINISHED
+    if finished:
+        context.finished_rounds.put(conversation_id, body)
+    return _cacheable(body, finished=finished)
+
+
+def _cacheable(body: bytes, *, finished: bool) -> Response:
+    """A JSON response with a strong ETag; 304 when the client already has it."""
+    etag = hashlib.sha256(body).hexdigest()[:20]
+    if etag in request.if_none_match:
+        response = Response(b"", status=304)
+    else:
+        response = Response(body, content_type="application/json")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = FINISHED_CACHE_CONTROL if finished else "no-cache"
+    return response
 
 
 @bp.get("/api/conversations/<int:conversation_id>/export")

@@ -12,7 +12,7 @@ from quart import current_app
 
 from actors.broadcaster import Hub
 from settings import Settings
-from web.snapshot import COUNTDOWN_MAX_AGE, STATUS_MAX_AGE, ViewCache
+from web.snapshot import COUNTDOWN_MAX_AGE, STATUS_MAX_AGE, FinishedRounds, ViewCache
 
 __all__ = ["ENGINE_TIMEOUT", "Context", "EngineTimeout"]
 
@@ -37,6 +37,7 @@ class Context:
     #: The polling endpoints' views, refreshed after every event this server delivers.
     countdown_view: ViewCache = field(init=False)
     status_view: ViewCache = field(init=False)
+    finished_rounds: FinishedRounds = field(default_factory=FinishedRounds)
 
     def __post_init__(self) -> None:
         # ``self.system`` is read at each fetch: a standby's takeover swaps it in place.

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-__all__ = ["COUNTDOWN_MAX_AGE", "STATUS_MAX_AGE", "ViewCache", "fresh_countdown", "fresh_status"]
+__all__ = ["COUNTDOWN_MAX_AGE", "STATUS_MAX_AGE", "FinishedRounds", "ViewCache", "fresh_countdown", "fresh_status"]
 
 #: The countdown changes only with events; the bound is a safety net, not a schedule.
 COUNTDOWN_MAX_AGE: Final = 5.0
@@ -78,3 +79,29 @@ def fresh_countdown(view: dict[str, Any], now_ms: int) -> dict[str, Any]:
 def fresh_status(view: dict[str, Any], now_ms: int) -> dict[str, Any]:
     """``view`` (a status body) as of ``now_ms``."""
     return {**view, "server_time": now_ms}
+
+
+class FinishedRounds:
+    """Serialized bodies of finished rounds, which never change: an LRU of ``limit``
+    entries, each kept at most ``max_age`` seconds (so a pruned round disappears)."""
+
+    def __init__(self, limit: int = 256, max_age: float = 300.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._limit = limit
+        self._max_age = max_age
+        self._monotonic = monotonic
+        self._bodies: OrderedDict[int, tuple[float, bytes]] = OrderedDict()
+
+    def get(self, conversation_id: int) -> bytes | None:
+        entry = self._bodies.get(conversation_id)
+        if entry is None or self._monotonic() - entry[0] >= self._max_age:
+            self._bodies.pop(conversation_id, None)
+            return None
+        self._bodies.move_to_end(conversation_id)
+        return entry[1]
+
+    def put(self, conversation_id: int, body: bytes) -> None:
+        self._bodies[conversation_id] = (self._monotonic(), body)
+        self._bodies.move_to_end(conversation_id)
+        while len(self._bodies) > self._limit:
+            self._bodies.popitem(last=False)
