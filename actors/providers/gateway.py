@@ -180,7 +180,9 @@ class ProviderGateway:
         if self._moderation is None:
             return None
         timeout = min(MODERATION_TIMEOUT_CAP, request.deadline - self._clock.now())
-        review = self._moderation.review(reply.text, timeout)
+        # Citation titles come from web pages and are shown with the reply: reviewed too.
+        shown = "\n".join([reply.text, *(c.title for c in reply.citations if c.title)])
+        review = self._moderation.review(shown, timeout)
         self._count_review(review)
         if review.verdict is Verdict.FLAGGED:
             return ProviderError(f"moderation flagged ({review.detail})", kind="moderation")

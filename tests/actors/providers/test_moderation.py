@@ -30,6 +30,7 @@ from actors.providers.wordlist import WordList
 from settings import PROVIDERS, ProviderSettings, Settings, SettingsError
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import MARKER, FakeOpenAI, error
+from tests.fakes.perplexity_server import FakePerplexity
 from tests.fakes.server import Script
 
 KEY = "sk-openai-MODSECRET"
@@ -256,3 +257,28 @@ def test_moderation_off_lets_the_marker_through(openai_fake: FakeOpenAI, anthrop
         gateways.close()
     assert outcome.source is Source.API and MARKER in outcome.content
     assert openai_fake.moderations == []
+
+
+def test_citation_titles_are_reviewed_with_the_reply(openai_fake: FakeOpenAI) -> None:
+    with FakePerplexity() as perplexity:
+        results = [{"url": "https://example.org/a", "title": f"The {MARKER} files"}]
+        perplexity.enqueue(perplexity.completed(CLEAN, results=results))
+        urls = {"openai": openai_fake.base_url, "perplexity": perplexity.url}
+        keys = {"openai": (KEY,), "perplexity": ("pplx-MODSECRET",)}
+        settings = Settings(providers={
+            name: ProviderSettings(
+                name=name, api_keys=keys.get(name, ()), base_url=urls.get(name, "http://127.0.0.1:9"),
+                model=f"{name}-model", requests_per_minute=600, fallbacks=(),
+            )
+            for name in PROVIDERS
+        })
+        gateways = build_gateways(settings, SystemClock())
+        try:
+            result = gateways["perplexity"].call(
+                GenerationRequest(persona_for("perplexity"), "Night trains", (), 3, 16, time.time() + 10),
+                api_key="pplx-MODSECRET", timeout=5.0,
+            )
+        finally:
+            gateways.close()
+    assert result.error is not None and result.error.kind == "moderation"
+    assert str(result.error) == "moderation flagged (harassment)"
