@@ -34,7 +34,7 @@ from storage.errors import StorageError, translate
 from storage.models import database
 from storage.schema import Upgrade, upgrade
 
-__all__ = ["SCHEMES", "connect", "describe", "retrying", "setup_database", "using"]
+__all__ = ["SCHEMES", "connect", "describe", "retrying", "setup_database", "sqlite_file", "using"]
 
 log = logging.getLogger("roundtable.storage")
 
@@ -71,6 +71,17 @@ def connect(database_url: str) -> peewee.Database:
         return db_url.connect(database_url, **extra)
     except ValueError as exc:
         raise StorageError(str(exc)) from exc
+
+
+def sqlite_file(database_url: str) -> str:
+    """The file of a ``sqlite://`` URL as peewee reads it (``sqlite:///data/x.db`` is the
+    relative ``data/x.db``), its directory created. Raises ``StorageError`` naming it."""
+    try:
+        path = str(db_url.parse(database_url)["database"])
+    except ValueError as exc:
+        raise StorageError(str(exc)) from exc
+    _make_parent_directory(path)
+    return path
 
 
 def describe(database_url: str) -> str:

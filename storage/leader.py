@@ -66,8 +66,11 @@ class Lock(Protocol):
 def engine_lock(database_url: str) -> Lock:
     """The engine lock for ``database_url``: advisory on PostgreSQL, a file on SQLite."""
     if database_url.startswith("sqlite"):
-        path = database_url.split("://", 1)[1]
-        return FileLock(Path(path + ".lock"))
+        # As peewee reads the URL (sqlite:///data/x.db is relative), directory created:
+        # the lock is taken before the database is first opened.
+        from storage.db import sqlite_file
+
+        return FileLock(Path(sqlite_file(database_url) + ".lock"))
     return EngineLock(database_url)
 
 

@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -121,10 +122,13 @@ def test_moving_from_sqlite_to_postgresql_is_two_commands(tmp_path: Path, scratc
 
 def test_prune_prints_what_it_removed(tmp_path: Path) -> None:
     shutil.copy(FIXTURE, tmp_path / "old.db")
-    result = run("prune", "--older-than", "1s", database_url=f"sqlite:///{tmp_path / 'old.db'}")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    kept = run("prune", "--older-than", "36500d", database_url=url)
+    assert "0 conversations, 0 messages, 0 api_calls, 0 audit_log" in kept.stdout
+    result = run("prune", "--older-than", "1s", database_url=url)
     assert result.returncode == 0, result.stderr
-    # The two rounds of 49291aa; its skipped slot lies in the future of that day.
-    assert "2 conversations, 8 messages, 9 api_calls, 0 audit_log" in result.stdout
+    # Every row of the fixture (its latest time is the skipped slot, 2026-11-30 06:00Z).
+    assert "3 conversations, 8 messages, 9 api_calls, 0 audit_log" in result.stdout
 
 
 class Terminal(io.StringIO):
@@ -176,3 +180,26 @@ def _read_available(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # EIO: the terminal's other end is closed and everything was read
         return b""
+
+
+def test_a_fresh_install_serves_with_the_default_database_under_data(tmp_path: Path) -> None:
+    """``sqlite:///data/roundtable.db`` is relative to the working directory, and ``data/``
+    does not exist yet: the engine lock and the database both go there."""
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent"], cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PORT": "0"}, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stderr is not None
+    try:
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if " is live at " in line or "roundtable:" in line:
+                break
+        assert " is live at " in lines[-1], "".join(lines)
+        assert (tmp_path / "data" / "roundtable.db").is_file()
+        assert (tmp_path / "data" / "roundtable.db.lock").is_file()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        process.kill()
