@@ -259,21 +259,18 @@ class _ResponseStream(httpx2.SyncByteStream):
 
 
 def _decoded(chunks: Iterable[bytes], encoding: bytes) -> Iterator[bytes]:
-    """gzip or zlib-deflate, decoded no further than the call's cap (a zip bomb stops)."""
+    """gzip or zlib-deflate, decoded no further than the cap (a compression bomb stops)."""
     if encoding not in (b"gzip", b"x-gzip", b"deflate"):
         raise httpcore2.ReadError(f"unsupported content-encoding {encoding.decode(errors='replace')}")
     decoder = zlib.decompressobj(zlib.MAX_WBITS | 32)  # 32: accept a gzip or zlib header
-    limits = _current()
+    limits = _current() or CallLimits(float("inf"), MAX_REPLY_BYTES)
     for chunk in chunks:
-        room = MAX_REPLY_BYTES if limits is None else max(limits.max_bytes - limits.received, 0)
+        room = max(limits.max_bytes - limits.received, 0)
         try:
             data = decoder.decompress(chunk, room + 1)
         except zlib.error as exc:
             raise httpcore2.ReadError("undecodable compressed body") from exc
-        if limits is not None:
-            limits.count(len(data))
-        elif len(data) > room:
-            raise httpcore2.ReadError(f"reply larger than {MAX_REPLY_BYTES} bytes: cut off")
+        limits.count(len(data))
         yield data
 
 
