@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -126,3 +127,24 @@ def test_the_readme_quart_host_serves_its_routes_and_roundtables(tmp_path: Path)
         process.kill()
     stderr = process.stderr.read() if process.stderr else ""
     assert "Traceback" not in stderr, stderr
+
+
+def test_a_second_process_embedding_the_same_database_is_refused(tmp_path: Path) -> None:
+    """What the README promises for WSGI workers that each call ``start_system()``."""
+    database = write_env(tmp_path)
+    system = start_system(Settings.from_env({"DATABASE_URL": f"sqlite:///{database}"}))
+    try:
+        process = host(tmp_path, """
+            from actors.system import start_system
+            from storage.leader import EngineLockHeld
+            try:
+                start_system()
+            except EngineLockHeld as refused:
+                print(refused)
+        """)
+        out, err = process.communicate(timeout=30)
+    finally:
+        stop_system()
+    assert process.returncode == 0, err
+    assert "another process runs the engine" in out and f"pid={os.getpid()}" in out
+    assert system.own_lock is not None
