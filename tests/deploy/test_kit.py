@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,13 @@ def test_the_image_installs_the_lock_then_the_project_without_dependencies() -> 
     copied = " ".join(instructions("COPY"))
     for needed in ("settings.py", "run.py", "pyproject.toml", "actors", "storage", "web"):
         assert needed in copied
+
+
+def test_the_image_copies_every_module_and_package_the_project_ships() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    shipped = set(project["py-modules"]) | {p.rstrip("*") for p in project["packages"]["find"]["include"]}
+    copied = {source.removesuffix(".py") for line in instructions("COPY") for source in line.split()[:-1]}
+    assert shipped <= copied, f"the Dockerfile misses {shipped - copied}"
 
 
 def test_the_image_checks_healthz_and_runs_python_run_py() -> None:
