@@ -12,12 +12,16 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from storage.commands import Progress
-from tests.service import ROOT
+from tests.service import ROOT, free_port
+from tests.storage.test_migrations import load_postgres_dump
 
 FIXTURE = Path(__file__).parent / "fixtures" / "release-49291aa.db"
 #: In the data engineer's private range (55420-55429), where nothing listens.
@@ -36,6 +40,17 @@ def run(*args: str, database_url: str, timeout: float = 60) -> subprocess.Comple
 def problem_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     """stderr without the timestamped log lines (such as a schema upgrade's INFO)."""
     return [line for line in result.stderr.strip().splitlines() if not LOG_LINE.match(line)]
+
+
+def wait_for_http(url: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing answered on {url}"
+            threading.Event().wait(0.05)
 
 
 def blocked_sqlite(tmp_path: Path) -> tuple[str, str]:
@@ -203,3 +218,45 @@ def test_a_fresh_install_serves_with_the_default_database_under_data(tmp_path: P
         assert process.wait(timeout=15) == 0
     finally:
         process.kill()
+        process.wait()
+        process.stderr.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_new_release_serves_an_old_release_database(tmp_path: Path, backend: str,
+                                                        request: pytest.FixtureRequest) -> None:
+    """Upgrade = install, start: the 49291aa rounds are there, through the real service."""
+    if backend == "sqlite":
+        shutil.copy(FIXTURE, tmp_path / "old.db")
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        url = request.getfixturevalue("scratch_postgres_url")
+        load_postgres_dump(url)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent"], cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "PORT": str(port), "DATABASE_URL": url},
+        stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stderr is not None
+    try:
+        lines = []
+        for line in process.stderr:
+            lines.append(line)
+            if " is live at " in line or "roundtable:" in line:
+                break
+        assert " is live at " in lines[-1], "".join(lines)
+        assert any("version 1 -> version" in line for line in lines)
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")  # logged just before the bind
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/conversations/1", timeout=10) as reply:
+            first = json.loads(reply.read())
+        assert first["status"] == "complete" and [m["seq"] for m in first["messages"]] == [1, 2, 3, 4]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/conversations", timeout=10) as reply:
+            listed = {c["id"] for c in json.loads(reply.read())["conversations"]}
+        assert {1, 2} <= listed
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()
