@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -75,20 +76,44 @@ class RemoteModeration(Protocol):
 
 
 class OpenAIModeration:
-    """``omni-moderation-latest`` through the ``openai`` SDK, one call per review."""
+    """``omni-moderation-latest`` through the ``openai`` SDK, one call per review.
 
-    def __init__(self, base_url: str, api_key: str) -> None:
+    Uses the first of ``api_keys`` that the API accepts: a key answered with 401/403 is
+    skipped (for this process's life), so one revoked key does not withhold every reply.
+    """
+
+    def __init__(self, base_url: str, api_keys: tuple[str, ...]) -> None:
         self._base_url = base_url
-        self._api_key = api_key
+        self._keys = list(api_keys)
+        self._keys_lock = threading.Lock()
         self._clients: ClientCache[openai.OpenAI] = ClientCache(self._build_client)
 
     def flagged_categories(self, text: str, timeout: float) -> tuple[str, ...]:
         """Bounded as a whole by ``timeout`` (``call_limits``); runs on the caller's thread."""
+        with call_limits(timeout, MAX_ANSWER_BYTES):
+            while True:
+                with self._keys_lock:
+                    key = self._keys[0]
+                try:
+                    return self._ask(key, text, timeout)
+                except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                    if not self._drop(key):
+                        raise ModerationError(f"HTTP {exc.status_code}") from exc
+
+    def _drop(self, key: str) -> bool:
+        """Stop using ``key`` unless it is the last one; whether another key is left."""
+        with self._keys_lock:
+            if key in self._keys and len(self._keys) > 1:
+                self._keys.remove(key)
+            return self._keys[0] != key
+
+    def _ask(self, key: str, text: str, timeout: float) -> tuple[str, ...]:
         try:
-            with call_limits(timeout, MAX_ANSWER_BYTES):
-                answer = self._clients.get(self._api_key).moderations.create(
-                    model=MODERATION_MODEL, input=text, timeout=timeout
-                )
+            answer = self._clients.get(key).moderations.create(
+                model=MODERATION_MODEL, input=text, timeout=timeout
+            )
+        except (openai.AuthenticationError, openai.PermissionDeniedError):
+            raise
         except openai.APIStatusError as exc:
             raise ModerationError(f"HTTP {exc.status_code}") from exc
         except openai.APITimeoutError as exc:
@@ -171,5 +196,5 @@ def build_moderation(settings: Settings) -> ModerationGate | None:
     remote: RemoteModeration | None = None
     wants_remote = settings.moderation in ("auto", "openai")
     if wants_remote and openai_settings is not None and openai_settings.configured:
-        remote = OpenAIModeration(openai_settings.base_url, openai_settings.api_keys[0])
+        remote = OpenAIModeration(openai_settings.base_url, openai_settings.api_keys)
     return ModerationGate(wordlist, remote, fail_open=settings.moderation_fail_open)

@@ -70,7 +70,7 @@ def test_a_site_list_adds_its_own_terms_and_categories(tmp_path: Path) -> None:
 
 # -- OpenAI's endpoint through the SDK -----------------------------------------------------
 def test_openai_moderation_flags_the_marker_by_category(openai_fake: FakeOpenAI) -> None:
-    remote = OpenAIModeration(openai_fake.base_url, KEY)
+    remote = OpenAIModeration(openai_fake.base_url, (KEY,))
     try:
         assert remote.flagged_categories(FLAGGED, 5.0) == ("harassment",)
         assert remote.flagged_categories(CLEAN, 5.0) == ()
@@ -85,7 +85,7 @@ def test_openai_moderation_flags_the_marker_by_category(openai_fake: FakeOpenAI)
 def test_openai_moderation_failures_are_moderation_errors_within_the_timeout(
     openai_fake: FakeOpenAI,
 ) -> None:
-    remote = OpenAIModeration(openai_fake.base_url, KEY)
+    remote = OpenAIModeration(openai_fake.base_url, (KEY,))
     try:
         openai_fake.moderation_script = error(500, type="server_error")
         with pytest.raises(ModerationError, match="HTTP 500"):
@@ -99,8 +99,25 @@ def test_openai_moderation_failures_are_moderation_errors_within_the_timeout(
         remote.close()
 
 
+def test_a_rejected_key_is_skipped_for_the_next_one(openai_fake: FakeOpenAI) -> None:
+    remote = OpenAIModeration(openai_fake.base_url, ("sk-revoked", KEY))
+    try:
+        assert remote.flagged_categories(FLAGGED, 5.0) == ("harassment",)
+        assert remote.flagged_categories(CLEAN, 5.0) == ()
+    finally:
+        remote.close()
+    used = [r.header("authorization") for r in openai_fake.moderations]
+    assert used == ["Bearer sk-revoked", f"Bearer {KEY}", f"Bearer {KEY}"]
+    lone = OpenAIModeration(openai_fake.base_url, ("sk-revoked",))
+    try:
+        with pytest.raises(ModerationError, match="HTTP 401"):
+            lone.flagged_categories(CLEAN, 5.0)
+    finally:
+        lone.close()
+
+
 def test_the_gate_checks_the_word_list_first_and_fails_closed_or_open(openai_fake: FakeOpenAI) -> None:
-    remote = OpenAIModeration(openai_fake.base_url, KEY)
+    remote = OpenAIModeration(openai_fake.base_url, (KEY,))
     gate = ModerationGate(WordList.load(), remote)
     try:
         listed = gate.review("This is bullshit, frankly, and I will say so.", 5.0)
