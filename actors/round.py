@@ -80,6 +80,7 @@ def status_view(view: dict[str, Any], providers: dict[str, Any], today: dict[str
         "server_time": view["server_time"],
         "next_round_at": view["next_round_at"],
         "next_topic": view["next_topic"],
+        "queued_topics": view.get("queued_topics", []),
         "conversation": view["conversation"],
         "last_conversation": view["last_conversation"],
         "providers": providers,

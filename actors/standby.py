@@ -16,7 +16,7 @@ import peewee
 
 from actors.clock import Clock
 from actors.round import countdown_view, status_view
-from actors.topics import next_topic_of
+from actors.topics import next_topic_of, queued_topics_of
 from settings import Settings
 from storage import queries
 from storage.leader import instance_id
@@ -47,6 +47,7 @@ class StandbySystem:
         status = queries.load_status(self.db)
         active = queries.active_conversation(self.db)
         next_round_at = status["next_round_at"]
+        deck = queries.load_topic_deck(self.db)
         conversation = None
         if active is not None:
             conversation = {k: v for k, v in active.items() if k != "messages"}
@@ -54,7 +55,8 @@ class StandbySystem:
             "server_time": _ms(self.clock.now()),
             "state": status["state"],
             "next_round_at": _ms(next_round_at),
-            "next_topic": next_topic_of(queries.load_topic_deck(self.db)),
+            "next_topic": next_topic_of(deck),
+            "queued_topics": queued_topics_of(deck),
             "conversation": conversation,
             "last_conversation": queries.last_completed_conversation(self.db),
             "messages_per_round": self.settings.messages_per_round,

@@ -373,7 +373,7 @@ class Supervisor(pykka.ThreadingActor):
     def queue_topic(self, text: str) -> dict[str, Any]:
         """Queue an admin's topic for the next free round (after topics queued before).
 
-        Returns the snapshot plus ``queued_topics``, or ``{"error": ...}`` (a message for
+        Returns the snapshot (with ``queued_topics``), or ``{"error": ...}`` (a message for
         the admin) when the topic is empty, too long, or too many are queued: a refusal is
         an answer, not an exception (pykka would log its traceback).
         """
@@ -385,7 +385,7 @@ class Supervisor(pykka.ThreadingActor):
         self._save_deck()
         log.info("admin queued a topic (%d waiting): %s", len(self._deck.queued), topic)
         self._announce_state()
-        return {**self.snapshot(include_messages=False), "queued_topics": list(self._deck.queued)}
+        return self.snapshot(include_messages=False)
 
     def command(self, action: str) -> dict[str, Any]:
         """Carry out an admin command; raise ``CommandRejected`` if illegal now."""
@@ -442,6 +442,7 @@ class Supervisor(pykka.ThreadingActor):
             "state": str(self._machine.state),
             "next_round_at": ms(self._next_slot),
             "next_topic": self._deck.peek(),
+            "queued_topics": list(self._deck.queued),
             "conversation": rnd.summary() if rnd else None,
             "last_conversation": self._last_conversation,
             "messages_per_round": self.settings.messages_per_round,

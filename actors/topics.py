@@ -26,6 +26,7 @@ __all__ = [
     "clean_topic",
     "load_topics",
     "next_topic_of",
+    "queued_topics_of",
 ]
 
 BUILT_IN_TOPICS_FILE: Final = Path(__file__).with_name("topics.txt")
@@ -164,6 +165,11 @@ def next_topic_of(saved: Mapping[str, Any] | None) -> str | None:
         if values:
             return values[0]
     return None
+
+
+def queued_topics_of(saved: Mapping[str, Any] | None) -> list[str]:
+    """The topics an admin queued, first first, from a saved ``state()``."""
+    return _strings(saved.get("queued")) if saved else []
 
 
 def _strings(value: Any) -> list[str]:

@@ -103,6 +103,7 @@ def test_an_admins_queued_topic_is_the_next_rounds(tmp_path: Path, topics_file: 
         clean = "Should a bakery sell bread by subscription?"
         assert body["queued_topics"] == [clean] and body["next_topic"] == clean
         assert service.get("/api/countdown")[1]["next_topic"] == clean
+        assert service.get("/api/status")[1]["queued_topics"] == [clean]
         assert play_round(service)["topic"] == clean
         assert play_round(service)["topic"] in TOPICS
         for bad in ("", "  \x07 ", "x" * 201, None, 42):
