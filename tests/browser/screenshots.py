@@ -3,10 +3,10 @@
 Starts the real service against fake OpenAI, Anthropic, Perplexity and Gemini servers that
 answer like the real defaults (the default model names from settings, replies on the
 round's topic from ``screenshot_script``), queues the rounds' topics, plays one round so
-the countdown has a "last round", then captures the visitor's page in countdown and active modes and the
-admin dashboard during a live round, on a desktop (1280x800) and a phone (375x667), into
-docs/screenshots/. With an argument, only that set. Uses Debian's Chromium, like the
-browser tests.
+the countdown has a "last round", then captures the visitor's page in countdown and
+active modes, the last round's shareable page, and the admin dashboard during a live
+round, on a desktop (1280x800) and a phone (375x667), into docs/screenshots/. With an
+argument, only that set. Uses Debian's Chromium, like the browser tests.
 """
 
 from __future__ import annotations
@@ -125,11 +125,23 @@ def shoot(browser: Any, service: Service) -> None:
         expect(page.locator(".rt-last")).to_be_visible()
         page.screenshot(path=OUT / f"countdown-{name}.png")
         pages[name] = page
+    shoot_permalink(browser, service)
     service.force()
     for page in pages.values():
         page.wait_for_function("() => document.querySelectorAll('.rt-msg').length >= 6", timeout=30_000)
     for name, page in pages.items():
         page.screenshot(path=OUT / f"active-{name}.png")
+
+
+def shoot_permalink(browser: Any, service: Service) -> None:
+    """The last round's shareable page, as rendered by the server (desktop)."""
+    newest = service.get("/api/conversations?limit=1")[1]["conversations"][0]
+    context = browser.new_context(viewport=DESKTOP, reduced_motion="reduce", color_scheme="light")
+    page = context.new_page()
+    page.goto(f"{service.url}/c/{newest['id']}")
+    expect(page.locator(".rt-msg")).to_have_count(16)
+    page.screenshot(path=OUT / "permalink-desktop.png")
+    context.close()
 
 
 def shoot_admin(browser: Any, service: Service) -> None:
