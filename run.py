@@ -88,16 +88,11 @@ def check_data_files(settings: Settings) -> None:
             raise SettingsError("PRICES_FILE", str(exc)) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        stream=sys.stderr,
-    )
-    for noisy in ("httpx", "httpx2", "httpcore", "openai", "anthropic", "google_genai", "hypercorn.access",
-                  "transitions"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def configure_logging(settings: Settings) -> None:
+    """LOG_LEVEL, LOG_FORMAT (text or json) and the redaction of every secret in settings."""
+    from observe import logs
+
+    logs.configure(settings)
 
 
 def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
@@ -210,6 +205,17 @@ def database_failure(settings: Settings, exc: StorageError) -> int:
     return 1
 
 
+def serve_with_alerts(settings: Settings, *, start_round: bool) -> int:
+    """``serve`` with the alert sender running (ALERT_WEBHOOK_URL) until it returns."""
+    from observe import alerts
+
+    alerts.configure(settings.alert_webhook_url)
+    try:
+        return asyncio.run(serve(settings, start_round=start_round))
+    finally:
+        alerts.shutdown()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "env-example":  # needs no valid settings: it documents them
@@ -220,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"roundtable: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings)
     if args.command == "check-keys":
         from actors.providers.check import check_keys
 
@@ -230,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return setup_db(settings)
         if args.command in ("export", "import", "prune"):
             return data_command(args, settings)
-        return asyncio.run(serve(settings, start_round=args.demo))
+        return serve_with_alerts(settings, start_round=args.demo)
     except StorageError as exc:
         return database_failure(settings, exc)
     except OSError as exc:

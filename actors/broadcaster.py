@@ -18,6 +18,8 @@ from typing import Any, Final
 
 import pykka
 
+from observe.metrics import WS_CLOSED, WS_DROPPED, WS_OPENED
+
 __all__ = ["Broadcaster", "CloseReason", "Connection", "Hub", "encode"]
 
 log = logging.getLogger("roundtable.broadcast")
@@ -85,11 +87,17 @@ class Hub:
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
+        WS_OPENED.inc()
         if self.closing:  # a visitor arriving during shutdown is told to go at once
             connection.end(CloseReason.GOING_AWAY)
 
     def discard(self, connection: Connection) -> None:
-        self.connections.discard(connection)
+        if connection in self.connections:
+            self.connections.discard(connection)
+            reason = connection.reason.name.lower() if connection.reason is not None else "client"
+            WS_CLOSED.labels(reason).inc()
+            if connection.dropped:
+                WS_DROPPED.inc()
 
     def deliver(self, data: str) -> None:
         """On the loop: offer ``data`` to every connection."""

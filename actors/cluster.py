@@ -24,12 +24,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
+import socket
 from typing import Any, Final
 
 from actors.broadcaster import Hub
 from actors.follow import Delivered, Follower
 from actors.standby import StandbySystem
 from actors.system import RoundtableSystem, create_system
+from observe import events
 from settings import Settings
 from storage.errors import StorageError
 from storage.leader import Lock, engine_lock
@@ -37,6 +40,8 @@ from storage.leader import Lock, engine_lock
 __all__ = ["Cluster", "Role"]
 
 log = logging.getLogger("roundtable.cluster")
+#: This process, as alerts and ``system_status.leader_id`` name it.
+INSTANCE: Final = f"{socket.gethostname()}:{os.getpid()}"
 
 #: How often a standby tries to take the engine lock (a dead engine is replaced this fast).
 TAKEOVER_POLL_SECONDS: Final = 1.0
@@ -139,12 +144,14 @@ class Cluster:
             await self._follow(wait=False)
             return
         log.info("took over the engine; visitors stay connected")
+        events.engine_changed(True, INSTANCE, "took over from a standby")
 
     async def _step_down(self) -> None:
         engine = self._engine
         assert engine is not None
         log.error("lost the engine lock (database connection gone); serving visitors as a standby "
                   "until this instance can take it back")
+        events.engine_changed(False, INSTANCE, "lost the engine lock; now a standby")
         await asyncio.to_thread(engine.halt_engine)  # another instance may lead already
         self._engine = None
         await self._follow(wait=False)

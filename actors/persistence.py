@@ -34,6 +34,7 @@ import peewee
 import pykka
 
 from actors.providers.base import ApiCall, Outcome
+from observe import events
 from storage import queries, retention
 from storage.db import retrying, setup_database
 from storage.errors import StorageError
@@ -74,6 +75,7 @@ class Persistence(pykka.ThreadingActor):
         super().__init__()
         self._db = db
         self._abandon = abandon or threading.Event()
+        self._failing = False  # the last database call failed: the next success recovers
 
     def on_start(self) -> None:
         """Actor thread: create the schema if needed (idempotent).
@@ -255,7 +257,18 @@ class Persistence(pykka.ThreadingActor):
 
     def _run(self, action: str, work: Callable[[], T]) -> T:
         # The actor thread keeps its connection between messages (reopened after a loss).
-        return retrying(self._db, action, work, keep_open=True)
+        try:
+            result = retrying(self._db, action, work, keep_open=True)
+        except StorageError as exc:
+            if not self._failing:  # alert on the change, not on every failed write
+                self._failing = True
+                events.database_changed(False, f"{action}: {exc}")
+            raise
+        if self._failing:
+            self._failing = False
+            log.info("the database answers again (%s)", action)
+            events.database_changed(True, action)
+        return result
 
     def _write(self, action: str, work: Callable[[], T]) -> T:
         """``_run`` until stored: a transient failure is tried again (logged once) until

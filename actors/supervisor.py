@@ -33,6 +33,7 @@ from actors.schedule import (
     round_must_end_by,
 )
 from actors.topics import TopicDeck, clean_topic
+from observe import events
 from settings import Settings
 from storage.leader import instance_id
 
@@ -296,6 +297,7 @@ class Supervisor(pykka.ThreadingActor):
             s = self.settings
             rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
         self._broadcaster.publish({"type": "message", **message, "next": self._upcoming(rnd)})
+        events.message_revealed(persona.agent, outcome.provider, str(outcome.source), outcome.fallback_reason, now - planned)
         # The reason for a fallback was logged where it happened (the chain, or _rescue).
         log.info(
             "round %d message %d/%d by %s revealed: %s from %s/%s",
@@ -340,10 +342,12 @@ class Supervisor(pykka.ThreadingActor):
                 **rnd.summary(), "status": status, "ended_at": ms(now), "message_count": len(rnd.revealed),
             }
         log.info("round %d %s with %d messages", rnd.conversation_id, status, len(rnd.revealed))
+        events.round_ended(rnd.conversation_id, status, rnd.topic, [m["source"] for m in rnd.revealed])
         self._round = None
 
     def _record_skip(self, slot: float, reason: str) -> None:
         log.info("slot at %s skipped: %s", iso(slot), reason)
+        events.round_ended(None, "skipped", "", ())
         # A skipped slot does not use up its topic: the next round gets it.
         self._write("record a skipped slot", self._persistence.record_skipped_slot(slot, reason, self._deck.peek()))
 

@@ -30,6 +30,7 @@ from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Ticker
 from actors.topics import load_topics
+from observe import events, metrics
 from settings import Settings
 from storage import queries
 from storage.db import connect
@@ -300,7 +301,9 @@ def _build_chains(
         settings.daily_budget_usd, clock, spent_today=spent,
         provider_limits={name: ps.daily_budget_usd for name, ps in settings.providers.items()},
         provider_spent={name: float(t.get("cost_usd", 0.0)) for name, t in today.items()},
+        on_reached=events.budget_reached,
     )
+    metrics.prime(settings.providers)
     prices = PriceTable.load(settings.prices_file)
     chains = {}
     for persona in PERSONAS:

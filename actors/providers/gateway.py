@@ -26,6 +26,7 @@ from actors.providers.base import GenerationRequest, Provider, ProviderError, Re
 from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
 from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
+from observe import events
 from settings import ProviderSettings, Settings
 
 __all__ = [
@@ -147,6 +148,7 @@ class ProviderGateway:
             error = self._judge(reply, request) or self._moderate(reply, request)
         latency_ms = max(0, round((self._clock.now() - started) * 1000))
         self._record(latency_ms, error)
+        events.provider_call(self.name, "ok" if error is None else error.kind, latency_ms / 1000)
         return CallResult(reply, error, started, latency_ms)
 
     def _generate(
@@ -218,6 +220,7 @@ class ProviderGateway:
             self._cost_today += cost_usd
             self._prompt_tokens_today += prompt_tokens
             self._completion_tokens_today += completion_tokens
+        events.provider_spent(self.name, cost_usd, prompt_tokens, completion_tokens)
 
     def seed_today(
         self, *, calls: int, cost_usd: float, prompt_tokens: int = 0, completion_tokens: int = 0
@@ -267,9 +270,13 @@ class ProviderGateway:
         # Only errors that say the API is unwell trip the circuit; a 400, an auth error or a
         # refusal came from a working API, so it counts as a sign of life.
         if error is not None and (error.retryable or error.kind in _UNHEALTHY_KINDS):
-            self.breaker.record_failure()
-        else:
-            self.breaker.record_success()
+            if self.breaker.record_failure():
+                detail = describe_error(self.name, error, self.redact)
+                log.warning("%s: circuit opened (last error: %s)", self.name, detail)
+                events.circuit_changed(self.name, True, detail)
+        elif self.breaker.record_success():
+            log.info("%s: circuit closed: the provider answers again", self.name)
+            events.circuit_changed(self.name, False, None)
         with self._lock:
             self._roll()
             self._calls_today += 1

@@ -89,20 +89,26 @@ class CircuitBreaker:
                 return True
             return False
 
-    def record_success(self) -> None:
+    def record_success(self) -> bool:
+        """Count a success; True when it closed an open (or half-open) circuit."""
         with self._lock:
+            was_open = self._opened_at is not None
             self._failures = 0
             self._opened_at = None
             self._probe_at = None
+            return was_open
 
-    def record_failure(self) -> None:
+    def record_failure(self) -> bool:
+        """Count a failure; True when it opened the circuit (from closed or half-open)."""
         with self._lock:
             now = self._clock.now()
             self._failures += 1
-            half_open = self._state(now) is CircuitState.HALF_OPEN
-            if half_open or self._failures >= self.threshold:
+            state = self._state(now)
+            if state is CircuitState.HALF_OPEN or self._failures >= self.threshold:
                 self._opened_at = now
                 self._probe_at = None
+                return state is not CircuitState.OPEN  # already open: only extended
+            return False
 
     def _state(self, now: float) -> CircuitState:
         if self._opened_at is None:

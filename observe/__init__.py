@@ -1,0 +1,1 @@
+"""What the operators see beyond the pages: alerts (webhook), metrics (Prometheus), logs."""
