@@ -293,7 +293,8 @@ class Supervisor(pykka.ThreadingActor):
         outcome = rnd.ready.pop(seq)
         persona = self._speaker(seq)
         rnd.revealed.append(message)
-        if now > rnd.plan.reveal_time(seq):  # behind the plan: give the next messages their gaps and time
+        planned = rnd.plan.reveal_time(seq)
+        if now > planned:  # behind the plan: give the next messages their gaps and time
             s = self.settings
             rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
         self._broadcaster.publish({"type": "message", **message, "next": self._upcoming(rnd)})

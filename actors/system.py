@@ -278,6 +278,11 @@ def _start_retention(system: RoundtableSystem) -> None:
         system.closers.insert(0, job.stop)
 
 
+def _flagged_alert(text: str) -> None:
+    """The moderation gate's alert ("provider X: N flagged replies in a row ...")."""
+    events.alert("replies_flagged", text, key=text.split(":", 1)[0])
+
+
 def _build_chains(
     settings: Settings,
     clock: Clock,
@@ -292,7 +297,8 @@ def _build_chains(
     from actors.providers.gateway import build_gateways
     from actors.providers.pricing import PriceTable
 
-    gateways = build_gateways(settings, clock, providers)
+    # A provider that keeps producing flagged replies is an operator's business.
+    gateways = build_gateways(settings, clock, providers, alert=_flagged_alert)
     # Today's calls and cost survive restarts in /api/status, as the budget does.
     today = persistence.calls_today(clock.now()).get(timeout=ASK_TIMEOUT)
     gateways.seed_today(today)
