@@ -119,7 +119,6 @@ def import_lines(
     done += _insert(db, parsed, report)
     if progress:
         progress(done)
-    _advance_sequences(db)
     return report
 
 
@@ -223,6 +222,9 @@ def _insert(db: peewee.Database, parsed: list[tuple[str, dict[str, Any]]], repor
             rows = by_table.get(model, [])
             if rows:
                 report.count(model._meta.table_name, len(rows), _insert_new(db, model, rows))
+        # Every batch, not once at the end: rows committed by an import that then fails
+        # on a bad line must not collide with the engine's next ids either.
+        _advance_sequences(db)
     return len(parsed)
 
 
@@ -249,16 +251,16 @@ def _default(field: peewee.Field) -> Any:
 
 
 def _advance_sequences(db: peewee.Database) -> None:
-    """PostgreSQL: move each id sequence past the largest id (SQLite needs nothing)."""
+    """PostgreSQL: move each id sequence past the largest id (SQLite needs nothing).
+    Runs inside ``using(db)``."""
     if not isinstance(db, peewee.PostgresqlDatabase):
         return
-    with using(db, "advance id sequences"):
-        models: tuple[type[BaseModel], ...] = (Conversation, Message, *other_models())
-        for model in models:
-            if isinstance(model._meta.primary_key, peewee.AutoField):
-                table = model._meta.table_name
-                db.execute_sql(
-                    f'SELECT setval(pg_get_serial_sequence(%s, %s), '
-                    f'COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)',
-                    (f'"{table}"', "id"),
-                )
+    models: tuple[type[BaseModel], ...] = (Conversation, Message, *other_models())
+    for model in models:
+        if isinstance(model._meta.primary_key, peewee.AutoField):
+            table = model._meta.table_name
+            db.execute_sql(
+                f'SELECT setval(pg_get_serial_sequence(%s, %s), '
+                f'COALESCE((SELECT MAX(id) FROM "{table}"), 0) + 1, false)',
+                (f'"{table}"', "id"),
+            )

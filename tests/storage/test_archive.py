@@ -168,3 +168,13 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations_say_the_form(text: str) -> None:
     with pytest.raises(ValueError, match="like 90d, 12h, 30m or 1s"):
         parse_duration(text)
+
+
+def test_rows_committed_before_a_bad_line_do_not_collide_with_new_ones(db: peewee.Database) -> None:
+    good = [json.dumps({"kind": "conversation", "id": i, "status": "complete", "messages": []})
+            for i in range(1, BATCH + 2)]
+    with pytest.raises(ArchiveError, match=f"line {BATCH + 2}: not JSON"):
+        import_lines(db, [*good, "{broken"], "partial.jsonl")
+    assert counts(db)["conversations"] == BATCH  # the first batch was committed
+    with using(db):
+        assert Conversation.create(topic="next round", status="active").id == BATCH + 1
