@@ -27,6 +27,11 @@
    * @property {string} content
    * @property {{url: string, title?: string}[]} [citations]
    * @property {number} revealed_at         Unix epoch ms
+   * @property {number} [prompt_tokens]     the details below may be absent (older servers)
+   * @property {number} [completion_tokens]
+   * @property {number} [cost_usd]
+   * @property {number} [latency_ms]
+   * @property {?string} [fallback_reason]  why the agent's own provider did not answer
    */
 
   /**
@@ -252,7 +257,38 @@
     item.appendChild(h('p', 'rt-content', message.content || ''));
     var citations = renderCitations(message.citations);
     if (citations) item.appendChild(citations);
+    var details = renderDetails(message);
+    if (details) item.appendChild(details);
     return item;
+  }
+
+  function isNumber(value) {
+    return typeof value === 'number' && isFinite(value);
+  }
+
+  /**
+   * A closed disclosure with what the message cost: tokens, cost, time taken, and why a
+   * fallback answered. Null when the server sent none of those fields.
+   */
+  function renderDetails(message) {
+    var rows = [];
+    var prompt = isNumber(message.prompt_tokens) ? message.prompt_tokens : 0;
+    var completion = isNumber(message.completion_tokens) ? message.completion_tokens : 0;
+    var cost = isNumber(message.cost_usd) ? message.cost_usd : 0;
+    // A template made no call: zero tokens and no cost would only be noise.
+    if (prompt || completion) rows.push(['Tokens', prompt + ' in \u00b7 ' + completion + ' out']);
+    if (cost || prompt || completion) rows.push(['Cost', cost ? '$' + cost.toFixed(6) : 'nothing']);
+    if (isNumber(message.latency_ms)) rows.push(['Took', (message.latency_ms / 1000).toFixed(1) + ' s']);
+    if (message.fallback_reason) rows.push(['Why a fallback', String(message.fallback_reason)]);
+    if (!rows.length) return null;
+    var details = h('details', 'rt-details');
+    details.appendChild(h('summary', null, 'Details'));
+    var list = details.appendChild(h('dl'));
+    rows.forEach(function (row) {
+      list.appendChild(h('dt', null, row[0]));
+      list.appendChild(h('dd', null, row[1]));
+    });
+    return details;
   }
 
   /** Inserts `item` into `list` ordered by data-seq. */
