@@ -4,7 +4,8 @@ Starts the real service against fake OpenAI, Anthropic, Perplexity and Gemini se
 answer like the real defaults (the default model names from settings, replies on the
 round's topic from ``screenshot_script``), queues the rounds' topics, plays one round so
 the countdown has a "last round", then captures the visitor's page in countdown and
-active modes, the last round's shareable page, and the admin dashboard during a live
+active modes (and one message with its details open), the last round's shareable page,
+and the admin dashboard during a live
 round, on a desktop (1280x800) and a phone (375x667), into docs/screenshots/. With an
 argument, only that set. Uses Debian's Chromium, like the browser tests.
 """
@@ -89,8 +90,10 @@ def main(argv: list[str]) -> int:
         anthropic.enqueue(anthropic_error(529, "overloaded_error"))  # an error for the dashboard
         env = {
             "ROUND_INTERVAL_SECONDS": "3600",  # an hourly grid: the countdown reads mm:ss
-            "MESSAGE_GAP_MIN_SECONDS": "0.4", "MESSAGE_GAP_MAX_SECONDS": "0.5",
+            # A round of about 16 s: long enough to sign in to the dashboard during one.
+            "MESSAGE_GAP_MIN_SECONDS": "0.9", "MESSAGE_GAP_MAX_SECONDS": "1.1",
             "COMPLETE_HOLD_SECONDS": "1",
+            "DAILY_BUDGET_USD": "0.5", "PERPLEXITY_DAILY_BUDGET_USD": "0.25",  # for the dashboard
             "OPENAI_API_KEY": "sk-fake", "OPENAI_BASE_URL": openai.base_url,
             "ANTHROPIC_API_KEY": "sk-fake", "ANTHROPIC_BASE_URL": anthropic.base_url,
             "PERPLEXITY_API_KEY": "pplx-fake", "PERPLEXITY_BASE_URL": perplexity.url,
@@ -131,6 +134,12 @@ def shoot(browser: Any, service: Service) -> None:
         page.wait_for_function("() => document.querySelectorAll('.rt-msg').length >= 6", timeout=30_000)
     for name, page in pages.items():
         page.screenshot(path=OUT / f"active-{name}.png")
+    # One card with its details open (a fallback's, when there is one: it says why).
+    cards = pages["desktop"].locator(".rt-msg:has(.rt-details)")
+    fallback = cards.and_(pages["desktop"].locator('[data-source="fallback"]'))
+    card = fallback.first if fallback.count() else cards.first
+    card.locator(".rt-details summary").click()
+    card.screenshot(path=OUT / "message-details.png")
 
 
 def shoot_permalink(browser: Any, service: Service) -> None:
@@ -146,11 +155,11 @@ def shoot_permalink(browser: Any, service: Service) -> None:
 
 def shoot_admin(browser: Any, service: Service) -> None:
     """The dashboard signed in during a live round, after a few admin actions."""
+    service.wait_for_state("countdown", timeout=60)  # the visitor shots' round is over
     service.control("pause", token="a-guess-that-is-not-the-token")
     for action in ("pause", "resume"):
         service.control(action)
-    if service.get("/api/countdown")[1]["state"] != "active":
-        service.force()
+    service.force()
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         context = browser.new_context(viewport=viewport, reduced_motion="reduce", color_scheme="light")
         page = context.new_page()

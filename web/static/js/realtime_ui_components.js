@@ -278,7 +278,10 @@
     // A template made no call: zero tokens and no cost would only be noise.
     if (prompt || completion) rows.push(['Tokens', prompt + ' in \u00b7 ' + completion + ' out']);
     if (cost || prompt || completion) rows.push(['Cost', cost ? '$' + cost.toFixed(6) : 'nothing']);
-    if (isNumber(message.latency_ms)) rows.push(['Took', (message.latency_ms / 1000).toFixed(1) + ' s']);
+    if (isNumber(message.latency_ms)) {
+      var ms = message.latency_ms;
+      rows.push(['Took', ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s']);
+    }
     if (message.fallback_reason) rows.push(['Why a fallback', String(message.fallback_reason)]);
     if (!rows.length) return null;
     var details = h('details', 'rt-details');
