@@ -53,6 +53,7 @@ def _conversation_view(found: dict[str, Any]) -> dict[str, Any]:
     canonical = f"{site_url()}/c/{found['id']}"
     messages = [
         {**m, "model_label": transcript.model_label(m), "badge": transcript.badge(m),
+         "details": transcript.details(m),
          "time_iso": transcript.iso_time(m.get("revealed_at")),
          "time_text": transcript.iso_time(m.get("revealed_at"))[11:16] + " UTC"}
         for m in found["messages"]

@@ -20,6 +20,7 @@ __all__ = [
     "SITE_NAME",
     "badge",
     "description",
+    "details",
     "iso_time",
     "json_ld",
     "model_label",
@@ -72,6 +73,30 @@ def badge(message: dict[str, Any]) -> tuple[str, str] | None:
     if message.get("source") == "template":
         return "template", "template \u2014 no AI answered"
     return None
+
+
+def details(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """The rows of a message's closed "Details" disclosure: tokens, cost, time taken, why a
+    fallback; as the widget's ``renderDetails`` words them. A template made no call, so
+    zero tokens and no cost are left out; absent fields are too."""
+    prompt = _number(message.get("prompt_tokens"))
+    completion = _number(message.get("completion_tokens"))
+    cost = _number(message.get("cost_usd"))
+    latency = message.get("latency_ms")
+    rows = []
+    if prompt or completion:
+        rows.append(("Tokens", f"{prompt:g} in \u00b7 {completion:g} out"))
+    if cost or prompt or completion:
+        rows.append(("Cost", f"${cost:.6f}" if cost else "nothing"))
+    if isinstance(latency, int | float) and not isinstance(latency, bool):
+        rows.append(("Took", f"{round(latency)} ms" if latency < 1000 else f"{latency / 1000:.1f} s"))
+    if message.get("fallback_reason"):
+        rows.append(("Why a fallback", _one_line(message["fallback_reason"])))
+    return rows
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
 def round_meta(conversation: dict[str, Any]) -> str:
