@@ -23,9 +23,16 @@ def service(tmp_path: Path) -> Iterator[Service]:
     """OpenAI (a fake answering with 120 + 60 tokens) has a key; the others have none."""
     turn = itertools.count(1)
     with FakeOpenAI(reply=lambda _: f"Answer {next(turn)} looks at the question from a new side.") as openai:
-        env = {"OPENAI_API_KEY": "sk-fake-details", "OPENAI_BASE_URL": openai.base_url}
+        # Gaps of 3 s keep the round live (its cards shown) while the test reads the first
+        # two; a generous grace keeps a slow fake on a busy machine from becoming a template.
+        env = {**STEADY_ROUND, "OPENAI_API_KEY": "sk-fake-details", "OPENAI_BASE_URL": openai.base_url}
         with Service(tmp_path, env) as running:
             yield running
+
+
+STEADY_ROUND = {
+    "MESSAGE_GAP_MIN_SECONDS": "3", "MESSAGE_GAP_MAX_SECONDS": "3", "GENERATION_GRACE_SECONDS": "20",
+}
 
 
 def card(page: Any, seq: int) -> Any:
