@@ -5,9 +5,8 @@ answer like the real defaults (the default model names from settings, replies on
 round's topic from ``screenshot_script``), queues the rounds' topics, plays one round so
 the countdown has a "last round", then captures the visitor's page in countdown and
 active modes (and one message with its details open), the last round's shareable page,
-and the admin dashboard during a live
-round, on a desktop (1280x800) and a phone (375x667), into docs/screenshots/. With an
-argument, only that set. Uses Debian's Chromium, like the browser tests.
+and the admin dashboard during a live round, on a desktop (1280x800) and a phone
+(375x667), into docs/screenshots/. With an argument, only that set. Uses Debian's Chromium, like the browser tests.
 """
 
 from __future__ import annotations
