@@ -1,0 +1,64 @@
+"""Another process holds SQLite's write lock in the middle of a round: writes wait in
+order, nothing is shown unstored, and the round completes with every message stored."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.service import Service
+from tests.web.conftest import Client, is_state
+
+PACED = {"MESSAGE_GAP_MIN_SECONDS": "0.3", "MESSAGE_GAP_MAX_SECONDS": "0.4"}
+
+
+def hold_write_lock(database: Path, seconds: float, taken: threading.Event) -> None:
+    """As another writer would: an exclusive transaction held for ``seconds``."""
+    conn = sqlite3.connect(database, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        taken.set()
+        threading.Event().wait(seconds)  # the fault's duration, not a synchronisation
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def stored_seqs(database: Path, conversation_id: int) -> list[int]:
+    conn = sqlite3.connect(database)
+    try:
+        rows = conn.execute(
+            "SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize("seconds", [5, 25])
+def test_a_long_sqlite_lock_mid_round_loses_no_message(tmp_path: Path, seconds: float) -> None:
+    with Service(tmp_path, PACED) as service:
+        client = Client(service.ws_url)
+        client.next()
+        conversation_id = service.force()["conversation"]["id"]
+        client.until(lambda e: e["type"] == "message" and e["seq"] == 3)
+        taken = threading.Event()
+        holder = threading.Thread(target=hold_write_lock, args=(service.database, seconds, taken))
+        holder.start()
+        try:
+            assert taken.wait(10)
+            status, _ = service.get("/api/status")  # visitors are still served meanwhile
+            assert status == 200
+            client.until(is_state("complete"), timeout=seconds + 40)
+        finally:
+            holder.join()
+        client.close()
+        seen = [m["seq"] for m in client.messages() if m["conversation_id"] == conversation_id]
+        assert seen == list(range(1, 17))  # each once, in order
+        assert stored_seqs(service.database, conversation_id) == list(range(1, 17))
+        if seconds > 20:  # past SQLite's busy timeout and the quick retries
+            assert "waiting for the database" in service.logs()
+        assert "Traceback" not in service.logs()
