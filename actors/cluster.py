@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from actors.broadcaster import Hub
 from actors.follow import Delivered, Follower
+from actors.relay import CommandRelay, RemoteEngine
 from actors.standby import StandbySystem
 from actors.system import RoundtableSystem, create_system
 from observe import events
@@ -73,6 +74,7 @@ class Cluster:
         self._follower: Follower | None = None
         self._listener: Any = None
         self._publisher: Any = None
+        self._relay: CommandRelay | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_error = ""
@@ -179,6 +181,10 @@ class Cluster:
         engine.start_ticker()
         self._engine = engine
         self._serve(engine)
+        from storage.db import connect
+
+        self._relay = CommandRelay(settings, engine, connect(settings.database_url))
+        self._relay.start()
         if self._start_round:
             self._start_round = False
             await asyncio.to_thread(_start_demo_round, engine)
@@ -196,7 +202,8 @@ class Cluster:
         from storage.db import connect
 
         settings = self.settings
-        standby = StandbySystem(settings, connect(settings.database_url), SystemClock())
+        db = connect(settings.database_url)
+        standby = StandbySystem(settings, db, SystemClock(), RemoteEngine(db))
         follower = Follower(standby, self.delivered, self.hub.deliver_threadsafe)
         listener = None
         if settings.is_postgres:
@@ -226,6 +233,9 @@ class Cluster:
             standby.close()
 
     async def _stop_engine(self, engine: RoundtableSystem) -> None:
+        if self._relay is not None:
+            await asyncio.to_thread(self._relay.stop)
+            self._relay = None
         await asyncio.to_thread(engine.stop)
         if self._publisher is not None:
             self._publisher.close()

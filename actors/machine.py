@@ -37,6 +37,15 @@ class CommandRejected(Exception):
         self.command = command
         self.state = state
 
+    @classmethod
+    def from_message(cls, message: str) -> CommandRejected:
+        """The refusal rebuilt from its text, where it crossed the actor boundary or the
+        database as an answer (``command`` and ``state`` are then unknown)."""
+        error = cls.__new__(cls)
+        Exception.__init__(error, message)
+        error.command, error.state = "", State.COUNTDOWN
+        return error
+
 
 S = State
 TRANSITIONS: Final[list[dict[str, Any]]] = [

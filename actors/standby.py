@@ -1,10 +1,12 @@
-"""What a standby instance serves while another instance runs the engine (PostgreSQL).
+"""What a standby instance serves while another instance runs the engine.
 
 ``StandbySystem`` has the surface the web layer uses (``snapshot``, ``countdown``,
-``status``, ``command``, ``clock``, ``db``, ``settings``), built from what the engine has
-stored: ``system_status``, the active round and its messages, the last completed round.
-Live events reach the standby's visitors through ``storage.notify.EventListener``. Its
-methods read the database on the calling thread (the web layer's worker threads).
+``status``, ``command``, ``queue_topic``, ``clock``, ``db``, ``settings``), built from what
+the engine has stored: ``system_status``, the active round and its messages, the last
+completed round. Admin commands are relayed to the engine's instance through the database
+(``actors.relay.RemoteEngine``). Live events reach the standby's visitors through
+``actors.follow.Follower``. Its methods read the database on the calling thread (the web
+layer's worker threads).
 """
 
 from __future__ import annotations
@@ -37,10 +39,13 @@ class StandbySystem:
 
     gateways: Any = None
 
-    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock) -> None:
+    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock, remote: Any = None) -> None:
+        """``remote`` (an ``actors.relay.RemoteEngine``) relays admin commands; without it
+        they are refused with 503 (``NOT_THE_ENGINE``)."""
         self.settings = settings
         self.db = db
         self.clock = clock
+        self._remote = remote
 
     def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
         """The ``hello`` body, as the engine would give it, from the database."""
@@ -77,12 +82,17 @@ class StandbySystem:
         return {**status_view(view, {}, self._today()), "role": "standby", "instance": instance_id()}
 
     def command(self, action: str) -> dict[str, Any]:
-        """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""
-        raise RuntimeError(NOT_THE_ENGINE)
+        """Relayed to the engine: its view, or what it raised (``ValueError``,
+        ``CommandRejected``, ``RuntimeError``), exactly as a local engine would."""
+        if self._remote is None:
+            raise RuntimeError(NOT_THE_ENGINE)
+        return dict(self._remote.ask({"action": action}))
 
     def queue_topic(self, topic: str) -> dict[str, Any]:
-        """Admin commands go to the engine's instance: always ``RuntimeError`` (503)."""
-        raise RuntimeError(NOT_THE_ENGINE)
+        """Relayed to the engine like ``command``."""
+        if self._remote is None:
+            raise RuntimeError(NOT_THE_ENGINE)
+        return dict(self._remote.ask({"action": "queue_topic", "topic": topic}))
 
     def _today(self) -> dict[str, Any]:
         """Calls and cost since UTC midnight, from the engine's ``api_calls`` rows."""

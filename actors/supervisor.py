@@ -393,16 +393,26 @@ class Supervisor(pykka.ThreadingActor):
         return self.snapshot(include_messages=False)
 
     def command(self, action: str) -> dict[str, Any]:
-        """Carry out an admin command; raise ``CommandRejected`` if illegal now."""
+        """Carry out an admin command: the snapshot, or ``{"error", "status"}`` (400 for an
+        unknown action, 409 when illegal now, 503 when the database did not answer). A
+        refusal is an answer, not an exception: pykka would log its traceback."""
         try:
             cmd = Command(action)
         except ValueError:
-            raise ValueError(f"unknown action {action!r}; use one of force, skip, pause, resume, queue_topic") from None
-        self._machine.check(cmd)
+            unknown = f"unknown action {action!r}; use one of force, skip, pause, resume, queue_topic"
+            return {"error": unknown, "status": 400}
+        try:
+            self._machine.check(cmd)
+        except CommandRejected as exc:
+            log.info("admin command refused: %s", exc)
+            return {"error": str(exc), "status": 409}
         now = self._clock.now()
         log.info("admin command: %s (state %s)", cmd, self._machine.state)
-        {Command.FORCE: self._force, Command.SKIP: self._skip,
-         Command.PAUSE: self._pause, Command.RESUME: self._resume}[cmd](now)
+        try:
+            {Command.FORCE: self._force, Command.SKIP: self._skip,
+             Command.PAUSE: self._pause, Command.RESUME: self._resume}[cmd](now)
+        except RuntimeError as exc:
+            return {"error": str(exc), "status": 503}
         self._save_status()
         return self.snapshot(include_messages=False)
 

@@ -22,6 +22,7 @@ import pykka
 from actors.agent import Agent
 from actors.broadcaster import Broadcaster, Hub
 from actors.clock import Clock, SystemClock
+from actors.machine import CommandRejected
 from actors.persistence import Persistence
 from actors.personas import PERSONAS
 from actors.providers.templates import TemplateWriter
@@ -84,8 +85,15 @@ class RoundtableSystem:
         return dict(self.supervisor.snapshot().get(timeout=ASK_TIMEOUT))
 
     def command(self, action: str) -> dict[str, Any]:
-        """Force, skip, pause or resume; raises ``CommandRejected`` or ``ValueError``."""
-        return dict(self.supervisor.command(action).get(timeout=ASK_TIMEOUT))
+        """Force, skip, pause or resume: the snapshot; raises ``ValueError`` (unknown),
+        ``CommandRejected`` (illegal now) or ``RuntimeError`` (the database did not answer)."""
+        answer = dict(self.supervisor.command(action).get(timeout=ASK_TIMEOUT))
+        if "error" in answer:
+            status, message = answer["status"], str(answer["error"])
+            if status == 400:
+                raise ValueError(message)
+            raise CommandRejected.from_message(message) if status == 409 else RuntimeError(message)
+        return answer
 
     def queue_topic(self, topic: str) -> dict[str, Any]:
         """Queue an admin's topic for the next round; raises ``ValueError`` when refused."""

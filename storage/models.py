@@ -202,6 +202,23 @@ class AuditEntry(BaseModel):
         table_name = "audit_log"
 
 
+class RelayedCommand(BaseModel):
+    """An admin command sent to the engine's instance through the database
+    (``storage.relay``): a standby inserts it, the engine claims, runs and answers it."""
+
+    id = AutoField()
+    request = TextField()  # JSON: {"action": ..., "topic"?: ...}
+    origin = TextField(default="")  # the instance that received it (host:pid)
+    created_at = BigIntegerField(index=True)
+    claimed_at = BigIntegerField(null=True)
+    answered_at = BigIntegerField(null=True)
+    status = IntegerField(null=True)  # the HTTP status the engine answered
+    answer = TextField(null=True)  # JSON: the body the engine answered
+
+    class Meta:
+        table_name = "commands"
+
+
 class SchemaVersion(BaseModel):
     """One row per schema version applied (``storage.migrations``); the highest is current.
 
@@ -234,5 +251,5 @@ class TopicDeckRecord(BaseModel):
 
 #: In dependency order (a referenced table before the one that references it).
 MODELS: Final[tuple[type[BaseModel], ...]] = (
-    Conversation, Message, SystemStatus, ApiCallRecord, AuditEntry, TopicDeckRecord,
+    Conversation, Message, SystemStatus, ApiCallRecord, AuditEntry, TopicDeckRecord, RelayedCommand,
 )

@@ -109,11 +109,14 @@ def test_a_visitor_joining_a_standby_mid_round_gets_the_earlier_messages(
     assert streamed == sorted(streamed) and set(streamed) >= set(range(earlier[-1] + 1, 17))
 
 
-def test_control_on_a_standby_answers_503(pair: tuple[Service, Service]) -> None:
-    _, standby = pair
-    status, body = standby.control("force")
-    assert status == 503
-    assert body == {"error": "this instance is a standby; the engine runs on another instance — send /control there"}
+def test_control_on_a_standby_is_relayed_to_the_engine(pair: tuple[Service, Service]) -> None:
+    leader, standby = pair
+    status, body = standby.control("pause")
+    assert status == 200 and body["ok"] is True and body["state"] == "paused"
+    assert leader.get("/api/countdown")[1]["state"] == "paused"  # applied by the engine
+    assert standby.control("pause") == leader.control("pause")  # the engine's 409, word for word
+    assert standby.control("pause")[0] == 409
+    assert standby.control("resume")[0] == 200
 
 
 def test_a_standby_takes_over_mid_round_and_its_visitors_see_the_rest(tmp_path: Path, pg_url: str) -> None:

@@ -50,7 +50,11 @@ def test_a_second_process_on_one_sqlite_file_is_a_standby(pair: tuple[Service, S
 
     client = Client(second.ws_url)  # a visitor of the standby sees the engine's round
     client.next()
-    conversation_id = first.force()["conversation"]["id"]
+    status, forced = second.control("force")  # relayed to the engine through the database
+    assert status == 200 and forced["state"] == "active"
+    conversation_id = forced["conversation"]["id"]
+    assert first.control("force")[0] == 409  # one engine: the round is already active
+    assert second.control("force") == first.control("force")
     client.until(is_state("complete"), timeout=30)
     client.close()
     assert [m["seq"] for m in client.messages() if m["conversation_id"] == conversation_id] == list(range(1, 17))

@@ -1,0 +1,175 @@
+"""Admin commands through any instance: a standby relays ``/control`` to the engine's
+instance through the database (``storage.relay``, the ``commands`` table).
+
+- ``RemoteEngine`` (a standby): ``ask(request)`` stores the request and waits, up to
+  ``RELAY_TIMEOUT``, for the engine's answer, then gives back exactly what the engine
+  would have: the view, or the same exception a local engine raises (``ValueError`` for
+  400, ``CommandRejected`` for 409, ``RuntimeError`` for 503). When no engine claimed it
+  in time the request is withdrawn (it will never run) and the answer is 503.
+- ``CommandRelay`` (the engine's instance): a daemon thread that takes each pending
+  request, runs it on the local engine and stores the answer. It wakes on the NOTIFY sent
+  with each request on PostgreSQL, and polls every ``POLL_SECONDS`` in any case (the
+  only way on SQLite, and a safety net for a lost notification).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from typing import Any, Final
+
+import peewee
+import psycopg2
+import pykka
+
+from actors.machine import CommandRejected
+from settings import Settings
+from storage import relay
+from storage.errors import StorageError
+from storage.leader import instance_id, libpq_url
+
+__all__ = ["RELAY_TIMEOUT", "CommandRelay", "RemoteEngine", "run_request"]
+
+log = logging.getLogger("roundtable.relay")
+
+#: How long a standby waits for the engine's answer (below the web layer's 10 s).
+RELAY_TIMEOUT: Final = 8.0
+#: How often a standby reads for the answer, and the engine for requests.
+ANSWER_POLL_SECONDS: Final = 0.05
+POLL_SECONDS: Final = 0.5
+#: How often the engine deletes old requests.
+FORGET_EVERY_SECONDS: Final = 3600.0
+
+NO_ENGINE: Final = "no engine answered in time (is one running on this database?); the command was not applied"
+LATE_ENGINE: Final = "the engine did not answer in time; the command may still be applied — check /api/status"
+
+
+def run_request(system: Any, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Run ``request`` on the local engine: (HTTP status, body), as ``/control`` answers.
+    Expected refusals are answers here, never exceptions across the relay."""
+    action = str(request.get("action"))
+    try:
+        if action == "queue_topic":
+            view = system.queue_topic(str(request.get("topic", "")))
+        else:
+            view = system.command(action)
+    except ValueError as exc:
+        return 400, {"error": str(exc)}
+    except CommandRejected as exc:
+        return 409, {"error": str(exc)}
+    except pykka.Timeout:
+        return 503, {"error": LATE_ENGINE}
+    except RuntimeError as exc:
+        return 503, {"error": str(exc)}
+    return 200, {"ok": True, "action": action, **view}
+
+
+def raise_for(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The view of a 200 answer; the exception a local engine raises for any other."""
+    if status == 200:
+        return {k: v for k, v in body.items() if k not in ("ok", "action")}
+    message = str(body.get("error", "the engine refused the command"))
+    if status == 400:
+        raise ValueError(message)
+    if status == 409:
+        raise CommandRejected.from_message(message)
+    raise RuntimeError(message)
+
+
+class RemoteEngine:
+    """A standby's way to the engine's instance. ``ask`` blocks the calling thread (the web
+    layer's worker thread)."""
+
+    def __init__(self, db: peewee.Database, timeout: float = RELAY_TIMEOUT) -> None:
+        self._db = db
+        self._timeout = timeout
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        command_id = relay.submit(self._db, request, instance_id())
+        deadline = time.monotonic() + self._timeout
+        while time.monotonic() < deadline:
+            answered = relay.answer_of(self._db, command_id)
+            if answered is not None:
+                return raise_for(*answered)
+            time.sleep(ANSWER_POLL_SECONDS)  # polling the answer row, bounded by the deadline
+        if relay.withdraw(self._db, command_id, 503, {"error": NO_ENGINE}):
+            log.warning("no engine answered the relayed command %s in %g s", request.get("action"), self._timeout)
+            raise RuntimeError(NO_ENGINE)
+        raise RuntimeError(LATE_ENGINE)
+
+
+class CommandRelay:
+    """The engine's side: a daemon thread (``roundtable-relay``) that answers requests."""
+
+    def __init__(self, settings: Settings, system: Any, db: peewee.Database) -> None:
+        self._settings = settings
+        self._system = system
+        self._db = db
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="roundtable-relay", daemon=True)
+        self._wakeups: Any = None
+        self._last_error = ""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop answering (before the engine stops). Any thread."""
+        self._stopped.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._close_wakeups()
+        if not self._db.is_closed():
+            self._db.close()
+
+    def _run(self) -> None:
+        forgotten_at = 0.0
+        while not self._stopped.is_set():
+            try:
+                if time.monotonic() - forgotten_at >= FORGET_EVERY_SECONDS:
+                    relay.forget_old(self._db)
+                    forgotten_at = time.monotonic()
+                self._answer_pending()
+                self._last_error = ""
+            except StorageError as exc:
+                if str(exc) != self._last_error:
+                    log.warning("cannot read relayed admin commands: %s", exc)
+                    self._last_error = str(exc)
+            self._wait()
+
+    def _answer_pending(self) -> None:
+        for command_id, request in relay.pending(self._db, RELAY_TIMEOUT):
+            if self._stopped.is_set() or not relay.claim(self._db, command_id):
+                continue
+            status, body = run_request(self._system, request)
+            relay.answer(self._db, command_id, status, body)
+            log.info("answered a relayed admin command %s: %d", request.get("action"), status)
+
+    def _wait(self) -> None:
+        """Until a NOTIFY (PostgreSQL) or ``POLL_SECONDS``, whichever comes first."""
+        if not self._settings.is_postgres:
+            self._stopped.wait(POLL_SECONDS)
+            return
+        try:
+            if self._wakeups is None or self._wakeups.closed:
+                self._wakeups = psycopg2.connect(libpq_url(self._settings.database_url))
+                self._wakeups.autocommit = True
+                with self._wakeups.cursor() as cursor:
+                    cursor.execute(f"LISTEN {relay.CHANNEL}")
+            readable, _, _ = select.select([self._wakeups], [], [], POLL_SECONDS)
+            if readable:
+                self._wakeups.poll()
+                self._wakeups.notifies.clear()
+        except (psycopg2.Error, OSError):
+            self._close_wakeups()
+            self._stopped.wait(POLL_SECONDS)
+
+    def _close_wakeups(self) -> None:
+        if self._wakeups is not None and not self._wakeups.closed:
+            try:
+                self._wakeups.close()
+            except psycopg2.Error:
+                pass
+        self._wakeups = None
