@@ -21,6 +21,7 @@ from actors.round import countdown_view, status_view
 from actors.topics import next_topic_of, queued_topics_of
 from settings import Settings
 from storage import queries
+from storage.db import close_database
 from storage.leader import instance_id
 
 __all__ = ["NOT_THE_ENGINE", "StandbySystem"]
@@ -104,5 +105,4 @@ class StandbySystem:
         }
 
     def close(self) -> None:
-        if not self.db.is_closed():
-            self.db.close()
+        close_database(self.db)

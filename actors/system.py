@@ -34,7 +34,7 @@ from actors.topics import load_topics
 from observe import events, metrics
 from settings import Settings
 from storage import queries
-from storage.db import connect
+from storage.db import close_database, connect
 from storage.db import setup_database as _create_tables
 from storage.leader import EngineLockHeld, Lock, engine_lock, instance_id
 from storage.schema import Upgrade
@@ -160,8 +160,7 @@ class RoundtableSystem:
         for ref in others:
             if ref.actor_class is not Agent:
                 _stop(ref, ASK_TIMEOUT)
-        if not self.db.is_closed():
-            self.db.close()
+        close_database(self.db)
         if self.own_lock is not None:
             self.own_lock.release()
         log.info("engine stopped")

@@ -9,6 +9,7 @@ import pytest
 from playhouse.pool import PooledPostgresqlDatabase
 
 from storage import StorageError, connect, retrying, setup_database, using
+from storage.db import close_database
 from storage.models import MODELS, Conversation, ConversationStatus, Message, SchemaVersion
 
 
@@ -24,14 +25,17 @@ def test_sqlite_gets_its_directory_and_pragmas(tmp_path: Path) -> None:
         assert db.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
         assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 5000
+    # SQLite keeps the thread's connection: opening one re-reads the schema every time.
+    assert not db.is_closed()
+    close_database(db)
     assert db.is_closed()
 
 
 @pytest.mark.parametrize(
     ("url", "kind"),
     [
-        ("postgres://u@127.0.0.1:1/x", peewee.PostgresqlDatabase),
-        ("postgresql://u@127.0.0.1:1/x", peewee.PostgresqlDatabase),
+        ("postgres://u@127.0.0.1:1/x", PooledPostgresqlDatabase),
+        ("postgresql://u@127.0.0.1:1/x", PooledPostgresqlDatabase),
         ("postgres+pool://u@127.0.0.1:1/x", PooledPostgresqlDatabase),
         ("postgresql+pool://u@127.0.0.1:1/x?max_connections=5", PooledPostgresqlDatabase),
     ],
@@ -40,6 +44,15 @@ def test_postgres_urls_are_accepted_without_connecting(url: str, kind: type) -> 
     db = connect(url)
     assert isinstance(db, kind)
     assert db.is_closed()
+
+
+@pytest.mark.parametrize("url", ["postgres://u@127.0.0.1:1/x", "postgresql://u@127.0.0.1:1/x"])
+def test_postgres_is_pooled_by_default_and_the_urls_pool_options_win(url: str) -> None:
+    db = connect(url)
+    assert isinstance(db, PooledPostgresqlDatabase)
+    assert db._max_connections == 32
+    custom = connect(url.replace("+pool", "") + "?max_connections=5")
+    assert isinstance(custom, PooledPostgresqlDatabase) and custom._max_connections == 5
 
 
 @pytest.mark.parametrize("url", ["mysql://u@h/x", "data/roundtable.db", "postgresql://h"])
