@@ -217,6 +217,7 @@ def create_system(
         raise
     system.own_lock = own_lock
     _start_retention(system)
+    _start_model_watch(system)
     if start_ticker:
         system.start_ticker()
     log.info(
@@ -283,6 +284,20 @@ def _start_retention(system: RoundtableSystem) -> None:
         job = RetentionJob(system.persistence, system.clock, days * DAY_SECONDS)
         job.start()
         system.closers.insert(0, job.stop)
+
+
+def _start_model_watch(system: RoundtableSystem) -> None:
+    """Ask each configured provider whether its model is offered, now and daily, on a
+    thread of its own (start-up never waits); the result shows in ``/api/status``."""
+    from actors.providers.catalog import ModelWatch
+
+    gateways = system.gateways
+
+    def report(name: str, view: dict[str, Any]) -> None:
+        gateways[name].set_model_check(view)
+
+    watch = ModelWatch(list(system.settings.providers.values()), report, system.clock.now).start()
+    system.closers.insert(0, watch.stop)
 
 
 def _flagged_alert(text: str) -> None:

@@ -1,4 +1,6 @@
-"""``run.py check-keys``: one tiny request per configured key, printed as a table.
+"""``run.py check-keys``: one tiny request per configured key, printed as a table, then
+whether each configured model is still offered (``catalog.check_model``, asked with the
+provider's first key), with a warning line for a retiring, retired or unknown model.
 
 Runs on the caller's thread (start-up or a CLI command, never an actor). The calls go out
 in parallel, each bounded by ``timeout`` seconds, so the whole check takes about as long
@@ -17,6 +19,7 @@ from typing import Final, TextIO
 from actors.clock import Clock, SystemClock
 from actors.personas import persona_for
 from actors.providers.base import GenerationRequest, Provider, ProviderError
+from actors.providers.catalog import ModelCheck, check_model
 from actors.providers.gateway import build_providers, close_providers, describe_error
 from actors.providers.resilience import KeyRing
 from settings import ProviderSettings, Settings
@@ -64,19 +67,43 @@ def _check_all(
     settings: Settings, out: TextIO, providers: Mapping[str, Provider], clock: Clock, timeout: float
 ) -> int:
     jobs = [(ps, index, key) for ps in settings.providers.values() for index, key in enumerate(ps.api_keys)]
-    with ThreadPoolExecutor(max_workers=max(1, len(jobs))) as pool:
+    configured = [ps for ps in settings.providers.values() if ps.configured]
+    with ThreadPoolExecutor(max_workers=max(1, len(jobs) + len(configured))) as pool:
         futures = [
             pool.submit(_check_one, ps, providers.get(ps.name), index, key, clock, timeout)
             for ps, index, key in jobs
         ]
+        model_futures = [
+            pool.submit(check_model, ps, ps.api_keys[0], timeout=timeout, now=clock.now())
+            for ps in configured
+        ]
         rows = [future.result() for future in futures]  # in settings order, not finish order
+        checks = [(ps, future.result()) for ps, future in zip(configured, model_futures, strict=True)]
     rows += [
         _Row(ps.name, ps.model, "-", "not configured", "-")
         for ps in settings.providers.values()
         if not ps.configured
     ]
     _print_table(rows, out)
-    return 1 if any(row.failed for row in rows) else 0
+    if checks:
+        print(file=out)
+        _print_models(checks, out)
+    failed = any(row.failed for row in rows) or any(c.status in ("retired", "unknown") for _, c in checks)
+    return 1 if failed else 0
+
+
+def _print_models(checks: list[tuple[ProviderSettings, ModelCheck]], out: TextIO) -> None:
+    """The models table, then one warning line per model that will not (or soon not) work."""
+    cells = [("provider", "model", "offered")] + [
+        (ps.name, ps.model, c.status + (f": {c.detail}" if c.detail else "")) for ps, c in checks
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(3)]
+    for row in cells:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+    for ps, check in checks:
+        if check.warns:
+            print(f"warning: {ps.name} model {ps.model} is {check.status} ({check.detail}); "
+                  f"set {ps.name.upper()}_MODEL to a current model", file=out)
 
 
 def _check_one(

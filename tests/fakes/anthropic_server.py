@@ -75,6 +75,20 @@ def received_key(received: Received) -> str | None:
 
 
 class FakeAnthropic(FakeServer):
+    LISTING_PATHS = ("/v1/models",)
+
+    def models_script(self, received: Received) -> Script:
+        """``GET /v1/models``: one page ``{"data": [ModelInfo, ...], "has_more": false, ...}``;
+        a model may carry ``lifecycle`` (active/deprecated/retired) and ``retires_at``."""
+        if self.api_key is not None and received_key(received) != self.api_key:
+            return error(401, "authentication_error", "invalid x-api-key")
+        data = [{"type": "model", "display_name": m["id"], "created_at": "2026-01-01T00:00:00Z",
+                 "lifecycle": "active", "deprecated_at": None, "retires_at": None, **m}
+                for m in self.offered]
+        ids = [m["id"] for m in data]
+        return Script(200, {"data": data, "has_more": False,
+                            "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None})
+
     """Answers Messages; every other path is a 404 in Anthropic's error format.
 
     ``reply`` and ``model`` may be changed between requests; ``reset`` lets one server be

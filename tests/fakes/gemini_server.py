@@ -34,6 +34,17 @@ DEFAULT_TEXT: Final = (
 class FakeGemini(FakeServer):
     """Answers every valid request with ``success(...)`` unless a script is queued."""
 
+    LISTING_PATHS = ("/v1beta/models",)
+
+    def models_script(self, received: Received) -> Script:
+        """``GET /v1beta/models``: ``{"models": [{"name": "models/<id>", ...}]}``."""
+        if not received.header("x-goog-api-key"):
+            return self.error(403, "Method doesn't allow unregistered callers.")
+        models = [{"name": f"models/{m['id']}", "displayName": m["id"], "version": "001",
+                   "supportedGenerationMethods": ["generateContent", "countTokens"]}
+                  for m in self.offered]
+        return Script(200, {"models": models})
+
     def __init__(self, *, model_version: str = "gemini-2.5-flash-001") -> None:
         super().__init__()
         self.model_version = model_version

@@ -107,6 +107,17 @@ def error(
 
 
 class FakeOpenAI(FakeServer):
+    LISTING_PATHS = ("/v1/models",)
+
+    def models_script(self, received: Received) -> Script:
+        """``GET /v1/models``: ``{"object": "list", "data": [model, ...]}``; a model may carry
+        ``shutdown_date`` (as the SDK's ``Model`` does)."""
+        if self.api_key is not None and received.header("authorization") != f"Bearer {self.api_key}":
+            return error(401, code="invalid_api_key", message="Incorrect API key provided.")
+        data = [{"object": "model", "created": 1_790_000_000, "owned_by": "openai", "shutdown_date": None,
+                 **m} for m in self.offered]
+        return Script(200, {"object": "list", "data": data})
+
     """Answers Chat Completions; every other path is a 404 in OpenAI's error format.
 
     ``reply`` and ``model`` may be changed between requests; ``reset`` lets one server be

@@ -30,6 +30,15 @@ DEFAULT_RESULTS: Final = (
 class FakePerplexity(FakeServer):
     """Answers every valid request with ``completed(...)`` unless a script is queued."""
 
+    LISTING_PATHS = ("/v1/models",)
+
+    def models_script(self, received: Received) -> Script:
+        """``GET /v1/models`` (OpenAI's list format): ``{"object": "list", "data": [...]}``."""
+        if not (received.header("authorization") or "").startswith("Bearer "):
+            return self.error(401, "Missing API key", "authentication_error", "invalid_api_key")
+        data = [{"object": "model", "created": 0, "owned_by": "perplexity", **m} for m in self.offered]
+        return Script(200, {"object": "list", "data": data})
+
     def __init__(self, *, model: str = "perplexity/sonar") -> None:
         super().__init__()
         self.model = model

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from settings import DEFAULT_MODELS
+
 
 @dataclass
 class Received:
@@ -68,10 +70,19 @@ class Oversize:
 
 
 class FakeServer:
-    """A threaded HTTP server; subclasses implement ``answer(received) -> Script``."""
+    """A threaded HTTP server; subclasses implement ``answer(received) -> Script``.
+
+    A ``GET`` of one of ``LISTING_PATHS`` (the provider's models endpoint) is answered by
+    ``models_script`` from ``offered`` (``{"id": ..., plus lifecycle fields}`` dicts) and
+    kept apart in ``listings``: it never consumes a queued script or shows in ``requests``.
+    """
+
+    LISTING_PATHS: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
+        self.listings: list[Received] = []
+        self.offered: list[dict[str, Any]] = [{"id": m} for m in DEFAULT_MODELS.values()]
         self.mode: Trickle | Oversize | None = None
         self.bytes_sent = 0
         self.cut_by_client = 0
@@ -130,7 +141,15 @@ class FakeServer:
         """``script`` with its body sent one byte per ``interval`` after the headers."""
         return replace(script, trickle_seconds=interval)
 
+    def models_script(self, received: Received) -> Script:
+        """The models endpoint's answer in the provider's format (subclasses)."""
+        return Script(404, {"error": "not found"})
+
     def _next_script(self, received: Received) -> Script:
+        if received.method == "GET" and received.path.split("?", 1)[0] in self.LISTING_PATHS:
+            with self._lock:
+                self.listings.append(received)
+            return self.models_script(received)
         with self._lock:
             self.requests.append(received)
             if self._queue:

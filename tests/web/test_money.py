@@ -6,6 +6,7 @@ per-provider budget for Anthropic so that its own cap is reached after its first
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,3 +77,25 @@ def test_status_shows_spend_against_budgets(played: tuple[Service, list[dict]]) 
     assert status["today"]["prompt_tokens"] == sum(
         p["prompt_tokens_today"] for p in status["providers"].values()
     )
+
+
+def test_status_says_whether_each_model_is_offered(tmp_path: Path, fakes: Fakes) -> None:  # noqa: F811
+    fakes.gemini.offered = [{"id": "gemini-2.5-flash"}]  # not the configured 3.x Flash
+    env = {**fakes.env(), "OPENAI_MODEL": "gpt-5-mini"}
+    fakes.openai.offered = [{"id": "gpt-5-mini", "shutdown_date": "2026-12-11"}]
+    with Service(tmp_path, env) as service:
+        deadline = time.monotonic() + 20
+        while True:  # the check runs beside start-up, never before it
+            providers = service.get("/api/status")[1]["providers"]
+            checks = {name: p["model_check"] for name, p in providers.items()}
+            if all(c["status"] != "unchecked" for c in checks.values()) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # polling the status for a condition, bounded by the deadline
+        logs = service.logs()
+    assert checks["anthropic"]["status"] == "ok" and checks["perplexity"]["status"] == "ok"
+    assert checks["gemini"]["status"] == "unknown"
+    assert checks["openai"]["status"] in ("retiring", "retired")  # by today's date
+    assert "2026-12-11" in checks["openai"]["detail"]
+    assert isinstance(checks["openai"]["checked_at"], int)
+    assert "gemini model gemini-3.8-flash: unknown" in logs
+    assert fakes.gemini.listings and not fakes.gemini.requests

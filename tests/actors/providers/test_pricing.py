@@ -14,7 +14,7 @@ from actors.providers.pricing import GENAI_PRICES_PROVIDERS, CostSource, PriceFi
 from settings import DEFAULT_MODELS
 
 PROMPT, COMPLETION = 1234, 567
-NOV_30 = 1_796_083_200.0  # 2026-11-30T00:00:00Z
+NOV_30 = 1_795_996_800.0  # 2026-11-30T00:00:00Z
 
 
 @pytest.mark.parametrize("provider", sorted(DEFAULT_MODELS))

@@ -1,0 +1,224 @@
+"""Is the configured model still offered? Each provider's models endpoint, asked once.
+
+``check_model(settings, api_key)`` lists the models the key may call (``models.list()`` in
+the openai, anthropic and google-genai SDKs; Perplexity's ``GET /v1/models`` in OpenAI's
+list format) and says whether the configured model is among them, and whether the
+provider announced its retirement (OpenAI's ``shutdown_date``; Anthropic's ``lifecycle``
+and ``retires_at``). ``KNOWN_RETIREMENTS`` adds dates the endpoints do not carry (Google's
+list has none). Runs on the caller's thread and blocks for at most ``timeout`` seconds
+(the whole call is bounded by ``call_limits``); never raises; never returns a key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anthropic
+import httpx2
+import openai
+from google import genai
+from google.genai import types
+
+from actors.providers.bounded import BoundedTransport, call_limits
+from settings import ProviderSettings
+
+__all__ = ["KNOWN_RETIREMENTS", "ModelCheck", "ModelWatch", "Offered", "check_model", "judge"]
+
+log = logging.getLogger("roundtable.models")
+
+#: The running engine asks again this often (and at start-up): retirements get announced.
+CHECK_INTERVAL_SECONDS: Final = 86_400.0
+#: A models list is small; more than this is not one.
+MAX_LIST_BYTES: Final = 4 * 1024 * 1024
+#: Announced retirements (YYYY-MM-DD) that the models endpoints do not report, checked
+#: 2026-11-30 against the SDKs' deprecation notes and the providers' announcements.
+KNOWN_RETIREMENTS: Final = {
+    "openai": {"gpt-5": "2026-12-11", "gpt-5-mini": "2026-12-11", "gpt-5-nano": "2026-12-11",
+               "o3": "2026-12-11"},
+    "anthropic": {"claude-sonnet-4-5": "2026-11-30"},
+    "gemini": {"gemini-2.5-flash": "2026-12-01", "gemini-2.5-pro": "2026-12-01"},
+}
+
+
+@dataclass(frozen=True)
+class Offered:
+    """One model a provider lists; ``retires`` is a YYYY-MM-DD date when announced."""
+
+    id: str
+    retires: str | None = None
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """``status``: ok, retiring, retired, unknown, error or unchecked (see architecture.md)."""
+
+    status: str
+    detail: str | None = None
+    checked_at: float | None = None
+
+    @property
+    def warns(self) -> bool:
+        return self.status in ("retiring", "retired", "unknown")
+
+    def view(self) -> dict[str, Any]:
+        """The ``model_check`` shape of ``/api/status`` (``checked_at`` in epoch ms)."""
+        at = None if self.checked_at is None else round(self.checked_at * 1000)
+        return {"status": self.status, "detail": self.detail, "checked_at": at}
+
+
+def check_model(
+    settings: ProviderSettings, api_key: str, *, timeout: float, now: float
+) -> ModelCheck:
+    """Ask ``settings.name``'s models endpoint about ``settings.model``; never raises."""
+    lister = _LISTERS.get(settings.name)
+    if lister is None:
+        return ModelCheck("unchecked", "no models endpoint known", now)
+    try:
+        with call_limits(timeout, MAX_LIST_BYTES):
+            offered = lister(settings, api_key, timeout)
+    except Exception as exc:  # any SDK or transport error only means "could not ask"
+        return ModelCheck("error", _describe(exc, api_key), now)
+    return judge(settings.name, settings.model, offered, now)
+
+
+def judge(provider: str, model: str, offered: list[Offered], now: float) -> ModelCheck:
+    """The verdict on ``model`` given what the provider lists (pure)."""
+    name = model.removeprefix("models/")
+    match = _find(name, offered)
+    if match is None:
+        return ModelCheck("unknown", f"not offered to this key ({len(offered)} models listed)", now)
+    retires = match.retires or KNOWN_RETIREMENTS.get(provider, {}).get(name)
+    today = dt.datetime.fromtimestamp(now, dt.UTC).date().isoformat()
+    if match.retired or (retires is not None and retires <= today):
+        return ModelCheck("retired", f"retired{f' on {retires}' if retires else ''}", now)
+    if retires is not None:
+        return ModelCheck("retiring", f"retires on {retires}", now)
+    return ModelCheck("ok", f"offered as {match.id}" if match.id != name else None, now)
+
+
+def _find(model: str, offered: list[Offered]) -> Offered | None:
+    """Exact id first, else a dated or versioned id of it ("claude-x" -> "claude-x-20261001")."""
+    for item in offered:
+        if item.id == model:
+            return item
+    versions = [item for item in offered if item.id.startswith(model + "-") and item.id[len(model) + 1:][:1].isdigit()]
+    return versions[0] if versions else None
+
+
+def _date(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()[:10]
+    return str(value)[:10]
+
+
+def _openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    with openai.OpenAI(
+        api_key=api_key, base_url=settings.base_url, max_retries=0, timeout=timeout,
+        http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
+    ) as client:
+        return [Offered(m.id, _date(getattr(m, "shutdown_date", None))) for m in client.models.list()]
+
+
+def _anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    with anthropic.Anthropic(
+        api_key=api_key, base_url=settings.base_url, max_retries=0, timeout=timeout,
+        http_client=anthropic.DefaultHttpxClient(transport=BoundedTransport()),
+    ) as client:
+        return [
+            Offered(m.id, _date(getattr(m, "retires_at", None)),
+                    retired=getattr(m, "lifecycle", None) == "retired")
+            for m in client.models.list()
+        ]
+
+
+def _gemini(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    client = genai.Client(
+        api_key=api_key, vertexai=False,
+        http_options=types.HttpOptions(
+            base_url=settings.base_url, api_version="v1beta", timeout=round(timeout * 1000),
+            client_args={"transport": BoundedTransport()},
+        ),
+    )
+    try:
+        return [Offered((m.name or "").removeprefix("models/")) for m in client.models.list()]
+    finally:
+        client.close()
+
+
+def _perplexity(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    with httpx2.Client(transport=BoundedTransport(), timeout=timeout, follow_redirects=False) as client:
+        response = client.get(f"{settings.base_url}/v1/models",
+                              headers={"Authorization": f"Bearer {api_key}"})
+        response.raise_for_status()
+        data = response.json().get("data") or []
+    return [Offered(str(item["id"])) for item in data if isinstance(item, dict) and "id" in item]
+
+
+def _describe(exc: Exception, api_key: str) -> str:
+    """A short, key-free reason: "HTTP 401", "APITimeoutError", ..."""
+    status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+    response = getattr(exc, "response", None)
+    if status is None and response is not None:
+        status = getattr(response, "status_code", None)
+    text = f"HTTP {status}" if isinstance(status, int) else type(exc).__name__
+    return text.replace(api_key, "***") if api_key else text
+
+
+_LISTERS: Final[dict[str, Callable[[ProviderSettings, str, float], list[Offered]]]] = {
+    "openai": _openai,
+    "anthropic": _anthropic,
+    "gemini": _gemini,
+    "perplexity": _perplexity,
+}
+
+
+class ModelWatch:
+    """Checks every configured provider's model at start-up, then every ``interval``
+    seconds, on one daemon thread of its own (start-up never waits for it), and hands each
+    result to ``report(provider, view)`` (``ProviderGateway.set_model_check``)."""
+
+    def __init__(
+        self,
+        providers: list[ProviderSettings],
+        report: Callable[[str, dict[str, Any]], None],
+        now: Callable[[], float],
+        *,
+        interval: float = CHECK_INTERVAL_SECONDS,
+        timeout: float = 15.0,
+    ) -> None:
+        self._providers = [p for p in providers if p.configured]
+        self._report = report
+        self._now = now
+        self._interval = interval
+        self._timeout = timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-watch", daemon=True)
+
+    def start(self) -> ModelWatch:
+        if self._providers:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Any thread; the thread ends after the check in flight (it is a daemon anyway)."""
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for settings in self._providers:
+                if self._stop.is_set():
+                    return
+                check = check_model(settings, settings.api_keys[0], timeout=self._timeout, now=self._now())
+                level = logging.WARNING if check.warns else logging.INFO
+                log.log(level, "%s model %s: %s%s", settings.name, settings.model, check.status,
+                        f" ({check.detail})" if check.detail else "")
+                self._report(settings.name, check.view())
+            self._stop.wait(self._interval)
