@@ -46,6 +46,8 @@ SQLITE_PRAGMAS: Final = {"journal_mode": "wal", "busy_timeout": 5000, "foreign_k
 #: connection idle for 5 minutes is closed; a caller waits up to 10 s for a free one.
 POOL_DEFAULTS: Final = {"max_connections": 32, "stale_timeout": 300, "timeout": 10}
 POSTGRES_CONNECT_TIMEOUT_SECONDS: Final = 5
+#: Rows ``ANALYZE`` samples per index at start-up (SQLite's ``analysis_limit``).
+SQLITE_ANALYSIS_ROWS: Final = 1000
 #: The advisory lock that serializes ``setup_database`` across instances. Derived from a
 #: name so it cannot collide with the engine's leader lock (a different key).
 SETUP_LOCK_KEY: Final = zlib.crc32(b"roundtable.storage.setup_database")
@@ -144,10 +146,24 @@ def setup_database(db: peewee.Database, migrations: Sequence[migrations_package.
             return done
 
     done = retrying(db, "setup_database", run)
+    if isinstance(db, peewee.SqliteDatabase):
+        retrying(db, "refresh the query planner's statistics", lambda: _analyze_sqlite(db))
     if done.changed:
         start = "a new database" if done.before is None else f"version {done.before}"
         log.info("database schema: %s -> version %d", start, done.after)
     return done
+
+
+def _analyze_sqlite(db: peewee.Database) -> None:
+    """Refresh SQLite's planner statistics at a cost that does not grow with history.
+
+    Without them SQLite picked a full scan for today's ``api_calls`` (65 ms at 1.6 million
+    rows, 0.05 ms after ``ANALYZE``). ``analysis_limit`` makes ``ANALYZE`` sample a fixed
+    number of rows per index, so start-up stays as fast on a large database as on a new
+    one. (PostgreSQL's autovacuum keeps its own statistics.)
+    """
+    db.execute_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
+    db.execute_sql("ANALYZE")
 
 
 @contextmanager
