@@ -45,8 +45,11 @@ def fingerprint(token: str | None) -> str | None:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:FINGERPRINT_HEX]
 
 
-async def record(action: str, answer: tuple[Response, int]) -> None:
-    """Store the current request and its ``answer`` (response, status). Event loop."""
+async def record(action: str, answer: tuple[Response, int], *, note: str = "") -> None:
+    """Store the current request and its ``answer`` (response, status). Event loop.
+
+    ``note`` replaces the detail of an accepted request (what a queue_topic queued).
+    """
     response, status = answer
     if status == THROTTLED:
         return
@@ -56,7 +59,7 @@ async def record(action: str, answer: tuple[Response, int]) -> None:
         action=action,
         result="accepted" if status < 400 else "refused",
         status=status,
-        detail=await _detail(response, status),
+        detail=note if note and status < 400 else await _detail(response, status),
         client=request.remote_addr or "unknown",
         token_fingerprint=fingerprint(bearer_token(request.headers.get("Authorization", ""))),
     )

@@ -140,15 +140,19 @@ authorize = _authorize
 async def control() -> tuple[Response, int]:
     """Run an admin command; every answer, accepted or refused, goes to the audit trail."""
     answer = await _control()
-    await audit.record(await _requested_action(), answer)
+    action, topic = await _requested_action()
+    await audit.record(action, answer, note=f"queued {topic!r}" if topic else "")
     return answer
 
 
-async def _requested_action() -> str:
-    """The body's ``action`` for the audit trail, whatever the answer was."""
+async def _requested_action() -> tuple[str, str]:
+    """The body's ``action`` and, for queue_topic, its topic, for the audit trail."""
     body = await request.get_json(force=True, silent=True)
     action = body.get("action") if isinstance(body, dict) else None
-    return action if isinstance(action, str) else "(no action)"
+    if not isinstance(action, str):
+        return "(no action)", ""
+    topic = body.get("topic") if action == "queue_topic" else None
+    return action, topic if isinstance(topic, str) else ""
 
 
 async def _control() -> tuple[Response, int]:

@@ -160,5 +160,13 @@ def test_untrusted_strings_are_shown_as_text(new_page: Any, tmp_path: Path) -> N
         sign_in(page, service)
         expect(page.locator("[data-rt-facts]")).to_contain_text(PAYLOAD)
         expect(audit_rows(page).last.locator('td[data-label="Action"]')).to_have_text(PAYLOAD)
+
+        queued = "Topic " + PAYLOAD
+        page.get_by_label("Queue a topic for the next free round").fill(queued)
+        page.get_by_role("button", name="Queue").click()
+        expect(page.locator("[data-rt-result]")).to_have_text("The topic is queued.")
+        expect(page.locator("[data-rt-queue] li")).to_have_text([queued])
+        expect(audit_rows(page).first.locator('td[data-label="Action"]')).to_have_text("queue_topic")
+        expect(audit_rows(page).first.locator('td[data-label="Result"]')).to_have_text(f"accepted: queued {queued!r}")
         assert page.evaluate("window.__pwned") is None
         assert page.locator("[data-rt-admin] img").count() == 0

@@ -145,3 +145,13 @@ def test_an_audit_table_that_fails_never_changes_the_answer(
     lines = [r.getMessage() for r in caplog.records if r.name == "roundtable.audit"]
     assert len(lines) == 1 and lines[0].startswith("could not record the admin action 'pause' from")
     assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_queued_topic_is_in_the_trail_with_its_text(service: Service) -> None:
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    body = {"action": "queue_topic", "topic": "Night trains across Europe"}
+    assert service.request("POST", "/control", body, headers)[0] == 200
+    assert service.request("POST", "/control", {"action": "queue_topic"}, headers)[0] == 400
+    newest_first = [(e["action"], e["result"], e["detail"]) for e in entries(service)]
+    assert newest_first[1] == ("queue_topic", "accepted", "queued 'Night trains across Europe'")
+    assert newest_first[0][:2] == ("queue_topic", "refused") and "topic" in newest_first[0][2]

@@ -32,7 +32,8 @@
     force: 'A round was started.',
     skip: 'Skipped.',
     pause: 'Paused.',
-    resume: 'Resumed.'
+    resume: 'Resumed.',
+    queue_topic: 'The topic is queued.'
   };
 
   // ---------------------------------------------------------------- small helpers
@@ -131,6 +132,8 @@
       updated: q('[data-rt-updated]'), signout: q('[data-rt-signout]'), state: q('[data-rt-state]'),
       countdown: q('[data-rt-countdown]'), facts: q('[data-rt-facts]'), result: q('[data-rt-result]'),
       spend: q('[data-rt-spend]'), providers: q('[data-rt-providers]'), providersNote: q('[data-rt-providers-note]'),
+      queue: q('[data-rt-queue]'), queueEmpty: q('[data-rt-queue-empty]'), queueForm: q('[data-rt-queue-form]'),
+      topic: q('[data-rt-topic]'),
       errors: q('[data-rt-errors]'), round: q('[data-rt-round]'), roundTitle: q('[data-rt-round-title]'), audit: q('[data-rt-audit]'), confirm: q('[data-rt-confirm]'),
       confirmTitle: q('[data-rt-confirm-title]'), confirmText: q('[data-rt-confirm-text]'),
       confirmOk: q('[data-rt-confirm-ok]')
@@ -144,6 +147,12 @@
       self.signIn(self.el.token.value.trim(), false);
     });
     this.el.signout.addEventListener('click', function () { self.signOut(''); });
+    this.el.queueForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      var topic = self.el.topic.value.trim();
+      var button = self.el.queueForm.querySelector('button');
+      self.send('queue_topic', button, { topic: topic }).then(function (ok) { if (ok) self.el.topic.value = ''; });
+    });
     this.root.querySelectorAll('[data-rt-action]').forEach(function (button) {
       button.addEventListener('click', function () { self.onAction(button.getAttribute('data-rt-action'), button); });
     });
@@ -232,6 +241,7 @@
     this.root.setAttribute('data-state', String(status.state || ''));
     this.el.state.textContent = STATE_WORDS[status.state] || ('State: ' + status.state);
     this.renderFacts(status);
+    this.renderQueue(status.queued_topics);
     this.tick();
     this.renderSpend(status);
     this.renderProviders(status.providers || {}, status.role, (status.budget || {}).providers || {});
@@ -257,6 +267,15 @@
     var last = status.last_conversation;
     if (last) fact('Last completed round', 'Round ' + last.id + ': ' + (last.topic || 'untitled'));
     if (status.role === 'standby') fact('This instance', 'a standby: commands go to the engine\u2019s instance');
+  };
+
+  /** The admins' queued topics, first first (absent on servers without a queue). */
+  Dashboard.prototype.renderQueue = function (topics) {
+    var list = this.el.queue;
+    list.textContent = '';
+    var queued = Array.isArray(topics) ? topics : [];
+    queued.forEach(function (topic) { list.appendChild(h('li', 'rt-list-item', topic)); });
+    this.el.queueEmpty.hidden = queued.length > 0;
   };
 
   /** Updates the countdown line every second. */
@@ -499,7 +518,8 @@
     });
   };
 
-  Dashboard.prototype.send = function (action, button) {
+  /** POST /control {action, ...extra}; resolves true when it was accepted. */
+  Dashboard.prototype.send = function (action, button, extra) {
     var self = this;
     var out = this.el.result;
     button.disabled = true;
@@ -508,16 +528,18 @@
     return fetchJson('/control', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: 'Bearer ' + this.token },
-      body: JSON.stringify({ action: action })
+      body: JSON.stringify(Object.assign({ action: action }, extra || {}))
     }).then(function (r) {
       out.setAttribute('data-ok', String(r.ok));
       out.textContent = r.ok ? DONE_WORDS[action] || 'Done.' : 'Refused: ' + errorText(r) + '.';
+      return r.ok;
     }).catch(function () {
       out.setAttribute('data-ok', 'false');
       out.textContent = 'The service did not answer; the command may still apply. Check the state.';
-    }).then(function () {
+      return false;
+    }).then(function (ok) {
       button.disabled = false;
-      return self.refresh();
+      return self.refresh().then(function () { return ok; });
     });
   };
 
