@@ -175,3 +175,27 @@ def test_an_instance_that_loses_the_engine_lock_serves_on_and_takes_it_back(tmp_
         assert "Traceback" not in service.logs()
     finally:
         service.stop()
+
+
+def test_events_missed_while_a_standby_listener_reconnects_are_caught_up(
+    pair: tuple[Service, Service], pg_url: str,
+) -> None:
+    leader, standby = pair
+    client = Client(standby.ws_url)
+    client.next()
+    conversation_id = leader.force()["conversation"]["id"]
+    client.until(lambda e: e["type"] == "message" and e["seq"] == 3)
+    with psycopg2.connect(pg_url) as conn, conn.cursor() as cursor:
+        # The standby's LISTEN session dies (a proxy restart, an idle timeout): the NOTIFYs
+        # sent until it reconnects are lost by PostgreSQL.
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN roundtable_events%%'"
+        )
+        assert cursor.fetchall() == [(True,)]
+    conn.close()
+    client.until(is_state("complete"), timeout=30)
+    client.close()
+    assert "lost the engine's events" in standby.logs()
+    seen = [m["seq"] for m in client.messages() if m["conversation_id"] == conversation_id]
+    assert seen == list(range(1, 17))  # caught up from the database: none missed, none twice
