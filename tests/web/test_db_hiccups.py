@@ -11,6 +11,7 @@ import pytest
 
 from tests.service import Service
 from tests.web.conftest import Client, is_state
+from tests.web.test_provider_round import Fakes, fakes  # noqa: F401
 
 PACED = {"MESSAGE_GAP_MIN_SECONDS": "0.3", "MESSAGE_GAP_MAX_SECONDS": "0.4"}
 
@@ -61,4 +62,26 @@ def test_a_long_sqlite_lock_mid_round_loses_no_message(tmp_path: Path, seconds: 
         assert stored_seqs(service.database, conversation_id) == list(range(1, 17))
         if seconds > 20:  # past SQLite's busy timeout and the quick retries
             assert "waiting for the database" in service.logs()
+        assert "Traceback" not in service.logs()
+
+
+def test_a_10_s_lock_mid_round_turns_no_message_into_a_template(tmp_path: Path, fakes: Fakes) -> None:  # noqa: F811
+    with Service(tmp_path, {**fakes.env(), **PACED}) as service:
+        client = Client(service.ws_url)
+        client.next()
+        conversation_id = service.force()["conversation"]["id"]
+        client.until(lambda e: e["type"] == "message" and e["seq"] == 3)
+        taken = threading.Event()
+        holder = threading.Thread(target=hold_write_lock, args=(service.database, 10, taken))
+        holder.start()
+        try:
+            assert taken.wait(10)
+            client.until(is_state("complete"), timeout=60)
+        finally:
+            holder.join()
+        client.close()
+        messages = [m for m in client.messages() if m["conversation_id"] == conversation_id]
+        assert [m["seq"] for m in messages] == list(range(1, 17))
+        assert {m["source"] for m in messages} == {"api"}  # the lock cost no model's words
+        assert stored_seqs(service.database, conversation_id) == list(range(1, 17))
         assert "Traceback" not in service.logs()
