@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 
 from tests.db_fixtures import postgres_server_url, truncate_all  # noqa: F401
-from tests.service import Service
+from tests.service import ADMIN_TOKEN, Service
 from tests.web.conftest import Client, is_state
 
 pytestmark = pytest.mark.postgres
@@ -117,6 +117,17 @@ def test_control_on_a_standby_is_relayed_to_the_engine(pair: tuple[Service, Serv
     assert standby.control("pause") == leader.control("pause")  # the engine's 409, word for word
     assert standby.control("pause")[0] == 409
     assert standby.control("resume")[0] == 200
+
+
+def test_every_instance_records_the_admin_requests_it_answers_once(pair: tuple[Service, Service]) -> None:
+    leader, standby = pair
+    assert standby.control("pause", token="a-wrong-token-sent-to-the-standby")[0] == 403
+    assert standby.control("pause")[0] == 200  # relayed: the engine does not record it again
+    assert leader.control("resume")[0] == 200
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    trail = standby.get("/api/admin/audit", headers=headers)[1]["entries"]
+    assert [(e["action"], e["status"]) for e in trail] == [("resume", 200), ("pause", 200), ("pause", 403)]
+    assert leader.get("/api/admin/audit", headers=headers)[1]["entries"] == trail  # one table
 
 
 def test_a_standby_takes_over_mid_round_and_its_visitors_see_the_rest(tmp_path: Path, pg_url: str) -> None:
