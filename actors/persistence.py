@@ -319,6 +319,7 @@ def _message_row(
         "completion_tokens": outcome.completion_tokens,
         "cost_usd": outcome.cost_usd,
         "fallback_reason": outcome.fallback_reason,
+        "cost_estimated": outcome.cost_estimated,
     }
 
 

@@ -144,6 +144,7 @@ class Message(BaseModel):
     completion_tokens = IntegerField(default=0)
     cost_usd = DoubleField(default=0.0)  # DOUBLE PRECISION on PostgreSQL (see 0002)
     fallback_reason = TextField(null=True)
+    cost_estimated = BooleanField(default=False)  # priced at a fallback rate (see 0003)
 
     class Meta:
         table_name = "messages"

@@ -11,7 +11,7 @@ Shapes::
               message_count}
     message  {conversation_id, seq, agent, persona, provider, model, source, content,
               citations: [{url, title}], revealed_at, latency_ms, prompt_tokens,
-              completion_tokens, cost_usd, fallback_reason}
+              completion_tokens, cost_usd, fallback_reason, cost_estimated}
     conversation = summary + {"messages": [message, ...]} (in seq order)
 """
 
@@ -231,14 +231,14 @@ def message_dict(message: Message) -> dict[str, Any]:
         "revealed_at": message.revealed_at,
         **message_details(
             message.latency_ms, message.prompt_tokens, message.completion_tokens,
-            message.cost_usd, message.fallback_reason,
+            message.cost_usd, message.fallback_reason, bool(message.cost_estimated),
         ),
     }
 
 
 def message_details(
     latency_ms: int, prompt_tokens: int, completion_tokens: int, cost_usd: float,
-    fallback_reason: str | None,
+    fallback_reason: str | None, cost_estimated: bool = False,
 ) -> dict[str, Any]:
     """The per-message details every operator surface shows (and the widget's details
     toggle): the one builder of these keys, for stored and unsaved messages alike.
@@ -249,6 +249,7 @@ def message_details(
         "completion_tokens": int(completion_tokens or 0),
         "cost_usd": round(float(cost_usd or 0.0), 6),
         "fallback_reason": fallback_reason,
+        "cost_estimated": bool(cost_estimated),
     }
 
 

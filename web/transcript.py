@@ -87,7 +87,8 @@ def details(message: dict[str, Any]) -> list[tuple[str, str]]:
     if prompt or completion:
         rows.append(("Tokens", f"{prompt:g} in \u00b7 {completion:g} out"))
     if cost or prompt or completion:
-        rows.append(("Cost", f"${cost:.6f}" if cost else "nothing"))
+        estimate = " (estimated)" if message.get("cost_estimated") else ""
+        rows.append(("Cost", f"${cost:.6f}{estimate}" if cost else "nothing"))
     if isinstance(latency, int | float) and not isinstance(latency, bool):
         rows.append(("Took", f"{round(latency)} ms" if latency < 1000 else f"{latency / 1000:.1f} s"))
     if message.get("fallback_reason"):

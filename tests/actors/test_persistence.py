@@ -58,6 +58,7 @@ def test_a_round_is_written_and_read_back(persistence: Any, db: peewee.Database)
         completion_tokens=20,
         cost_usd=0.002,
         fallback_reason="timeout",
+        cost_estimated=True,
     )
     saved = persistence.save_message(cid, 1, "openai", "Ada", reply, T0 + 1, T0 + 1.25).get(
         timeout=TIMEOUT
@@ -69,7 +70,7 @@ def test_a_round_is_written_and_read_back(persistence: Any, db: peewee.Database)
         "citations": [{"url": "https://a.org", "title": "A"}, {"url": "https://b.org", "title": ""}],
         "revealed_at": 1_767_312_001_250,
         "latency_ms": 321, "prompt_tokens": 10, "completion_tokens": 20, "cost_usd": 0.002,
-        "fallback_reason": "timeout",
+        "fallback_reason": "timeout", "cost_estimated": True,
     }  # fmt: skip
     persistence.end_conversation(cid, "complete", T0 + 60).get(timeout=TIMEOUT)
 

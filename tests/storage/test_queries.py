@@ -72,7 +72,7 @@ def test_get_conversation_round_trips_every_wire_field(ready: peewee.Database) -
         "provider": "openai", "model": "gpt-5-mini", "source": "api",
         "content": "first ✓\nline two", "citations": [], "revealed_at": 1_005,
         "latency_ms": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0,
-        "fallback_reason": None,
+        "fallback_reason": None, "cost_estimated": False,
     }  # fmt: skip
     assert second["citations"] == [
         {"url": "https://e.org/a?b=1", "title": "Ä title"},

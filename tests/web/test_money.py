@@ -15,7 +15,8 @@ import pytest
 from tests.service import Service
 from tests.web.test_provider_round import KEYS, Fakes, fakes, play_round  # noqa: F401
 
-DETAILS = ("latency_ms", "prompt_tokens", "completion_tokens", "cost_usd", "fallback_reason")
+DETAILS = ("latency_ms", "prompt_tokens", "completion_tokens", "cost_usd", "fallback_reason",
+           "cost_estimated")
 
 
 @pytest.fixture
@@ -43,6 +44,11 @@ def test_details_of_every_message_on_every_surface(played: tuple[Service, list[d
     for event in events:
         assert {k: event[k] for k in DETAILS} == {k: by_seq[event["seq"]][k] for k in DETAILS}
 
+    # The fakes' model names are unknown to every price source, except Perplexity's
+    # perplexity/sonar: those costs are the providers' fallback rates, and say so.
+    for message in detail["messages"]:
+        assert message["cost_estimated"] is (message["provider"] != "perplexity"), message
+    assert "(estimated)" in markdown
     clio = [m for m in detail["messages"] if m["agent"] == "anthropic"]
     assert clio[0]["source"] == "api" and clio[0]["fallback_reason"] is None
     for later in clio[1:]:  # Anthropic's own budget is spent: it is skipped, honestly

@@ -277,7 +277,8 @@
     var cost = isNumber(message.cost_usd) ? message.cost_usd : 0;
     // A template made no call: zero tokens and no cost would only be noise.
     if (prompt || completion) rows.push(['Tokens', prompt + ' in \u00b7 ' + completion + ' out']);
-    if (cost || prompt || completion) rows.push(['Cost', cost ? '$' + cost.toFixed(6) : 'nothing']);
+    var estimate = message.cost_estimated ? ' (estimated)' : '';
+    if (cost || prompt || completion) rows.push(['Cost', cost ? '$' + cost.toFixed(6) + estimate : 'nothing']);
     if (isNumber(message.latency_ms)) {
       var ms = message.latency_ms;
       rows.push(['Took', ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s']);
