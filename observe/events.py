@@ -17,6 +17,7 @@ from observe.metrics import (
     COST,
     FALLBACKS,
     MESSAGES,
+    MODERATION_REVIEWS,
     PROVIDER_CALLS,
     PROVIDER_LATENCY,
     REVEAL_LATENESS,
@@ -33,6 +34,7 @@ __all__ = [
     "engine_changed",
     "fallback_code",
     "message_revealed",
+    "moderation_reviewed",
     "provider_call",
     "provider_spent",
     "round_ended",
@@ -40,6 +42,9 @@ __all__ = [
 
 #: Phrases of the chain's fallback reasons -> a short code (a metric label, bounded).
 _PHRASES: Final = (
+    # First: "moderation unavailable (no time left)" is moderation's, not the chain's.
+    ("moderation unavailable", "moderation_unavailable"),
+    ("moderation flagged", "moderation_flagged"),
     ("no API key", "no_key"),
     ("all API keys rested", "keys_rested"),
     ("circuit open", "circuit_open"),
@@ -95,6 +100,11 @@ def provider_call(provider: str, outcome: str, seconds: float) -> None:
     """One API call; ``outcome`` is "ok" or the error kind (``ProviderError.kind``)."""
     PROVIDER_CALLS.labels(provider, outcome).inc()
     PROVIDER_LATENCY.labels(provider).observe(seconds)
+
+
+def moderation_reviewed(provider: str, verdict: str) -> None:
+    """One reply reviewed by the moderation gate: "passed", "flagged" or "unavailable"."""
+    MODERATION_REVIEWS.labels(provider, verdict).inc()
 
 
 def provider_spent(provider: str, cost_usd: float, prompt_tokens: int, completion_tokens: int) -> None:

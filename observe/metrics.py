@@ -19,6 +19,7 @@ __all__ = [
     "COST",
     "FALLBACKS",
     "MESSAGES",
+    "MODERATION_REVIEWS",
     "PROVIDER_CALLS",
     "PROVIDER_LATENCY",
     "REGISTRY",
@@ -79,6 +80,11 @@ ALERTS: Final = Counter(
     "roundtable_alerts", "Alerts raised, by kind (sent to ALERT_WEBHOOK_URL when set)",
     ["kind"], registry=REGISTRY,
 )
+MODERATION_REVIEWS: Final = Counter(
+    "roundtable_moderation_reviews",
+    "Replies reviewed by the moderation gate, by verdict (passed, flagged, unavailable)",
+    ["provider", "verdict"], registry=REGISTRY,
+)
 PROVIDER_LATENCY: Final = Histogram(
     "roundtable_provider_latency_seconds", "Duration of one provider API call",
     ["provider"], buckets=(0.25, 0.5, 1, 2, 4, 8, 15, 30, 60), registry=REGISTRY,
@@ -103,6 +109,7 @@ def prime(providers: Iterable[str]) -> None:
         for kind in ("prompt", "completion"):
             TOKENS.labels(name, kind)
         PROVIDER_LATENCY.labels(name)
+        MODERATION_REVIEWS.labels(name, "passed")
     for outcome in _ROUND_OUTCOMES:
         ROUNDS.labels(outcome)
     WS_CLOSED.labels("client")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, Metric
 from quart import Blueprint, Response
 
 from observe.metrics import REGISTRY
@@ -47,17 +47,6 @@ class _StatusCollector:
         )
         yield from self._circuits(status.get("providers", {}))
         yield from self._budgets(status.get("budget"))
-        yield self._moderation(status.get("providers", {}))
-
-    def _moderation(self, providers: dict[str, Any]) -> Metric:
-        reviews = CounterMetricFamily(
-            "roundtable_moderation_reviews", "replies reviewed by the moderation gate since start",
-            labels=["provider", "verdict"],
-        )
-        for name, health in providers.items():
-            for verdict, count in (health.get("moderation") or {}).items():
-                reviews.add_metric([name, verdict], float(count))
-        return reviews
 
     def _circuits(self, providers: dict[str, Any]) -> Iterator[Metric]:
         circuit = GaugeMetricFamily(

@@ -203,6 +203,7 @@ class ProviderGateway:
             elif review.verdict is Verdict.PASSED:
                 self._flagged_streak = 0
             streak = self._flagged_streak
+        events.moderation_reviewed(self.name, str(review.verdict))
         # A pass is routine (DEBUG); a refusal is also logged by the chain's fallback line.
         level = logging.DEBUG if review.verdict is Verdict.PASSED else logging.INFO
         log.log(level, "moderation (%s): %s reply from %s%s", review.by, review.verdict, self.name,

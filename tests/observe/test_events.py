@@ -26,6 +26,8 @@ from tests.fakes.webhook_server import FakeWebhook
         ("anthropic: its daily budget reached", "provider_budget"),
         ("openai: agent did not answer in time", "agent_stuck"),
         ("openai: too_large (reply over 65536 bytes, cut off)", "too_large"),
+        ("anthropic: moderation flagged (harassment); openai: circuit open", "moderation_flagged"),
+        ("openai: moderation unavailable (no time left): reply withheld", "moderation_unavailable"),
         ("something new", "other"),
         (None, "other"),
     ],

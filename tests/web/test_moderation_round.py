@@ -9,6 +9,7 @@ from typing import Any
 
 from tests.fakes.openai_server import MARKER, error
 from tests.fakes.server import Received
+from tests.fakes.webhook_server import FakeWebhook
 from tests.service import Service
 from tests.web.conftest import Client, is_state
 from tests.web.test_provider_round import Fakes, fakes, fresh_text, rows
@@ -50,9 +51,10 @@ def test_a_flagged_provider_never_reaches_visitors_the_api_the_database_or_expor
     tmp_path: Path, fakes: Fakes
 ) -> None:
     fakes.anthropic.reply = marked
-    with Service(tmp_path, fakes.env()) as service:
+    with FakeWebhook() as webhook, Service(tmp_path, {**fakes.env(), "ALERT_WEBHOOK_URL": webhook.url}) as service:
         messages, seen = _round(service)
         conversation_id = messages[0]["conversation_id"]
+        [alert] = webhook.wait_for("replies_flagged")  # type: ignore[attr-defined]
         public = _everything_public(service, conversation_id)
         status = service.get("/api/status")[1]
         metrics = service.get("/metrics")[1]
@@ -72,6 +74,8 @@ def test_a_flagged_provider_never_reaches_visitors_the_api_the_database_or_expor
     flagged_total = f'roundtable_moderation_reviews_total{{provider="anthropic",verdict="flagged"}} {len(flagged)}.0'
     assert flagged_total in metrics
     assert "alert: provider anthropic: 3 flagged replies in a row" in service.logs()
+    assert alert["text"] == "Roundtable: provider anthropic: 3 flagged replies in a row (latest: harassment)"
+    assert MARKER not in json.dumps(alert)
 
 
 def test_with_moderation_down_every_reply_is_withheld_and_templates_stand_in(
