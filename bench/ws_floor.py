@@ -5,7 +5,9 @@ The servers, one after the other on fresh ports (see bench/_ref_servers.py):
 
 - ``floor``: ``websockets.broadcast()`` on a plain ``websockets`` server (deflate declined);
 - ``quart``: a minimal Quart app on Hypercorn, one queue per connection, permessage-deflate
-  negotiated as Hypercorn does by default (what a naive user gets);
+  negotiated as Hypercorn does by default (what a naive user gets); ``quart-nodeflate``: the
+  same app with ``web.hypercorn_patches.set_websocket_compression(False)`` (Roundtable's stack
+  without Roundtable);
 - ``socketio``: a minimal Flask-SocketIO broadcaster (threading mode, simple-websocket);
 - ``roundtable``: the real service (tests/service.py ``Service``), a forced round, gaps as
   the reference servers' (``WS_COMPRESSION`` left at its default).
@@ -27,7 +29,7 @@ Then a table with ratios against the floor. Everything started is stopped; every
 has a timeout.
 
     .venv/bin/python bench/ws_floor.py [--clients 2000] [--procs 4] [--gap auto]
-                                       [--servers floor,quart,socketio,roundtable]
+                                       [--servers floor,quart,quart-nodeflate,socketio,roundtable]
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from _common import (
 
 MESSAGES = 16
 BENCH = Path(__file__).resolve().parent
-ALL_SERVERS = ("floor", "quart", "socketio", "roundtable")
+ALL_SERVERS = ("floor", "quart", "quart-nodeflate", "socketio", "roundtable")
 
 
 def raise_fd_limit() -> int:
@@ -377,7 +379,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="seconds between messages (default: 0.3 s, or 0.2 ms a visitor if more)")
     parser.add_argument("--batch", type=int, default=50, help="connections each client process opens at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="bound on connecting and on the round")
-    parser.add_argument("--servers", default=",".join(ALL_SERVERS), help=f"any of {','.join(ALL_SERVERS)},quart-nodeflate")
+    parser.add_argument("--servers", default=",".join(ALL_SERVERS), help=f"any of {','.join(ALL_SERVERS)}")
     args = parser.parse_args(argv)
     args.gap = args.gap or max(0.3, args.clients * 0.0002)
     return args
