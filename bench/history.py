@@ -72,19 +72,19 @@ PG_FILL = """
 INSERT INTO conversations (id, topic, status, scheduled_at, started_at, ended_at, forced, skip_reason)
 SELECT i, 'topic ' || i, 'complete', %(t0)s + i * 1800000, %(t0)s + i * 1800000, %(t0)s + i * 1800000 + 900000,
        false, NULL
-FROM generate_series(1, %(rounds)s) AS i;
+FROM generate_series(1, %(rounds)s::bigint) AS i;
 SELECT setval(pg_get_serial_sequence('conversations', 'id'), %(rounds)s);
 INSERT INTO messages (conversation_id, seq, agent, persona, provider, model, source, content, citations,
                       planned_at, revealed_at, latency_ms, prompt_tokens, completion_tokens, cost_usd,
                       fallback_reason)
-SELECT i, k, 'agent' || (k % 4), 'Persona', 'openai', 'model-x', 'api', %(content)s, '[]',
+SELECT i, k, 'agent' || mod(k, 4), 'Persona', 'openai', 'model-x', 'api', %(content)s, '[]',
        %(t0)s + i * 1800000 + k * 60000, %(t0)s + i * 1800000 + k * 60000, 900, 500, 120, 0.0004, NULL
-FROM generate_series(1, %(rounds)s) AS i, generate_series(1, 16) AS k;
+FROM generate_series(1, %(rounds)s::bigint) AS i, generate_series(1, 16) AS k;
 INSERT INTO api_calls (provider, model, ok, error_class, status_code, latency_ms, prompt_tokens,
                        completion_tokens, cost_usd, at)
-SELECT (ARRAY['openai', 'anthropic', 'google', 'perplexity'])[k % 4 + 1], 'model-x', true, NULL, 200, 900,
+SELECT (ARRAY['openai', 'anthropic', 'google', 'perplexity'])[mod(k, 4) + 1], 'model-x', true, NULL, 200, 900,
        500, 120, 0.0004, %(t0)s + i * 1800000 + k * 60000
-FROM generate_series(1, %(rounds)s) AS i, generate_series(1, 16) AS k;
+FROM generate_series(1, %(rounds)s::bigint) AS i, generate_series(1, 16) AS k;
 """
 
 
@@ -103,9 +103,10 @@ def fill(db: peewee.Database, rounds: int) -> float:
     started = time.perf_counter()
     if isinstance(db, peewee.PostgresqlDatabase):
         with db.atomic():
+            cursor = db.connection().cursor()  # psycopg2 itself: named parameters
             for statement in PG_FILL.split(";\n"):
                 if statement.strip():
-                    db.execute_sql(statement, {"t0": t0, "rounds": rounds, "content": CONTENT})
+                    cursor.execute(statement, {"t0": t0, "rounds": rounds, "content": CONTENT})
     else:
         raw = db.connection()
         with raw:
