@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import multiprocessing as mp
 import os
@@ -394,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     try:
         for kind in args.servers.split(","):
+            if kind == "socketio" and importlib.util.find_spec("flask_socketio") is None:
+                results[kind] = {"error": "flask-socketio not installed: pip install -e '.[bench]'"}
+                continue
             progress(f"measuring {kind}")
             try:
                 results[kind] = measure(kind, clients, args)
