@@ -25,26 +25,27 @@ import asyncio
 import enum
 import importlib
 import logging
-import os
-import socket
 import threading
 from typing import Any, Final
 
 from actors.broadcaster import Hub
+from actors.clock import SystemClock
 from actors.follow import Delivered, Follower
 from actors.relay import CommandRelay, RemoteEngine
 from actors.standby import StandbySystem
 from actors.system import RoundtableSystem, create_system
 from observe import events
 from settings import Settings
+from storage.db import connect
 from storage.errors import StorageError
-from storage.leader import Lock, engine_lock
+from storage.leader import Lock, engine_lock, instance_id
+from storage.notify import EventListener, EventPublisher
 
 __all__ = ["Cluster", "Role"]
 
 log = logging.getLogger("roundtable.cluster")
 #: This process, as alerts and ``system_status.leader_id`` name it.
-INSTANCE: Final = f"{socket.gethostname()}:{os.getpid()}"
+INSTANCE: Final = instance_id()
 
 #: How often a standby tries to take the engine lock (a dead engine is replaced this fast).
 TAKEOVER_POLL_SECONDS: Final = 1.0
@@ -174,8 +175,6 @@ class Cluster:
             # Before the first tick, so that every event is noted and reaches the standbys.
             await asyncio.to_thread(engine.broadcaster.add_sink(self.delivered.note).get, timeout=ASK_TIMEOUT)
             if settings.is_postgres:
-                from storage.notify import EventPublisher
-
                 self._publisher = EventPublisher(settings.database_url)
                 await asyncio.to_thread(engine.broadcaster.add_sink(self._publisher).get, timeout=ASK_TIMEOUT)
         except BaseException:
@@ -184,8 +183,6 @@ class Cluster:
         engine.start_ticker()
         self._engine = engine
         self._serve(engine)
-        from storage.db import connect
-
         self._relay = CommandRelay(settings, engine, connect(settings.database_url))
         self._relay.start()
         if self._start_round:
@@ -201,17 +198,12 @@ class Cluster:
     def _start_following(self, wait: bool) -> tuple[StandbySystem, Follower, Any]:
         """Worker thread: a standby view and its feed (LISTEN on PostgreSQL, polling on
         SQLite). With ``wait``, the first LISTEN is in place before this returns."""
-        from actors.clock import SystemClock
-        from storage.db import connect
-
         settings = self.settings
         db = connect(settings.database_url)
         standby = StandbySystem(settings, db, SystemClock(), RemoteEngine(db))
         follower = Follower(standby, self.delivered, self.hub.deliver_threadsafe)
         listener = None
         if settings.is_postgres:
-            from storage.notify import EventListener
-
             listener = EventListener(settings.database_url, follower.on_event, standby.db,
                                      on_listening=follower.catch_up_quietly)
             listener.start()
