@@ -70,7 +70,8 @@ def engine_lock(database_url: str) -> Lock:
         # the lock is taken before the database is first opened.
         from storage.db import sqlite_file
 
-        return FileLock(Path(sqlite_file(database_url) + ".lock"))
+        # The real path: two spellings of one file (relative, via a symlink) share one lock.
+        return FileLock(Path(os.path.realpath(sqlite_file(database_url)) + ".lock"))
     return EngineLock(database_url)
 
 

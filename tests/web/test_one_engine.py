@@ -99,3 +99,16 @@ def test_the_embedding_api_refuses_a_second_engine_naming_the_holder(tmp_path: P
         assert "\n" not in message
     finally:
         holder.release()
+
+
+def test_two_spellings_of_one_sqlite_file_share_one_lock(tmp_path: Path) -> None:
+    from storage.leader import engine_lock
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "real")
+    first = engine_lock(f"sqlite:///{tmp_path / 'real' / 'roundtable.db'}")
+    assert first.try_acquire()
+    try:
+        assert not engine_lock(f"sqlite:///{tmp_path / 'alias' / 'roundtable.db'}").try_acquire()
+    finally:
+        first.release()
