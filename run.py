@@ -23,11 +23,6 @@ from web.tls import apply_tls, check_tls
 
 log = logging.getLogger("roundtable")
 
-#: Hypercorn limits that its defaults leave loose (see docs/architecture.md).
-WEBSOCKET_PING_INTERVAL = 20.0
-WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024
-GRACEFUL_TIMEOUT = 3.0
-
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=_program(), description="Run the Roundtable service.")
@@ -95,19 +90,6 @@ def configure_logging(settings: Settings) -> None:
     logs.configure(settings)
 
 
-def _quiet_cancellation(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
-    """Loop exception handler: a connection task cancelled at shutdown is not an error.
-
-    Hypercorn's WebSocket ping loop keeps a closed connection's task asleep until its next
-    ping; at shutdown that task is cancelled and asyncio would log the cancellation as an
-    unhandled traceback. Everything else goes to the default handler.
-    """
-    if isinstance(context.get("exception"), asyncio.CancelledError):
-        log.debug("connection task cancelled at shutdown")
-        return
-    loop.default_exception_handler(context)
-
-
 async def serve(settings: Settings, *, start_round: bool = False) -> int:
     """Run the web server until SIGINT or SIGTERM; the exit code.
 
@@ -117,15 +99,15 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     (``--demo``: a new user sees one at once).
     """
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
 
     from actors.broadcaster import Hub
     from actors.cluster import Cluster
     from web.app import create_app
     from web.hypercorn_patches import apply_stream_fixes, set_websocket_compression
+    from web.serving import fit_to_open_file_limit, hypercorn_config, loop_exception_handler
 
     loop = asyncio.get_running_loop()
-    loop.set_exception_handler(_quiet_cancellation)  # type: ignore[arg-type]
+    loop.set_exception_handler(loop_exception_handler)  # type: ignore[arg-type]
     stop = asyncio.Event()
     hub = Hub(loop)
 
@@ -138,17 +120,11 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     cluster = Cluster(settings, hub, start_round=start_round)
     try:
         system = await cluster.start()  # StorageError when the database is unreachable
-        app = create_app(system, settings, hub)
+        app = create_app(system, fit_to_open_file_limit(settings), hub)
         cluster.bind(app.extensions["roundtable"])
-        config = Config()
-        config.bind = [f"{settings.host}:{settings.port}"]
+        config = hypercorn_config(settings)
         set_websocket_compression(settings.ws_compression)
         apply_stream_fixes()
-        config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
-        config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
-        config.graceful_timeout = GRACEFUL_TIMEOUT
-        config.accesslog = None
-        config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once
         scheme = apply_tls(config, settings)
         log.info("Roundtable %s is live at %s://%s:%d (admin page: /control)", VERSION, scheme,
                  settings.host, settings.port)

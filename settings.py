@@ -9,6 +9,7 @@ with exactly that line.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import textwrap
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "PROVIDERS", "VERSION", "ProviderSettings", "SettingDoc", "Settings", "SettingsError", "describe", "env_example",
+    "normalize_origin",
 ]
 
 #: Roundtable's version (pyproject.toml reads it from here; CHANGELOG.md tells what changed).
@@ -48,6 +50,12 @@ PROVIDER_LABELS: Final = {
 #: MODERATION values, as ``_Reader.choice`` compares them (upper case).
 MODERATION_MODES: Final = ("AUTO", "OPENAI", "LOCAL", "OFF")
 DATABASE_SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
+#: The shortest ADMIN_TOKEN accepted: /control must not fall to a dictionary.
+MIN_ADMIN_TOKEN_LENGTH: Final = 24
+MAKE_TOKEN: Final = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 T = TypeVar("T")
 
@@ -111,6 +119,12 @@ class Settings:
     moderation_wordlist: Path | None = None
     moderation_fail_open: bool = False
     public_url: str | None = None  # e.g. https://example.com: canonical links, feed, sitemap
+    trusted_proxies: tuple[Network, ...] = ()
+    max_connections: int = 10_000
+    max_connections_per_ip: int = 50
+    max_new_connections_per_ip_per_minute: int = 120
+    api_requests_per_ip_per_second: float = 20.0
+    ws_stall_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -152,13 +166,15 @@ class Settings:
                     "for production and several instances"),
             admin_token=env.text(
                 "ADMIN_TOKEN",
-                doc="bearer token for POST /control; unset refuses every admin action") or None,
+                doc="bearer token for POST /control, at least 24 characters (make one with: "
+                    f"{MAKE_TOKEN}); unset refuses every admin action") or None,
             host=env.text("HOST", "127.0.0.1", doc="address to listen on (0.0.0.0 in a container)"),
             port=env.integer("PORT", 8000, minimum=0, maximum=65535, doc="port to listen on"),
             allowed_origins=env.origins(
                 "ALLOWED_ORIGINS",
                 doc="comma-separated origins (https://example.com) that may embed the widget and "
-                    "open the WebSocket; * allows any; unset means the same origin only"),
+                    "open the WebSocket; * allows any; unset means the same origin only; compared "
+                    "case-insensitively, default ports ignored"),
             daily_budget_usd=env.optional_number(
                 "DAILY_BUDGET_USD", minimum=0.0,
                 doc="past it, agents answer from templates until UTC midnight; unset: no limit"),
@@ -228,6 +244,27 @@ class Settings:
                 "PUBLIC_URL",
                 doc="the site's absolute http(s) address, e.g. https://example.com: canonical links, "
                     "link previews, the feed and the sitemap use it; unset: the request's own host"),
+            trusted_proxies=env.networks(
+                "TRUSTED_PROXIES",
+                doc="addresses or CIDRs (127.0.0.1, 10.0.0.0/8) of reverse proxies whose "
+                    "X-Forwarded-For/-Proto/-Host count; from anyone else they are dropped; the "
+                    "client found behind them feeds every limit and log line; unset: none"),
+            max_connections=env.integer(
+                "MAX_CONNECTIONS", 10_000, minimum=1,
+                doc="open WebSockets in total; never more than the open-file limit (raised to the "
+                    "hard limit at start-up) less 100"),
+            max_connections_per_ip=env.integer(
+                "MAX_CONNECTIONS_PER_IP", 50, minimum=1,
+                doc="open WebSockets per client address (an IPv6 /64 is one address)"),
+            max_new_connections_per_ip_per_minute=env.integer(
+                "MAX_NEW_CONNECTIONS_PER_IP_PER_MINUTE", 120, minimum=1,
+                doc="new WebSockets per client address per minute"),
+            api_requests_per_ip_per_second=env.number(
+                "API_REQUESTS_PER_IP_PER_SECOND", 20.0, minimum=0.1,
+                doc="requests to /api/* per client address per second; past it 429 with Retry-After"),
+            ws_stall_seconds=env.number(
+                "WS_STALL_SECONDS", 30.0, minimum=0.05, maximum=3600.0,
+                doc="a visitor whose socket has not drained for this long is dropped"),
         )
 
     def validate(self) -> None:
@@ -256,6 +293,12 @@ class Settings:
                 else ("TLS_KEYFILE", "TLS_CERTFILE")
             )
             raise SettingsError(missing, f"is unset but {given} is set; TLS needs both (or neither)")
+        if self.admin_token is not None and len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise SettingsError(
+                "ADMIN_TOKEN",
+                f"{len(self.admin_token)} characters is too short to resist guessing (at least "
+                f"{MIN_ADMIN_TOKEN_LENGTH}); make one with: {MAKE_TOKEN}",
+            )
         openai_provider = self.providers.get("openai")
         if self.moderation == "openai" and not (openai_provider and openai_provider.configured):
             raise SettingsError("MODERATION", "openai needs OPENAI_API_KEY (or use auto or local)")
@@ -458,11 +501,24 @@ class _Reader:
         return value
 
     def origins(self, name: str, *, doc: str) -> tuple[str, ...]:
-        origins = tuple(o.rstrip("/") for o in self.items(name, doc=doc))
-        for origin in origins:
-            if origin != "*" and not origin.startswith(("http://", "https://")):
-                raise SettingsError(name, f"{origin!r} is not an origin like https://example.com")
-        return origins
+        """Origins in the form ``normalize_origin`` gives (or ``*``)."""
+        origins = []
+        for raw in self.items(name, doc=doc):
+            origin = raw if raw == "*" else normalize_origin(raw)
+            if origin is None:
+                raise SettingsError(name, f"{raw!r} is not an origin like https://example.com")
+            origins.append(origin)
+        return tuple(origins)
+
+    def networks(self, name: str, *, doc: str) -> tuple[Network, ...]:
+        """Addresses or CIDRs (``10.0.0.0/8``, ``::1``), each as a network."""
+        networks = []
+        for raw in self.items(name, doc=doc):
+            try:
+                networks.append(ipaddress.ip_network(raw, strict=False))
+            except ValueError:
+                raise SettingsError(name, f"{raw!r} is not an address or CIDR like 10.0.0.0/8") from None
+        return tuple(networks)
 
     def database_url(self, name: str, default: str, *, doc: str) -> str:
         value = self.text(name, default, doc=doc)
@@ -514,6 +570,21 @@ def _show(default: object) -> str:
     if isinstance(default, tuple):
         return ",".join(str(item) for item in default)
     return str(default)
+
+
+def normalize_origin(origin: str) -> str | None:
+    """``scheme://host[:port]`` in lower case without a default port, or None when
+    ``origin`` is not an http(s) origin. Browsers send origins this way, but people and
+    proxies may not: ``HTTPS://Example.COM:443/`` is ``https://example.com``."""
+    scheme, sep, rest = origin.strip().rstrip("/").partition("://")
+    scheme, rest = scheme.lower(), rest.lower()
+    if not sep or scheme not in _DEFAULT_PORTS or not rest or any(c in rest for c in "/?#@ "):
+        return None
+    host, colon, port = rest.rpartition(":")
+    if colon and port.isdigit() and not host.endswith(":"):  # not the inside of [v6]
+        if int(port) == _DEFAULT_PORTS[scheme]:
+            rest = host
+    return f"{scheme}://{rest}"
 
 
 def _finite_float(raw: str) -> float:

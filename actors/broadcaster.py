@@ -3,7 +3,8 @@
 An event is serialized once, on the Broadcaster's thread, and the same string is handed
 to the event loop with ``loop.call_soon_threadsafe``; there the Hub offers it to every
 connection's bounded queue. A connection whose queue is full is a slow visitor: it is
-dropped (closed) rather than delaying anyone else or growing memory. At shutdown
+dropped (closed) rather than delaying anyone else or growing memory; so is one whose
+socket stopped draining (``web.ws`` ends it as ``STALLED``), whatever its queue. At shutdown
 ``Hub.close_all`` ends every connection as going away, so visitors see a clean close.
 """
 
@@ -37,22 +38,25 @@ class CloseReason(enum.StrEnum):
     """Why the server ends a connection; the value is the close frame's reason text."""
 
     TOO_SLOW = "too slow: reconnect"
+    STALLED = "not reading: reconnect"
     GOING_AWAY = "server shutting down"
 
 
 class Connection:
     """One WebSocket's outbox. Lives on the event loop; never touch it from a thread."""
 
-    def __init__(self, name: str, limit: int = QUEUE_LIMIT) -> None:
+    def __init__(self, name: str, limit: int = QUEUE_LIMIT, address: str = "") -> None:
         self.name = name
+        self.address = address
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
         self.reason: CloseReason | None = None
         self._ended = asyncio.Event()
 
     @property
     def dropped(self) -> bool:
-        """Whether this connection was dropped for falling ``limit`` events behind."""
-        return self.reason is CloseReason.TOO_SLOW
+        """Whether this connection was dropped for falling ``limit`` events behind or for
+        a socket that stopped draining."""
+        return self.reason in (CloseReason.TOO_SLOW, CloseReason.STALLED)
 
     def offer(self, data: str) -> None:
         if self.reason is not None:

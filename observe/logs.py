@@ -25,8 +25,10 @@ __all__ = ["JsonFormatter", "RedactingFilter", "configure", "secrets_of"]
 
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+#: pykka logs every exception an ask returns to its caller, with a traceback, at INFO; the
+#: caller answers it (a refused /control command is a 409), so that is noise.
 QUIET: Final = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "anthropic", "google_genai",
-                "hypercorn.access", "transitions")
+                "hypercorn.access", "transitions", "pykka")
 MASK: Final = "***"
 #: A secret shorter than this is not searched for: it would mask ordinary words.
 MIN_SECRET: Final = 6

@@ -1,9 +1,12 @@
 """Transcripts of one conversation (the ``storage.queries.get_conversation`` shape).
 
-Pure functions, safe on any thread. Message text is untrusted: in Markdown every
-content line is quoted with ``> `` (so a message cannot start a heading or a list that
-breaks the document's structure), one-line fields are flattened, link titles are
-escaped, and only ``http(s)`` URLs become links.
+Pure functions, safe on any thread. Message text, model names and personas are
+untrusted: in Markdown every content line is quoted with ``> `` (so a message cannot
+start a heading or a list that breaks the document's structure), one-line fields are
+flattened, and every text field is escaped so that no raw HTML, link, image or
+autolink can form (``<``, ``>``, brackets, emphasis and code marks are backslashed);
+only citation URLs that are plain ``http(s)`` become links. JSON is ``json.dumps``:
+any text round-trips exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 __all__ = ["details_line", "export_json", "export_markdown", "source_label"]
 
-_LINK_TITLE_SPECIALS = re.compile(r"([\\\[\]*_`<>])")
+#: Characters that could start Markdown markup inline (HTML, links, images, emphasis,
+#: code, tables, strikethrough); backslash-escaped, CommonMark renders them as text.
+_SPECIALS = re.compile(r"([\\`*_\[\]<>|~!])")
 
 
 def export_json(conversation: dict[str, Any]) -> str:
@@ -28,7 +33,7 @@ def export_markdown(conversation: dict[str, Any]) -> str:
     lines = [
         f"# Roundtable conversation {conversation['id']}",
         "",
-        f"**Topic:** {_one_line(conversation.get('topic') or '(none)')}",
+        f"**Topic:** {_escape(_one_line(conversation.get('topic') or '(none)'))}",
         "",
         f"- Status: {conversation.get('status', '')}",
         f"- Scheduled: {_iso(conversation.get('scheduled_at'))}",
@@ -36,7 +41,7 @@ def export_markdown(conversation: dict[str, Any]) -> str:
         f"- Ended: {_iso(conversation.get('ended_at'))}",
     ]
     if conversation.get("skip_reason"):
-        lines.append(f"- Skip reason: {_one_line(conversation['skip_reason'])}")
+        lines.append(f"- Skip reason: {_escape(_one_line(conversation['skip_reason']))}")
     for message in conversation.get("messages", []):
         lines += ["", *_message_lines(message)]
     return "\n".join(lines) + "\n"
@@ -53,13 +58,14 @@ def source_label(message: dict[str, Any]) -> str:
 
 
 def _message_lines(message: dict[str, Any]) -> list[str]:
-    heading = f"## {message.get('seq', '?')}. {_one_line(message.get('persona', ''))} ({source_label(message)})"
+    persona = _escape(_one_line(message.get("persona", "")))
+    heading = f"## {_one_line(message.get('seq', '?'))}. {persona} ({_escape(source_label(message))})"
     lines = [heading, "", f"*{_iso(message.get('revealed_at'))}* · {details_line(message)}"]
     if message.get("fallback_reason"):
         lines += ["", f"Fallback reason: {_inert(message['fallback_reason'])}"]
     lines.append("")
     content = str(message.get("content", "")).splitlines() or [""]
-    lines += [f"> {line}".rstrip() for line in content]
+    lines += [f"> {_escape(line)}".rstrip() for line in content]
     citations = message.get("citations") or []
     if citations:
         lines += ["", "Sources:", ""]
@@ -96,7 +102,7 @@ def _link(url: str, title: str) -> str:
 
 
 def _escape(text: str) -> str:
-    return _LINK_TITLE_SPECIALS.sub(r"\\\1", text)
+    return _SPECIALS.sub(r"\\\1", text)
 
 
 def _one_line(text: object) -> str:

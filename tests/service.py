@@ -17,11 +17,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_TOKEN = "test-admin-token"
+#: At least 24 characters: start-up refuses a shorter one (settings.MIN_ADMIN_TOKEN_LENGTH).
+ADMIN_TOKEN = "test-admin-token-3f9c2b7e1d5a8046"
 
 #: Timings that play a full 16-message round in well under a second or two.
 FAST_ENV = {
@@ -34,6 +36,11 @@ FAST_ENV = {
     "GENERATION_GRACE_SECONDS": "3",
     "TYPING_LEAD_SECONDS": "0.005",
     "TICK_SECONDS": "0.005",
+    # Every test talks from 127.0.0.1 and polls fast: the per-address limits are tested
+    # on their own (tests/web/test_edge_limits.py) with small values set there.
+    "API_REQUESTS_PER_IP_PER_SECOND": "100000",
+    "MAX_CONNECTIONS_PER_IP": "100000",
+    "MAX_NEW_CONNECTIONS_PER_IP_PER_MINUTE": "100000",
 }
 
 
@@ -49,9 +56,11 @@ def free_port() -> int:
 class Service:
     def __init__(
         self, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None,
-        args: tuple[str, ...] = (),
+        args: tuple[str, ...] = (), preexec: Callable[[], None] | None = None,
     ) -> None:
+        """``preexec`` runs in the child before ``run.py`` (e.g. to lower its limits)."""
         self.args = args
+        self.preexec = preexec
         self.port = port or free_port()
         self.database = tmp_path / "roundtable.db"
         self.log_path = tmp_path / f"service-{self.port}.log"
@@ -83,7 +92,7 @@ class Service:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent", *self.args],
-            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=self.preexec,
         )
         if wait_ready:
             try:

@@ -14,13 +14,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from quart import Quart, Response, jsonify, request
+from quart import (
+    Quart,
+    Response,
+    current_app,
+    has_request_context,
+    has_websocket_context,
+    jsonify,
+    request,
+    websocket,
+)
 from werkzeug.exceptions import HTTPException
 
 from actors.broadcaster import Hub
 from settings import Settings
+from storage.errors import StorageError
 from web import admin, api, control, metrics, pages, syndication, ws
 from web.context import ENGINE_TIMEOUT, Context, EngineTimeout
+from web.edge import EdgeMiddleware
+from web.forwarded import TrustedProxies
+from web.limits import CoalescedLog, EdgeLimits, address_key, retry_after
 from web.tls import HSTS
 
 __all__ = ["create_app"]
@@ -32,6 +45,8 @@ MAX_BODY_BYTES = 64 * 1024
 STATIC = Path(__file__).parent / "static"
 #: Never shared with embedding sites: the admin page and its API.
 _ADMIN_PATHS = ("/control", "/api/admin")
+#: What a client is told to wait when the database is unreachable.
+DATABASE_RETRY_AFTER = "5"
 
 
 def create_app(
@@ -41,20 +56,26 @@ def create_app(
     """The app serving ``system``. ``hub`` fans events out to this server's WebSockets.
 
     ``engine_timeout`` bounds every wait on the engine (then 503); ``monotonic`` is the
-    clock of the /control failed-token throttle. Both are for tests to shorten or drive.
+    clock of the per-address limits and the /control failed-token throttle. Both are for
+    tests to shorten or drive.
     """
     app = Quart(__name__, static_folder="static", template_folder="templates")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
     app.extensions["roundtable"] = Context(system, settings, hub, _asset_version(), engine_timeout)
+    EdgeLimits(settings, monotonic).install(app.extensions)
+    app.extensions[_DATABASE_LOG] = CoalescedLog(log, 10.0, monotonic)
     control.install(app, monotonic)
     for blueprint in (pages.bp, syndication.bp, api.bp, control.bp, admin.bp, ws.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(EngineTimeout, _engine_timeout)
+    app.register_error_handler(StorageError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
+    app.before_request(_api_rate_limit)
     app.after_request(_headers)
     app.after_request(_commands_change_the_view)
+    app.asgi_app = EdgeMiddleware(app.asgi_app, TrustedProxies(settings.trusted_proxies))  # type: ignore[method-assign, assignment, arg-type]
     return app
 
 
@@ -67,6 +88,13 @@ async def _commands_change_the_view(response: Response) -> Response:
         context.countdown_view.invalidate()
         context.status_view.invalidate()
     return response
+
+
+_DATABASE_LOG = "roundtable.database_log"
+
+
+def current_app_extension(name: str) -> Any:
+    return current_app.extensions[name]
 
 
 def _asset_version() -> str:
@@ -98,9 +126,42 @@ async def _engine_timeout(error: EngineTimeout) -> tuple[Response, int]:
     return jsonify({"error": "the engine is busy; try again"}), 503
 
 
+async def _database_unavailable(error: StorageError) -> tuple[Response, int]:
+    """A database outage is the server's trouble for a while, not a bug: 503, try later."""
+    database_log: CoalescedLog = current_app_extension(_DATABASE_LOG)
+    database_log.note("database", f"503 on {_where()}: {error}")
+    response = jsonify({"error": "the database is unavailable; try again shortly"})
+    response.headers["Retry-After"] = DATABASE_RETRY_AFTER
+    return response, 503
+
+
 async def _unexpected_error(error: Exception) -> tuple[Response, int]:
-    log.exception("unexpected error on %s %s", request.method, request.path, exc_info=error)
+    log.exception("unexpected error on %s", _where(), exc_info=error)
     return jsonify({"error": "internal server error"}), 500
+
+
+def _where() -> str:
+    """``METHOD /path`` of the request (or ``WS /path``) being handled, for a log line."""
+    if has_request_context():
+        return f"{request.method} {request.path}"
+    if has_websocket_context():
+        return f"WS {websocket.path}"
+    return "(outside a request)"
+
+
+async def _api_rate_limit() -> tuple[Response, int] | None:
+    """Requests to /api/* per client address per second: past it, 429 with Retry-After."""
+    if not request.path.startswith("/api/"):
+        return None
+    limits = EdgeLimits.current()
+    address = request.remote_addr or "unknown"
+    wait = limits.api.take(address_key(address))
+    if wait is None:
+        return None
+    limits.refusals.note(f"api {address}", f"429: /api requests over the rate from {address}")
+    response = jsonify({"error": "too many requests from your address; slow down"})
+    response.headers["Retry-After"] = retry_after(wait)
+    return response, 429
 
 
 async def _headers(response: Response) -> Response:
@@ -110,7 +171,8 @@ async def _headers(response: Response) -> Response:
     if context.settings.tls:  # only over https: browsers ignore HSTS on plain http anyway
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", context.content_security_policy())
+        policy = context.content_security_policy(request.host, request.scheme)
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     origin = request.headers.get("Origin")
     if origin and context.embedding_allowed(origin) and not request.path.startswith(_ADMIN_PATHS):

@@ -11,7 +11,7 @@ import pykka
 from quart import current_app
 
 from actors.broadcaster import Hub
-from settings import Settings
+from settings import Settings, normalize_origin
 from web.snapshot import COUNTDOWN_MAX_AGE, STATUS_MAX_AGE, FinishedRounds, ViewCache
 
 __all__ = ["ENGINE_TIMEOUT", "Context", "EngineTimeout"]
@@ -68,32 +68,34 @@ class Context:
             raise EngineTimeout(f"{getattr(function, '__name__', function)} took too long") from exc
 
     def embedding_allowed(self, origin: str) -> bool:
-        """Whether a page on ``origin`` may use the API and the WebSocket."""
+        """Whether a page on ``origin`` may use the API and the WebSocket (compared in
+        the normalized form: scheme and host in lower case, no default port)."""
         allowed = self.settings.allowed_origins
-        return "*" in allowed or origin.rstrip("/") in allowed
+        return "*" in allowed or normalize_origin(origin) in allowed
 
-    def origin_allowed(self, origin: str | None, host: str, forwarded_host: str | None = None) -> bool:
+    def origin_allowed(self, origin: str | None, host: str) -> bool:
         """Same-origin requests and ALLOWED_ORIGINS pass; clients without Origin do too.
 
-        Behind a reverse proxy ``Host`` is often the upstream address (nginx's default
-        sends ``127.0.0.1:8000``), so the site's host is the first ``X-Forwarded-Host``
-        when there is one. Trusting it is safe for this check: it guards against
-        cross-site WebSocket hijacking, and a browser cannot set that header.
+        ``host`` is the site's host as the client asked for it: ``Host``, or a trusted
+        proxy's ``X-Forwarded-Host`` (``web.edge`` has put it there).
         """
         if not origin:
             return True  # not a browser: browsers always send Origin on WebSockets
         parts = urlsplit(origin)
         origin_host = _without_default_port(parts.netloc, parts.scheme)
-        forwarded = (forwarded_host or "").split(",")[0].strip()
-        # Either header may name the site (proxies set one, the other or both), and a
-        # default port may be spelled out on one side only ("example.com:443").
-        sites = {_without_default_port(h, parts.scheme) for h in (host, forwarded) if h}
-        return origin_host in sites or self.embedding_allowed(origin)
+        return origin_host == _without_default_port(host, parts.scheme) or self.embedding_allowed(origin)
 
-    def content_security_policy(self) -> str:
+    def content_security_policy(self, host: str, scheme: str) -> str:
+        """The CSP of a page served to ``scheme://host``: it may connect to itself (the
+        WebSocket named explicitly, as some browsers do not count it as 'self') and to
+        the allowed origins, nowhere else."""
+        websocket = "wss" if scheme in ("https", "wss") else "ws"
+        sources = ["'self'", f"{websocket}://{host}" if host else ""]
+        sources += [o for o in self.settings.allowed_origins if o != "*"]
         return (
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            "connect-src 'self' ws: wss:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'"
+            f"connect-src {' '.join(s for s in sources if s)}; frame-ancestors 'self'; "
+            "base-uri 'none'; form-action 'self'"
         )
 
 

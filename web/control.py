@@ -3,10 +3,13 @@
 ``{"action": "queue_topic", "topic": "..."}`` queues an admin's topic for the next free
 round (control characters stripped, 3-200 characters; anything else is a 400).
 
-Wrong or missing tokens are throttled per client address: after ``MAX_REFUSALS`` in
-``REFUSAL_WINDOW`` seconds the address gets 429 until the oldest refusal ages out, so
-the token cannot be guessed at speed. Refusals are logged coalesced, at most once per
-``LOG_EVERY`` seconds per address, so a guessing script cannot flood the log.
+Wrong or missing tokens are throttled per client address (the real one, behind
+``TRUSTED_PROXIES``; an IPv6 /64 counts as one): after ``MAX_REFUSALS`` in
+``REFUSAL_WINDOW`` seconds the address gets 429 with ``Retry-After`` until the oldest
+refusal ages out, and the throttle is checked before the token is even looked at, so a
+guess that happens to be right still gets 429: a dictionary gets five words a minute.
+Only the guessing address is slowed; admins elsewhere are not locked out. Refusals are
+logged coalesced, at most once per ``LOG_EVERY`` seconds per address.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from quart import Blueprint, Quart, Response, current_app, jsonify, request
 from actors.machine import CommandRejected
 from web import audit
 from web.context import Context, EngineTimeout
+from web.limits import address_key
+from web.payloads import BadPayload, parse_object
 
 __all__ = ["AdminThrottle", "authorize", "bp", "install"]
 
 bp = Blueprint("control", __name__)
 log = logging.getLogger("roundtable.control")
 
-MAX_REFUSALS: Final = 10
+MAX_REFUSALS: Final = 5
 REFUSAL_WINDOW: Final = 60.0
 LOG_EVERY: Final = 10.0
 #: Addresses remembered at most; past it, those with no recent refusal are forgotten.
@@ -113,19 +118,16 @@ def _authorize(expected: str | None) -> tuple[Response, int] | None:
     if not expected:
         return _error(NO_TOKEN, 403)
     throttle: AdminThrottle = current_app.extensions[_EXTENSION]
-    address = request.remote_addr or "unknown"
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
-        # The right token always passes: behind a proxy every client shares one address,
-        # and a throttle checked first would let anyone lock the admins out. Guessing a
-        # long random token is hopeless anyway; the throttle caps the noise and the rate.
-        return None
+    address = address_key(request.remote_addr or "unknown")
     wait = throttle.retry_after(address)
-    if wait is not None:
+    if wait is not None:  # before any comparison: a late right guess is refused too
         response, status = _error("too many failed admin attempts; wait a minute", 429)
         response.headers["Retry-After"] = str(wait)
         return response, status
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return None
     throttle.refused(address)
     if scheme.lower() != "bearer" or not token.strip():
         return _error("missing bearer token: send 'Authorization: Bearer <ADMIN_TOKEN>'", 401)
@@ -146,9 +148,13 @@ async def control() -> tuple[Response, int]:
 
 
 async def _requested_action() -> tuple[str, str]:
-    """The body's ``action`` and, for queue_topic, its topic, for the audit trail."""
-    body = await request.get_json(force=True, silent=True)
-    action = body.get("action") if isinstance(body, dict) else None
+    """The body's ``action`` and, for queue_topic, its topic, for the audit trail (a body
+    that is not a JSON object, however broken, has none)."""
+    try:
+        body = parse_object(await request.get_data(as_text=False))
+    except BadPayload:
+        return "(no action)", ""
+    action = body.get("action")
     if not isinstance(action, str):
         return "(no action)", ""
     topic = body.get("topic") if action == "queue_topic" else None
@@ -160,8 +166,11 @@ async def _control() -> tuple[Response, int]:
     refused = _authorize(context.settings.admin_token)
     if refused is not None:
         return refused
-    body = await request.get_json(force=True, silent=True)
-    action = body.get("action") if isinstance(body, dict) else None
+    try:
+        body = parse_object(await request.get_data(as_text=False))
+    except BadPayload as exc:
+        return _error(f'{exc}: send JSON like {{"action": "force"}}', 400)
+    action = body.get("action")
     if not isinstance(action, str):
         return _error('body must be JSON like {"action": "force"} (force, skip, pause or resume)', 400)
     try:

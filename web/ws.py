@@ -1,25 +1,33 @@
 """WS /ws: live events to every visitor.
 
-Each connection subscribes to the Hub before it reads the snapshot, so no event falls
-between the two (the client drops a repeat by conversation and seq). One task writes:
-events and pongs both go through the connection's bounded queue, so a slow visitor
-delays nobody else and is dropped when its queue fills. At shutdown the Hub ends every
-connection and each is closed with 1001 (going away).
+Admission first: the origin, then the per-address and total limits (``web.limits``); a
+refused visitor is accepted and closed at once with 1013 and the reason, so it knows to
+back off. Each connection subscribes to the Hub before it reads the snapshot, so no
+event falls between the two (the client drops a repeat by conversation and seq). One
+task writes: events and pongs both go through the connection's bounded queue, so a slow
+visitor delays nobody else and is dropped when its queue fills, or when one write has not
+drained for ``WS_STALL_SECONDS`` (a visitor that stopped reading). Pings are rate-limited
+per connection. At shutdown the Hub ends every connection and each is closed with 1001.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
+import math
+import time
 from typing import Any, Final
 
+from hypercorn.utils import UnexpectedMessageError
 from quart import Blueprint, websocket
 
 from actors.broadcaster import CloseReason, Connection, encode
 from actors.round import ms
 from web.context import Context, EngineTimeout
+from web.edge import CONNECTION_GONE
+from web.limits import EdgeLimits, KeyedBuckets
+from web.payloads import BadPayload, parse_object
 
 bp = Blueprint("ws", __name__)
 log = logging.getLogger("roundtable.ws")
@@ -27,26 +35,51 @@ log = logging.getLogger("roundtable.ws")
 #: A client frame larger than this closes the socket (clients only send pings).
 MAX_FRAME_BYTES: Final = 4096
 CLOSE_GOING_AWAY: Final = 1001
+CLOSE_UNSUPPORTED: Final = 1003
 CLOSE_POLICY: Final = 1008
 CLOSE_TOO_BIG: Final = 1009
 CLOSE_TRY_AGAIN: Final = 1013
 #: The close code for each reason the server ends a connection.
-CLOSE_CODES: Final = {CloseReason.TOO_SLOW: CLOSE_TRY_AGAIN, CloseReason.GOING_AWAY: CLOSE_GOING_AWAY}
+CLOSE_CODES: Final = {CloseReason.TOO_SLOW: CLOSE_TRY_AGAIN, CloseReason.STALLED: CLOSE_TRY_AGAIN,
+                      CloseReason.GOING_AWAY: CLOSE_GOING_AWAY}
+#: Pings a connection may send: a burst of this many, then one a second (the widget
+#: sends three in its first second, then one every 15 s).
+PING_BURST: Final = 10
+PINGS_PER_SECOND: Final = 1.0
+#: How long a close frame may wait for a socket that does not drain.
+CLOSE_TIMEOUT: Final = 1.0
 _ids = itertools.count(1)
 
 
 @bp.websocket("/ws")
 async def live() -> None:
     context = Context.current()
-    headers = websocket.headers
-    if not context.origin_allowed(headers.get("Origin"), websocket.host, headers.get("X-Forwarded-Host")):
-        log.warning("refused WebSocket from origin %s", websocket.headers.get("Origin"))
+    limits = EdgeLimits.current()
+    address = websocket.remote_addr or "unknown"
+    origin = websocket.headers.get("Origin")
+    if not context.origin_allowed(origin, websocket.host):
+        limits.refusals.note(f"origin {address}", f"refused WebSocket from origin {origin[:200] if origin else origin}")
         await websocket.close(CLOSE_POLICY, "origin not allowed")
         return
     if context.hub is None:
         await websocket.close(CLOSE_TRY_AGAIN, "live events unavailable")
         return
-    connection = Connection(f"ws-{next(_ids)}@{websocket.remote_addr}")
+    refusal = limits.admission.admit(address)
+    if refusal is not None:
+        limits.refusals.note(f"ws {address}", f"refused WebSocket from {address}: {refusal}")
+        await websocket.accept()  # accepted, so the client sees 1013 and why, not a 403
+        await _close(CLOSE_TRY_AGAIN, refusal)
+        return
+    try:
+        connection = Connection(f"ws-{next(_ids)}@{address}", address=address)
+        await _live(context, connection, limits)
+    finally:
+        limits.admission.release(address)
+
+
+async def _live(context: Context, connection: Connection, limits: EdgeLimits) -> None:
+    assert context.hub is not None
+    stall_seconds = limits.stall_seconds
     context.hub.add(connection)
     try:
         try:
@@ -54,66 +87,113 @@ async def live() -> None:
         except EngineTimeout:
             log.warning("closing WebSocket %s: the engine did not answer in time", connection.name)
             await websocket.accept()  # accepted, so the client sees 1013 (try again), not a 403
-            await websocket.close(CLOSE_TRY_AGAIN, "the engine is busy; reconnect")
+            await _close(CLOSE_TRY_AGAIN, "the engine is busy; reconnect")
             return
         await websocket.accept()
-        await websocket.send(encode({"type": "hello", **snapshot}))
-        await _serve(connection, context)
+        if await _send(connection, encode({"type": "hello", **snapshot}), stall_seconds):
+            await _serve(connection, context, limits)
     finally:
         context.hub.discard(connection)
         log.debug("WebSocket %s closed", connection.name)
 
 
-async def _serve(connection: Connection, context: Context) -> None:
+async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -> None:
     """Run the writer and the reader until either ends or the server ends the connection."""
-    writer = asyncio.create_task(_write(connection))
-    reader = asyncio.create_task(_read(connection, context))
+    writer = asyncio.create_task(_write(connection, limits.stall_seconds))
+    reader = asyncio.create_task(_read(connection, context, limits))
     ended = asyncio.create_task(connection.ended())
-    tasks = {writer, reader, ended}
+    gone = asyncio.create_task(_gone())
+    tasks = {writer, reader, ended, gone}
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:  # also when Quart cancels this handler because the client went away
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    if ended in done:
+    if ended in done and gone not in done:
         reason = ended.result()
-        await websocket.close(CLOSE_CODES[reason], reason.value)
-    for task in done - {ended}:
+        await _close(CLOSE_CODES[reason], reason.value)
+    for task in done - {ended, gone}:
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
 
 
-async def _write(connection: Connection) -> None:
-    while True:
-        data = await connection.queue.get()
-        await websocket.send(data)
+async def _gone() -> None:
+    """Return when the server has given up on this connection (``web.edge``)."""
+    gone = websocket.scope.get(CONNECTION_GONE)
+    await (gone.wait() if isinstance(gone, asyncio.Event) else asyncio.Future())
 
 
-async def _read(connection: Connection, context: Context) -> None:
-    """Answer pings; ignore other messages; close on oversized or malformed frames."""
+async def _write(connection: Connection, stall_seconds: float) -> None:
+    while await _send(connection, await connection.queue.get(), stall_seconds):
+        pass
+
+
+async def _send(connection: Connection, data: str, stall_seconds: float) -> bool:
+    """Send ``data``; False when the connection is over: its socket has not drained for
+    ``stall_seconds`` (then it is ended as stalled) or is gone."""
+    try:
+        await asyncio.wait_for(websocket.send(data), stall_seconds)
+    except TimeoutError:  # also the kernel's ETIMEDOUT (TCP_USER_TIMEOUT, web.serving)
+        log.warning("dropping stalled WebSocket client %s: its socket has not drained for %g s",
+                    connection.name, stall_seconds)
+        connection.end(CloseReason.STALLED)
+        return False
+    except (OSError, UnexpectedMessageError):  # gone, or already closed by the reader
+        return False
+    return True
+
+
+async def _close(code: int, reason: str) -> None:
+    """Close with ``code``; a socket that does not drain cannot hold the handler."""
+    try:
+        await asyncio.wait_for(websocket.close(code, reason), CLOSE_TIMEOUT)
+    except (TimeoutError, OSError, UnexpectedMessageError, RuntimeError):  # RuntimeError: closed twice
+        pass
+
+
+async def _read(connection: Connection, context: Context, limits: EdgeLimits) -> None:
+    """Answer pings (a few a second at most); ignore other messages; close on binary,
+    oversized or malformed frames."""
+    pings = KeyedBuckets(PINGS_PER_SECOND, PING_BURST, time.monotonic, max_keys=1)
     while True:
         frame = await websocket.receive()
-        if len(frame) > MAX_FRAME_BYTES:
-            await websocket.close(CLOSE_TOO_BIG, "frame too large")
+        refusal = _refusal(frame)
+        if refusal is None and isinstance(frame, str):
+            message = _parse(frame)
+            if message is None:
+                refusal = (CLOSE_POLICY, "malformed frame: send JSON objects")
+            elif message.get("type") == "ping" and pings.take("") is not None:
+                refusal = (CLOSE_POLICY, "too many pings")
+            elif message.get("type") == "ping":
+                pong = {"type": "pong", "t": message.get("t"), "server_time": ms(context.system.clock.now())}
+                connection.offer(encode(pong))
+        if refusal is not None:
+            limits.refusals.note(f"frame {connection.address}",
+                                 f"closing WebSocket {connection.name}: {refusal[1]}")
+            await _close(*refusal)
             return
-        message = _parse(frame)
-        if message is None:
-            await websocket.close(CLOSE_POLICY, "malformed frame: send JSON objects")
-            return
-        if message.get("type") == "ping":
-            pong = {"type": "pong", "t": message.get("t"), "server_time": ms(context.system.clock.now())}
-            connection.offer(encode(pong))
 
 
-def _parse(frame: str | bytes) -> dict[str, Any] | None:
+def _refusal(frame: str | bytes | None) -> tuple[int, str] | None:
+    """The close code and reason for a frame refused before parsing, or None."""
+    if frame is None or isinstance(frame, bytes):  # Quart gives an empty binary frame as None
+        return CLOSE_UNSUPPORTED, "binary frames are not supported: send JSON text"
+    if len(frame) > MAX_FRAME_BYTES:
+        return CLOSE_TOO_BIG, "frame too large"
+    return None
+
+
+def _parse(frame: str) -> dict[str, Any] | None:
     try:
-        message = json.loads(frame)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(message, dict):
+        message = parse_object(frame)
+    except BadPayload:
         return None
     t = message.get("t")
-    if message.get("type") == "ping" and t is not None and not isinstance(t, (int, float)):
+    if message.get("type") == "ping" and t is not None and not _finite_number(t):
         return None
     return message
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

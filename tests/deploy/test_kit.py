@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from run import WEBSOCKET_PING_INTERVAL
 from tests.service import ROOT
+from web.serving import WEBSOCKET_PING_INTERVAL
 
 # -- Dockerfile ---------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import peewee
@@ -138,3 +139,23 @@ def test_json_export_carries_the_details_of_stored_messages(db: peewee.Database)
     assert (exported["prompt_tokens"], exported["completion_tokens"], exported["cost_usd"],
             exported["latency_ms"], exported["fallback_reason"]) == (
         700, 90, 0.0023, 1500, "openai: circuit open")  # fmt: skip
+
+
+def test_markdown_escapes_model_text_and_names_so_no_html_or_link_survives() -> None:
+    hostile = ('<script>alert(1)</script> <img src=x onerror=alert(1)> [click](javascript:alert(1)) '
+               '<javascript:alert(1)> ![pic](https://evil.example/x.png) **bold** `code` | a | ~~s~~')
+    md = export_markdown({
+        **conversation(message(1, content=hostile, persona="<b>Mallory</b>", model="[m](javascript:x)")),
+        "topic": "<i>topic</i> [t](javascript:y)",
+    })
+    (quoted,) = [line for line in md.splitlines() if line.startswith("> ")]
+    assert re.search(r"(?<!\\)[<>\[\]`*_~!|]", quoted[2:]) is None, quoted  # every mark escaped
+    assert "\\<script\\>alert(1)\\</script\\>" in md and "\\[click\\](javascript:alert(1))" in md
+    assert "## 1. \\<b\\>Mallory\\</b\\> (openai \\[m\\](javascript:x))" in md
+    assert "**Topic:** \\<i\\>topic\\</i\\> \\[t\\](javascript:y)" in md
+
+
+def test_json_export_round_trips_hostile_text_exactly() -> None:
+    hostile = '</script><script>alert("x")</script>\u2028\x00\\"'
+    data = conversation(message(1, content=hostile, model="<m>"))
+    assert json.loads(export_json(data)) == data

@@ -21,10 +21,10 @@ from quart import Quart
 from actors.clock import SystemClock
 from settings import Settings
 from storage import connect, setup_database
-from tests.service import Service
+from tests.service import ADMIN_TOKEN, Service
 from web.app import create_app
 
-TOKEN = "test-admin-token"
+TOKEN = ADMIN_TOKEN
 ADDRESS = ("203.0.113.5", 40000)
 
 
@@ -179,36 +179,43 @@ class FakeMonotonic:
         return self.now
 
 
-def test_ten_refusals_in_a_minute_throttle_that_address(caplog: pytest.LogCaptureFixture) -> None:
+def test_five_refusals_throttle_that_address_before_any_comparison(caplog: pytest.LogCaptureFixture) -> None:
     clock = FakeMonotonic()
     system = FakeSystem(answer)
     app = make_app(system, monotonic=clock)
     caplog.set_level(logging.WARNING, "roundtable.control")
-    for attempt in range(10):
+    for attempt in range(5):
         status = post_control(app, "guess" if attempt % 2 else None).status_code
         assert status == (403 if attempt % 2 else 401)
         clock.now += 1.0
-    throttled = post_control(app, "another-guess")
+    # The throttle comes before the comparison: a dictionary that reaches the right
+    # word late still gets 429, so guessing runs at five words a minute.
+    throttled = post_control(app, TOKEN)
     assert throttled.status_code == 429
     assert asyncio.run(throttled.get_json()) == {"error": "too many failed admin attempts; wait a minute"}
-    assert throttled.headers["Retry-After"] == "50"  # the first refusal ages out 60 s after it
-    # The right token always passes: behind a proxy all clients share one address, and
-    # nobody may lock the admins out by sending bad tokens.
-    assert post_control(app, TOKEN).status_code == 200
+    assert throttled.headers["Retry-After"] == "55"  # the first refusal ages out 60 s after it
+    assert system.commands == []
+    # Only the guessing address waits: an admin elsewhere is not locked out.
     assert post_control(app, TOKEN, ("198.51.100.7", 1)).status_code == 200
-    assert system.commands == ["force", "force"]
+    assert post_control(app, "guess", ("198.51.100.7", 1)).status_code == 403
+    # An IPv6 client owns its /64: another address in it is the same guesser.
+    for _ in range(5):
+        assert post_control(app, "guess", ("2001:db8:1:2::1", 1)).status_code == 403
+    assert post_control(app, TOKEN, ("2001:db8:1:2::ffff", 1)).status_code == 429
+    assert post_control(app, TOKEN, ("2001:db8:1:3::1", 1)).status_code == 200
 
-    clock.now += 50.0  # the first refusal is now a minute old: one more try is allowed
+    clock.now += 55.0  # the first refusal is now a minute old: one more try is allowed
+    assert post_control(app, TOKEN).status_code == 200
     assert post_control(app, "guess").status_code == 403
-    assert post_control(app, "guess").status_code == 429
-    clock.now += 61.0
-    assert post_control(app, "guess").status_code == 403
+    assert post_control(app, TOKEN).status_code == 429
+    assert system.commands == ["force", "force", "force"]
 
     lines = [r.getMessage() for r in caplog.records if r.name == "roundtable.control"]
     assert lines == [  # coalesced: at most one line per 10 s per address
         "refused 1 /control attempts from 203.0.113.5",
-        "refused 10 /control attempts from 203.0.113.5",
-        "refused 1 /control attempts from 203.0.113.5",
+        "refused 1 /control attempts from 198.51.100.7",
+        "refused 1 /control attempts from 2001:db8:1:2::/64",
+        "refused 5 /control attempts from 203.0.113.5",
     ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.service import ROOT, Service
+from tests.service import ADMIN_TOKEN, ROOT, Service
 from tests.web.conftest import Client, is_state
 
 #: Gaps long enough that a forced round is still active when the next command arrives.
@@ -111,7 +111,7 @@ def test_bad_requests_get_json_errors(service: Service, path: str, status: int, 
 @pytest.mark.parametrize("raw", [b"{not json", b"[]", b'{"action": 5}', b"{}"])
 def test_malformed_control_body_is_400(service: Service, raw: bytes) -> None:
     status, body = service.request(
-        "POST", "/control", raw=raw, headers={"Authorization": "Bearer test-admin-token"}
+        "POST", "/control", raw=raw, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     assert status == 400 and "action" in body["error"]
 
@@ -155,6 +155,13 @@ def test_health_readiness_status_and_metrics(service: Service) -> None:
         ({"MESSAGES_PER_ROUND": "15"}, "MESSAGES_PER_ROUND"),
         ({"MESSAGE_GAP_MIN_SECONDS": "9", "MESSAGE_GAP_MAX_SECONDS": "3"}, "MESSAGE_GAP_MIN_SECONDS"),
         ({"DATABASE_URL": "mysql://user:secret@localhost/db"}, "DATABASE_URL"),
+        ({"TRUSTED_PROXIES": "127.0.0.1, nginx.local"}, "TRUSTED_PROXIES"),
+        ({"MAX_CONNECTIONS_PER_IP": "0"}, "MAX_CONNECTIONS_PER_IP"),
+        ({"MAX_NEW_CONNECTIONS_PER_IP_PER_MINUTE": "many"}, "MAX_NEW_CONNECTIONS_PER_IP_PER_MINUTE"),
+        ({"MAX_CONNECTIONS": "-5"}, "MAX_CONNECTIONS"),
+        ({"API_REQUESTS_PER_IP_PER_SECOND": "0"}, "API_REQUESTS_PER_IP_PER_SECOND"),
+        ({"WS_STALL_SECONDS": "nan"}, "WS_STALL_SECONDS"),
+        ({"ALLOWED_ORIGINS": "https://ok.example, ftp://x"}, "ALLOWED_ORIGINS"),
     ],
 )
 def test_invalid_settings_stop_start_up_with_one_line(env: dict[str, str], setting: str) -> None:
@@ -166,6 +173,30 @@ def test_invalid_settings_stop_start_up_with_one_line(env: dict[str, str], setti
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and setting in lines[0], result.stderr
     assert "secret" not in result.stderr
+
+
+@pytest.mark.parametrize("token", ["hunter2", "hunter2-but-short-xyz12"])
+def test_a_short_admin_token_stops_start_up_with_how_to_make_one(token: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "run.py", "--env-file", "/nonexistent"], cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "ADMIN_TOKEN": token}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("roundtable: invalid setting ADMIN_TOKEN:"), result.stderr
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in lines[0]
+    assert token not in lines[0]  # the token itself is never echoed
+
+
+def test_the_edge_settings_have_sane_defaults() -> None:
+    from settings import Settings
+
+    settings = Settings.from_env({})
+    assert settings.trusted_proxies == ()
+    assert (settings.max_connections_per_ip, settings.max_new_connections_per_ip_per_minute) == (50, 120)
+    assert (settings.max_connections, settings.api_requests_per_ip_per_second) == (10_000, 20.0)
+    assert settings.ws_stall_seconds == 30.0
+    assert Settings.from_env({"ADMIN_TOKEN": "x" * 24}).admin_token == "x" * 24
 
 
 def run_briefly(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:

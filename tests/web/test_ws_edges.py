@@ -1,4 +1,5 @@
-"""Edges of WS /ws: the origin check behind a reverse proxy, slow visitors, shutdown.
+"""Edges of WS /ws: the origin check behind a reverse proxy, slow and stalled visitors,
+hostile frames, shutdown.
 
 The Hub and its Connections are tested on a loop of their own (``asyncio.run`` inside a
 plain test); the handler's close codes with Quart's test client around a fake system;
@@ -12,7 +13,6 @@ import base64
 import json
 import os
 import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -46,13 +46,14 @@ def refused_status(service: Service, origin: str, headers: dict[str, str] | None
 
 
 def test_websocket_origins_behind_a_proxy_and_from_other_sites(tmp_path: Path) -> None:
-    with Service(tmp_path, {"ALLOWED_ORIGINS": PARTNER}) as service:
+    with Service(tmp_path, {"ALLOWED_ORIGINS": PARTNER, "TRUSTED_PROXIES": "127.0.0.0/8"}) as service:
         proxied = {"X-Forwarded-Host": "roundtable.example"}
         # nginx's default Host is the upstream address; the site is in X-Forwarded-Host.
         assert refused_status(service, "https://roundtable.example", proxied) is None
         assert refused_status(service, "https://roundtable.example", {"X-Forwarded-Host": "roundtable.example, lb"}) is None
         assert refused_status(service, f"http://127.0.0.1:{service.port}") is None  # same origin by Host
-        assert refused_status(service, PARTNER) is None  # ALLOWED_ORIGINS, exactly
+        assert refused_status(service, PARTNER) is None  # ALLOWED_ORIGINS
+        assert refused_status(service, "HTTPS://Partner.Example:443") is None  # compared normalized
         # Cross-site WebSocket hijacking: a foreign page is refused, proxied or not.
         assert refused_status(service, "https://evil.example") == 403
         assert refused_status(service, "https://evil.example", proxied) == 403
@@ -60,6 +61,12 @@ def test_websocket_origins_behind_a_proxy_and_from_other_sites(tmp_path: Path) -
         assert refused_status(service, "https://partner.example:8443") == 403
         assert refused_status(service, "https://partner.example.evil.example") == 403
         assert "refused WebSocket from origin https://evil.example" in service.logs()
+
+
+def test_forwarded_host_from_an_untrusted_peer_does_not_make_an_origin_same_site(tmp_path: Path) -> None:
+    with Service(tmp_path) as service:  # no TRUSTED_PROXIES: nobody's X-Forwarded-Host counts
+        assert refused_status(service, "https://roundtable.example", {"X-Forwarded-Host": "roundtable.example"}) == 403
+        assert refused_status(service, f"http://127.0.0.1:{service.port}") is None
 
 
 # -- slow visitors and shutdown, on the loop ---------------------------------------------
@@ -108,17 +115,16 @@ def test_close_all_ends_every_connection_as_going_away() -> None:
     asyncio.run(scenario())
 
 
-# -- a slow visitor, end to end -----------------------------------------------------------
+# -- a visitor that stops reading, end to end ---------------------------------------------
 
 
 class SilentClient:
-    """A raw WebSocket client that completes the handshake, then reads nothing until told.
+    """A raw WebSocket client that completes the handshake, then never reads again.
 
-    Its receive buffer is tiny, so the server's writes back up at once; its pings make
-    the server queue a pong each, so its queue fills without waiting for rounds.
+    Its receive buffer is tiny. ``stop_the_server_writing`` floods it with WebSocket ping
+    frames, which Hypercorn answers with pongs that this client never reads, until the
+    server's socket buffers are full and it stops reading this socket too.
     """
-
-    PING = '{"type":"ping","t":1}'
 
     def __init__(self, port: int) -> None:
         self.sock = socket.socket()
@@ -134,59 +140,68 @@ class SilentClient:
         while b"\r\n\r\n" not in response:  # byte by byte: read nothing past the handshake
             response += self.sock.recv(1)
         assert response.startswith(b"HTTP/1.1 101"), response
-        self.buffer = b""
 
-    def send_pings(self, count: int) -> None:
-        payload, mask = self.PING.encode(), os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.sock.sendall((bytes([0x81, 0x80 | len(payload)]) + mask + masked) * count)
-
-    def read_until_close(self) -> tuple[int, str]:
-        """Read every frame the server sent; the close frame's code and reason."""
-        while True:
-            frame = self._frame()
-            if frame is None:
-                self.buffer += self.sock.recv(65536) or b""
-                continue
-            opcode, payload = frame
-            if opcode == 0x8:
-                return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
-
-    def _frame(self) -> tuple[int, bytes] | None:
-        data = self.buffer
-        if len(data) < 2:
-            return None
-        size, start = data[1] & 0x7F, 2
-        if size == 126:
-            size, start = struct.unpack("!H", data[2:4])[0], 4
-        elif size == 127:
-            size, start = struct.unpack("!Q", data[2:10])[0], 10
-        if len(data) < start + size:
-            return None
-        self.buffer = data[start + size:]
-        return data[0] & 0x0F, data[start:start + size]
+    def stop_the_server_writing(self, limit: int = 64 * 1024 * 1024) -> None:
+        """Send ping frames until the server stops taking them or drops us (or ``limit``
+        bytes, which fails)."""
+        payload, mask = b"p" * 125, os.urandom(4)
+        frame = bytes([0x89, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        chunk = frame * 512
+        self.sock.settimeout(1.0)
+        sent = 0
+        try:
+            while sent < limit:
+                self.sock.sendall(chunk)
+                sent += len(chunk)
+        except TimeoutError:
+            return  # the server stopped reading: its writes to us are blocked
+        except (ConnectionResetError, BrokenPipeError):
+            return  # ... for long enough that it already dropped us
+        raise AssertionError(f"the server read {sent} bytes of pings and still answers")
 
     def close(self) -> None:
         self.sock.close()
 
 
-def test_a_visitor_that_stops_reading_is_closed_1013_and_slows_nobody(service: Service) -> None:
-    other = Client(service.ws_url)
-    other.next()
-    silent = SilentClient(service.port)
-    try:
-        deadline = time.monotonic() + 20
-        while "dropping slow WebSocket client" not in service.logs():
-            assert time.monotonic() < deadline, "the silent client was never dropped"
-            silent.send_pings(200)  # each one queues a pong that the client never reads
-        service.force()  # a round while the silent client's socket is still stuck
-        other.until(is_state("complete"))
-        assert len(other.messages()) == 16
-        code, reason = silent.read_until_close()
-        assert (code, reason) == (1013, "too slow: reconnect")
-    finally:
-        silent.close()
-        other.close()
+def open_descriptors(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def websocket_connections(service: Service) -> int:
+    _, metrics = service.get("/metrics")
+    line = next(x for x in metrics.splitlines() if x.startswith("roundtable_websocket_connections "))
+    return int(float(line.split()[1]))
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)  # polling the service for a condition, bounded by the timeout
+
+
+def test_a_visitor_that_stops_reading_is_dropped_whatever_its_queue(tmp_path: Path) -> None:
+    with Service(tmp_path, {"WS_STALL_SECONDS": "1"}) as service:
+        assert service.process is not None
+        other = Client(service.ws_url)
+        other.next()
+        baseline = open_descriptors(service.process.pid)
+        silent = SilentClient(service.port)
+        try:
+            silent.stop_the_server_writing()
+            service.force()  # a round: far fewer events than a queue holds (256)
+            other.until(is_state("complete"))
+            assert len(other.messages()) == 16  # the stuck visitor slowed nobody
+            wait_until(lambda: websocket_connections(service) == 1, 15, "the stalled visitor was never dropped")
+            # The kernel gave up on its socket too: its descriptor is free again.
+            wait_until(lambda: open_descriptors(service.process.pid) <= baseline, 15,
+                       "the stalled visitor's socket is still open")
+        finally:
+            silent.close()
+            other.close()
+        logs = service.logs()
+        assert "Traceback" not in logs
+        assert logs.count("dropping stalled WebSocket client") <= 1
 
 
 # -- the handler's close codes -----------------------------------------------------------
@@ -242,12 +257,21 @@ def test_same_origin_accepts_host_or_forwarded_host_with_default_ports() -> None
     from settings import Settings
     from web.context import Context
 
-    context = Context(system=None, settings=Settings(providers={}), hub=None, asset_version="x")
+    settings = Settings.from_env({"ALLOWED_ORIGINS": "https://Partner.Example:443/, http://b.example:8080"})
+    context = Context(system=None, settings=settings, hub=None, asset_version="x")
     allowed = context.origin_allowed
-    # nginx: Host is the site, X-Forwarded-Host spells out the port.
-    assert allowed("https://example.com", "example.com", "example.com:443")
-    # nginx's default: Host is the upstream, the site is only in X-Forwarded-Host.
-    assert allowed("https://example.com", "127.0.0.1:8000", "example.com")
-    assert allowed("http://Example.com:80", "example.com", None)
-    assert not allowed("https://evil.example", "example.com", "example.com:443")
-    assert not allowed("https://example.com:8443", "example.com", None)
+    # The host as the client asked for it (a trusted proxy's X-Forwarded-Host is put in
+    # Host by web.edge); a default port may be spelled out on either side.
+    assert allowed("https://example.com", "example.com:443")
+    assert allowed("http://Example.com:80", "example.com")
+    assert allowed("HTTPS://EXAMPLE.COM", "Example.com")
+    assert not allowed("https://evil.example", "example.com")
+    assert not allowed("https://example.com:8443", "example.com")
+    # ALLOWED_ORIGINS compare case-insensitively, default ports normalised.
+    assert settings.allowed_origins == ("https://partner.example", "http://b.example:8080")
+    for origin in ("https://partner.example", "HTTPS://PARTNER.EXAMPLE", "https://Partner.example:443",
+                   "http://B.example:8080"):
+        assert allowed(origin, "example.com"), origin
+    for origin in ("http://partner.example", "https://partner.example:8443", "http://b.example",
+                   "https://partner.example.evil.example"):
+        assert not allowed(origin, "example.com"), origin
