@@ -5,6 +5,7 @@ all through the proxy."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -56,6 +57,25 @@ class Site:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
+    def request_from(self, source: str, method: str, path: str,
+                     headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
+        """A request to nginx from the loopback address ``source`` (127.0.0.2, ...): a
+        client other than nginx itself, whose own address is 127.0.0.1."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.nginx.port, timeout=10,
+                                                source_address=(source, 0))
+        try:
+            body = b'{"action":"pause"}' if method == "POST" else None
+            connection.request(method, path, body=body, headers={"Content-Type": "application/json",
+                                                               **(headers or {})})
+            response = connection.getresponse()
+            response.read()
+            return response.status, {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            connection.close()
+
+    def instance_logs(self) -> str:
+        return self.leader.logs() + self.standby.logs()
+
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.nginx.port}/ws"
@@ -70,7 +90,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str) -> 
     for name in ("a", "b", "nginx"):
         (tmp_path / name).mkdir()
     env = {"DATABASE_URL": postgres_server_url,
-           "MESSAGE_GAP_MIN_SECONDS": "0.05", "MESSAGE_GAP_MAX_SECONDS": "0.08"}
+           "MESSAGE_GAP_MIN_SECONDS": "0.05", "MESSAGE_GAP_MAX_SECONDS": "0.08",
+           # nginx is the one trusted proxy: the instances take the client from its
+           # X-Forwarded-For. A tiny /api rate, so a short burst shows the limit's key.
+           "TRUSTED_PROXIES": "127.0.0.1", "API_REQUESTS_PER_IP_PER_SECOND": "1"}
     leader = Service(tmp_path / "a", env).start()
     standby = Service(tmp_path / "b", env)
     nginx = Nginx(tmp_path / "nginx", [leader.port, standby.port])
@@ -145,6 +168,23 @@ def test_static_files_are_cached_long_when_versioned(site: Site) -> None:
     assert status == 200 and headers["x-cache-status"] == "HIT" and again == first
     status, headers, _ = site.get(path)  # as embedded on other sites: no version
     assert status == 200 and headers["cache-control"] == "public, max-age=3600"
+
+
+def test_the_client_address_behind_nginx_reaches_the_logs_and_the_limits(site: Site) -> None:
+    """The instances see only nginx's address (127.0.0.1); with nginx in TRUSTED_PROXIES
+    they log and limit by the client's (127.0.0.2 here), so one client's burst does not
+    hold back another (127.0.0.3) behind the same proxy."""
+    status, _ = site.request_from("127.0.0.2", "POST", "/control", {"Authorization": "Bearer wrong"})
+    assert status == 403
+    answers = [site.request_from("127.0.0.2", "GET", "/api/countdown") for _ in range(8)]
+    limited = [headers for status, headers in answers if status == 429]
+    assert limited and all(h["content-type"] == "application/json" and "retry-after" in h
+                           for h in limited)  # the instances' own 429, not nginx's page
+    assert site.request_from("127.0.0.3", "GET", "/api/countdown")[0] == 200
+    logs = site.instance_logs()
+    assert "refused 1 /control attempts from 127.0.0.2" in logs
+    assert "429: /api requests over the rate from 127.0.0.2" in logs
+    assert "from 127.0.0.3" not in logs
 
 
 def test_a_burst_on_control_is_limited_by_nginx_before_the_instances(site: Site) -> None:
