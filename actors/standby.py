@@ -17,6 +17,7 @@ from typing import Any, Final
 import peewee
 
 from actors.clock import Clock
+from actors.providers.budget import DailyBudget
 from actors.round import countdown_view, status_view
 from actors.topics import next_topic_of, queued_topics_of
 from settings import Settings
@@ -80,7 +81,17 @@ class StandbySystem:
     def status(self) -> dict[str, Any]:
         """As the engine's, but with no provider health (the engine's instance has it)."""
         view = self.snapshot(include_messages=False)
-        return {**status_view(view, {}, self._today()), "role": "standby", "instance": instance_id()}
+        calls = self._calls_today()
+        today = {
+            "calls": sum(c["calls"] for c in calls.values()),
+            "prompt_tokens": sum(c["prompt_tokens"] for c in calls.values()),
+            "completion_tokens": sum(c["completion_tokens"] for c in calls.values()),
+            "cost_usd": round(sum(c["cost_usd"] for c in calls.values()), 6),
+        }
+        return {
+            **status_view(view, {}, today), "budget": self._budget(calls),
+            "role": "standby", "instance": instance_id(),
+        }
 
     def command(self, action: str) -> dict[str, Any]:
         """Relayed to the engine: its view, or what it raised (``ValueError``,
@@ -95,14 +106,21 @@ class StandbySystem:
             raise RuntimeError(NOT_THE_ENGINE)
         return dict(self._remote.ask({"action": "queue_topic", "topic": topic}))
 
-    def _today(self) -> dict[str, Any]:
-        """Calls and cost since UTC midnight, from the engine's ``api_calls`` rows."""
+    def _calls_today(self) -> dict[str, dict[str, Any]]:
+        """Per provider, calls, tokens and cost since UTC midnight (the engine's ``api_calls``)."""
         midnight = math.floor(self.clock.now() / 86400) * 86400
-        calls = queries.calls_since(self.db, midnight * 1000)
-        return {
-            "calls": sum(c["calls"] for c in calls.values()),
-            "cost_usd": round(sum(c["cost_usd"] for c in calls.values()), 6),
-        }
+        return queries.calls_since(self.db, midnight * 1000)
+
+    def _budget(self, calls: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """The engine's ``budget`` view, from the same rows and settings."""
+        settings = self.settings
+        budget = DailyBudget(
+            settings.daily_budget_usd, self.clock,
+            spent_today=sum(c["cost_usd"] for c in calls.values()),
+            provider_limits={name: p.daily_budget_usd for name, p in settings.providers.items()},
+            provider_spent={name: c["cost_usd"] for name, c in calls.items()},
+        )
+        return budget.view(tuple(settings.providers))
 
     def close(self) -> None:
         close_database(self.db)

@@ -118,3 +118,19 @@ def test_a_hung_webhook_does_not_delay_a_reveal(tmp_path: Path, fakes: Fakes) ->
     assert all(m["revealed_at"] - m["planned_at"] <= grace * 1000 for m in stored)
     orion = [m for m in stored if m["agent"] == "openai"]
     assert all(m["source"] == "fallback" for m in orion)
+
+
+def test_reaching_the_daily_budget_is_alerted_once(
+    tmp_path: Path, fakes: Fakes, receiver: FakeWebhook  # noqa: F811
+) -> None:
+    env = {**fakes.env(), "ALERT_WEBHOOK_URL": receiver.url, "DAILY_BUDGET_USD": "0.000001"}
+    with Service(tmp_path, env) as service:
+        messages = play_round(service)
+        [alert] = receiver.wait_for("budget_reached")
+        _, samples = scrape(service)
+    assert alert["scope"] == "total" and alert["limit_usd"] == 0.000001
+    assert "agents answer from templates until UTC midnight" in alert["text"]
+    assert messages[0]["source"] == "api"
+    assert [m["source"] for m in messages[1:]] == ["template"] * 15
+    assert total(samples, "roundtable_fallbacks_total", reason="budget") == 15
+    assert total(samples, "roundtable_budget_limit_usd", scope="total") == 0.000001
