@@ -23,7 +23,9 @@ minimal Engine.IO/Socket.IO v4 text protocol over the same raw WebSocket. Per se
 - event-to-last-visitor latency: for each message, the last client's receipt minus the
   event's time (reference servers stamp ``sent`` in the frame; Roundtable's ``revealed_at``),
   p50 / p99 over the 16 messages; plus p50 / p99 over every single delivery;
-- whether every client got every message exactly once (seq 1..16, no duplicates).
+- whether every client got every message exactly once (seq 1..16, no duplicates);
+- Roundtable's reveal lateness during the round: ``revealed_at - planned_at`` of the round's
+  messages, read from its SQLite file.
 
 Then a table with ratios against the floor. Everything started is stopped; every phase
 has a timeout.
@@ -43,6 +45,7 @@ import multiprocessing as mp
 import os
 import resource
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -227,6 +230,7 @@ class Running:
     pid: int
     url: str
     trigger: Any  # () -> None: starts the round
+    lateness: Any = None  # () -> [ms]: Roundtable's reveal lateness in the last round
 
 
 @contextlib.contextmanager
@@ -270,9 +274,19 @@ def roundtable_server(gap: float) -> Iterator[Running]:
         service.start(60)
         assert service.process is not None
         try:
-            yield Running(service.process.pid, service.ws_url, service.force)
+            yield Running(service.process.pid, service.ws_url, service.force,
+                          lambda: reveal_lateness(service.database))
         finally:
             service.stop()
+
+
+def reveal_lateness(database: Path) -> list[float]:
+    """revealed_at - planned_at (ms) of the newest round's messages, read from the service's
+    SQLite file (read-only: the engine keeps writing)."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT revealed_at - planned_at FROM messages WHERE conversation_id = "
+                          "(SELECT MAX(conversation_id) FROM messages)").fetchall()
+    return [float(r[0]) for r in rows]
 
 
 # -- one measurement -------------------------------------------------------------------------
@@ -303,7 +317,8 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
                 raise TimeoutError(f"{kind}: the round did not end in time")
             done.append(pipe.recv())
         cpu, wall = cpu_seconds(running.pid) - cpu0, time.perf_counter() - wall0
-        rss_round = rss_kib(running.pid)  # zlib's buffers are touched on a deflate socket's first send
+        rss_round = rss_kib(running.pid)
+        lateness = running.lateness() if running.lateness else []  # zlib's buffers are touched on a deflate socket's first send
         clients.all(("close",), 60)
     lat = [item for d in done for item in d[3]]
     last: dict[int, float] = {}
@@ -315,6 +330,7 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
         "exact": sum(d[1] for d in done), "unfinished": sum(d[2] for d in done),
         "cpu": cpu, "wall": wall, "delivered": len(lat),
         "cpu_per_msg_us": cpu / max(1, MESSAGES * connected) * 1e6,
+        "lateness": lateness,
         "rss_empty": rss_empty, "rss_idle": rss_idle, "rss_round": rss_round,
         "rss_round_per_conn_kib": (rss_round - rss_empty) / max(1, connected),
         "rss_per_conn_kib": (rss_idle - rss_empty) / max(1, connected),
@@ -367,6 +383,11 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
                        f"{r['cpu']:.2f} s / {r['wall']:.1f} s", f"{r['rss_empty'] / 1024:.0f} -> {r['rss_idle'] / 1024:.0f} MiB",
                        f"{r['rss_round_per_conn_kib']:.1f} KiB",
                        f"{r['del_p50_ms']:.0f} / {r['del_p99_ms']:.0f} ms", str(r["unfinished"])))
+    for kind, r in results.items():
+        if r.get("lateness"):
+            print(f"{kind} reveal lateness (revealed_at - planned_at, its database, {len(r['lateness'])} messages): "
+                  f"p50 {percentile(r['lateness'], 50):.0f} ms, p99 {percentile(r['lateness'], 99):.0f} ms "
+                  f"(target: p99 under 50 ms)")
     print(table(("server", "connected", "round CPU / wall", "RSS empty -> N idle",
                  "RSS/conn after the round", "every delivery p50/p99",
                  "clients unfinished"), detail))
