@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         plan.append(("ws_floor.py", "--clients", str(args.floor_clients), "--timeout", "60"))
         if shutil.which("wrk"):
             plan.append(("http_wrk.py", "--seconds", "3", "--repeat", "1"))
-        plan.append(("history.py", "--rounds", "20000", "--small", "1000", "--samples", "50"))
+        plan.append(("history.py", "--rounds", "20000", "--small", "1000", "--samples", "50", "--starts", "1"))
     results = [run(*step) for step in plan]
     print(f"\nall benchmarks: {sum(results)}/{len(results)} finished cleanly in "
           f"{time.perf_counter() - started:.0f} s")
