@@ -146,24 +146,27 @@ def setup_database(db: peewee.Database, migrations: Sequence[migrations_package.
             return done
 
     done = retrying(db, "setup_database", run)
-    if isinstance(db, peewee.SqliteDatabase):
-        retrying(db, "refresh the query planner's statistics", lambda: _analyze_sqlite(db))
+    retrying(db, "refresh the query planner's statistics", lambda: _refresh_statistics(db))
     if done.changed:
         start = "a new database" if done.before is None else f"version {done.before}"
         log.info("database schema: %s -> version %d", start, done.after)
     return done
 
 
-def _analyze_sqlite(db: peewee.Database) -> None:
-    """Refresh SQLite's planner statistics at a cost that does not grow with history.
+def _refresh_statistics(db: peewee.Database) -> None:
+    """Refresh the planner's statistics at a cost that does not grow with history.
 
     Without them SQLite picked a full scan for today's ``api_calls`` (65 ms at 1.6 million
-    rows, 0.05 ms after ``ANALYZE``). ``analysis_limit`` makes ``ANALYZE`` sample a fixed
-    number of rows per index, so start-up stays as fast on a large database as on a new
-    one. (PostgreSQL's autovacuum keeps its own statistics.)
+    rows, 0.05 ms after ``ANALYZE``), and PostgreSQL took 200-300 ms for today's calls and
+    spend at 100,000 rounds until autovacuum got round to them (bench/history.py).
+    ``analysis_limit`` makes SQLite sample a fixed number of rows per index; PostgreSQL's
+    ``ANALYZE`` samples a fixed number of rows per table (300 x the statistics target).
     """
-    db.execute_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
-    db.execute_sql("ANALYZE")
+    if isinstance(db, peewee.SqliteDatabase):
+        db.execute_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_ROWS}")
+        db.execute_sql("ANALYZE")
+    else:
+        db.execute_sql("ANALYZE conversations, messages, api_calls")
 
 
 @contextmanager

@@ -18,11 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import anthropic
 import httpx2
-import openai
-from google import genai
-from google.genai import types
 
 from actors.providers.bounded import BoundedTransport, call_limits
 from settings import ProviderSettings
@@ -119,7 +115,11 @@ def _date(value: object) -> str | None:
     return str(value)[:10]
 
 
+# Each lister imports its SDK itself: this module is imported at start-up, and the SDKs
+# cost 1-3 s and tens of MiB each (they load on the model watch's own thread).
 def _openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    import openai
+
     with openai.OpenAI(
         api_key=api_key, base_url=settings.base_url, max_retries=0, timeout=timeout,
         http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
@@ -128,6 +128,8 @@ def _openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Of
 
 
 def _anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    import anthropic
+
     with anthropic.Anthropic(
         api_key=api_key, base_url=settings.base_url, max_retries=0, timeout=timeout,
         http_client=anthropic.DefaultHttpxClient(transport=BoundedTransport()),
@@ -140,6 +142,9 @@ def _anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> list
 
 
 def _gemini(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+    from google import genai
+    from google.genai import types
+
     client = genai.Client(
         api_key=api_key, vertexai=False,
         http_options=types.HttpOptions(

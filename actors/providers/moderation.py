@@ -16,24 +16,18 @@ ours and never reviewed. Thread-safe: called from every agent thread at once.
 from __future__ import annotations
 
 import enum
-import json
 import logging
-import threading
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
-import openai
-
-from actors.providers.bounded import BoundedTransport, call_limits
-from actors.providers.clients import ClientCache
 from actors.providers.wordlist import WordList
 from settings import Settings
 
 __all__ = [
+    "MAX_ANSWER_BYTES",
     "MODERATION_MODEL",
     "ModerationError",
     "ModerationGate",
-    "OpenAIModeration",
     "Review",
     "Verdict",
     "build_moderation",
@@ -73,81 +67,6 @@ class RemoteModeration(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-class OpenAIModeration:
-    """``omni-moderation-latest`` through the ``openai`` SDK, one call per review.
-
-    Uses the first of ``api_keys`` that the API accepts: a key answered with 401/403 is
-    skipped (for this process's life), so one revoked key does not withhold every reply.
-    """
-
-    def __init__(self, base_url: str, api_keys: tuple[str, ...]) -> None:
-        self._base_url = base_url
-        self._keys = list(api_keys)
-        self._keys_lock = threading.Lock()
-        self._clients: ClientCache[openai.OpenAI] = ClientCache(self._build_client)
-
-    def flagged_categories(self, text: str, timeout: float) -> tuple[str, ...]:
-        """Bounded as a whole by ``timeout`` (``call_limits``); runs on the caller's thread."""
-        with call_limits(timeout, MAX_ANSWER_BYTES):
-            while True:
-                with self._keys_lock:
-                    key = self._keys[0]
-                try:
-                    return self._ask(key, text, timeout)
-                except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                    if not self._drop(key):
-                        raise ModerationError(f"HTTP {exc.status_code}") from exc
-
-    def _drop(self, key: str) -> bool:
-        """Stop using ``key`` unless it is the last one; whether another key is left."""
-        with self._keys_lock:
-            if key in self._keys and len(self._keys) > 1:
-                self._keys.remove(key)
-            return self._keys[0] != key
-
-    def _ask(self, key: str, text: str, timeout: float) -> tuple[str, ...]:
-        try:
-            answer = self._clients.get(key).moderations.create(
-                model=MODERATION_MODEL, input=text, timeout=timeout
-            )
-        except (openai.AuthenticationError, openai.PermissionDeniedError):
-            raise
-        except openai.APIStatusError as exc:
-            raise ModerationError(f"HTTP {exc.status_code}") from exc
-        except openai.APITimeoutError as exc:
-            raise ModerationError("timeout") from exc
-        except openai.OpenAIError as exc:
-            raise ModerationError(type(exc).__name__) from exc
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModerationError("malformed answer") from exc
-        return _categories(answer)
-
-    def close(self) -> None:
-        self._clients.close()
-
-    def _build_client(self, api_key: str) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=api_key,
-            base_url=self._base_url,
-            max_retries=0,
-            http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
-        )
-
-
-def _categories(answer: Any) -> tuple[str, ...]:
-    """The flagged categories of the first result, by their API names ("self-harm")."""
-    results = getattr(answer, "results", None)
-    if not isinstance(results, list) or not results:
-        raise ModerationError("malformed answer: no results")
-    result = results[0]
-    if not getattr(result, "flagged", False):
-        return ()
-    to_dict = getattr(getattr(result, "categories", None), "to_dict", None)
-    raw = to_dict() if callable(to_dict) else {}
-    named = tuple(sorted(name for name, on in raw.items() if on is True))
-    return named or ("unspecified",)
 
 
 class ModerationGate:
@@ -196,5 +115,8 @@ def build_moderation(settings: Settings) -> ModerationGate | None:
     remote: RemoteModeration | None = None
     wants_remote = settings.moderation in ("auto", "openai")
     if wants_remote and openai_settings is not None and openai_settings.configured:
+        # Imported here: the openai SDK costs 1-3 s and ~40 MiB, and only this path needs it.
+        from actors.providers.moderation_openai import OpenAIModeration
+
         remote = OpenAIModeration(openai_settings.base_url, openai_settings.api_keys)
     return ModerationGate(wordlist, remote, fail_open=settings.moderation_fail_open)

@@ -19,10 +19,10 @@ from actors.providers.gateway import FLAGGED_ALERT_STREAK, Gateways, build_gatew
 from actors.providers.moderation import (
     ModerationError,
     ModerationGate,
-    OpenAIModeration,
     Verdict,
     build_moderation,
 )
+from actors.providers.moderation_openai import OpenAIModeration
 from actors.providers.pricing import PriceTable
 from actors.providers.resilience import Backoff, CircuitState
 from actors.providers.templates import TemplateWriter
