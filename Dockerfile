@@ -23,7 +23,6 @@ COPY pyproject.toml README.md settings.py run.py ./
 COPY actors ./actors
 COPY storage ./storage
 COPY web ./web
-COPY observe ./observe
 # The project itself without dependencies (they all came from the lock): the roundtable
 # command; `pip check` fails the build if the lock misses one.
 RUN pip install --no-deps . && pip check \

@@ -74,7 +74,7 @@ lint: $(TSTAMP)
 	$(PY) -m ruff check .
 
 typecheck: $(TSTAMP)
-	$(PY) -m mypy actors web storage observe settings.py run.py
+	$(PY) -m mypy actors web storage settings.py run.py
 
 test: $(TSTAMP) browser-deps nginx-deps lint typecheck
 	$(PY) -m pytest

@@ -85,7 +85,7 @@ def check_data_files(settings: Settings) -> None:
 
 def configure_logging(settings: Settings) -> None:
     """LOG_LEVEL, LOG_FORMAT (text or json) and the redaction of every secret in settings."""
-    from observe import logs
+    from actors.observe import logs
 
     logs.configure(settings)
 
@@ -183,7 +183,7 @@ def database_failure(settings: Settings, exc: StorageError) -> int:
 
 def serve_with_alerts(settings: Settings, *, start_round: bool) -> int:
     """``serve`` with the alert sender running (ALERT_WEBHOOK_URL) until it returns."""
-    from observe import alerts
+    from actors.observe import alerts
 
     alerts.configure(settings.alert_webhook_url)
     try:

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import pykka
 
-from observe.metrics import WS_CLOSED, WS_DROPPED, WS_OPENED
+from actors.observe.metrics import WS_CLOSED, WS_DROPPED, WS_OPENED
 
 __all__ = ["Broadcaster", "CloseReason", "Connection", "Hub", "encode"]
 

@@ -31,10 +31,10 @@ from typing import Any, Final
 from actors.broadcaster import Hub
 from actors.clock import SystemClock
 from actors.follow import Delivered, Follower
+from actors.observe import events
 from actors.relay import CommandRelay, RemoteEngine
 from actors.standby import StandbySystem
 from actors.system import RoundtableSystem, create_system
-from observe import events
 from settings import Settings
 from storage.db import connect
 from storage.errors import StorageError

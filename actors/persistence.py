@@ -33,8 +33,8 @@ from typing import Any, Final, TypeVar
 import peewee
 import pykka
 
+from actors.observe import events
 from actors.providers.base import ApiCall, Outcome
-from observe import events
 from storage import queries, retention
 from storage.db import retrying, setup_database
 from storage.errors import StorageError

@@ -21,6 +21,7 @@ from actors.agent import template_outcome
 from actors.clock import Clock
 from actors.machine import Command, CommandRejected, RoundMachine, State
 from actors.memory import DIGEST_ROUNDS, digest
+from actors.observe import events
 from actors.personas import PERSONAS, Persona
 from actors.providers.base import EarlierRound, GenerationRequest, Outcome, Turn
 from actors.round import ActiveRound, iso, ms
@@ -33,7 +34,6 @@ from actors.schedule import (
     round_must_end_by,
 )
 from actors.topics import TopicDeck, clean_topic
-from observe import events
 from settings import Settings
 from storage.leader import instance_id
 

@@ -23,6 +23,7 @@ from actors.agent import Agent
 from actors.broadcaster import Broadcaster, Hub
 from actors.clock import Clock, SystemClock
 from actors.machine import CommandRejected
+from actors.observe import events, metrics
 from actors.persistence import Persistence
 from actors.personas import PERSONAS
 from actors.providers.templates import TemplateWriter
@@ -31,7 +32,6 @@ from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Ticker
 from actors.topics import load_topics
-from observe import events, metrics
 from settings import Settings
 from storage import queries
 from storage.db import close_database, connect

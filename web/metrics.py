@@ -1,6 +1,6 @@
 """GET /metrics in the Prometheus text format.
 
-Two parts: the process's counters and histograms (``observe.metrics.REGISTRY``, moved as
+Two parts: the process's counters and histograms (``actors.observe.metrics.REGISTRY``, moved as
 things happen), and gauges computed from one ``system.status()`` snapshot at scrape time
 (state, circuits, connected visitors, leadership, budgets). A standby instance reports its
 own WebSocket counters and its view of the state; engine counters move on the leader.
@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from quart import Blueprint, Response
 
-from observe.metrics import REGISTRY
+from actors.observe.metrics import REGISTRY
 from web.context import Context
 
 bp = Blueprint("metrics", __name__)

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from actors.clock import Clock
+from actors.observe import events
 from actors.providers import quality
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
 from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
 from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
-from observe import events
 from settings import ProviderSettings, Settings
 
 __all__ = [

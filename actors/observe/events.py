@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import Final
 
-from observe import alerts
-from observe.metrics import (
+from actors.observe import alerts
+from actors.observe.metrics import (
     ALERTS,
     COST,
     FALLBACKS,

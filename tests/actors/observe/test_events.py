@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from actors.observe import alerts, events
 from actors.providers.resilience import CircuitBreaker
-from observe import alerts, events
 from tests.fakes.webhook_server import FakeWebhook
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from observe import logs
+from actors.observe import logs
 from settings import Settings
 from tests.service import ADMIN_TOKEN, Service
 
@@ -42,12 +42,12 @@ def capture(env: dict[str, str]) -> tuple[io.StringIO, logging.Logger]:
 
 
 def test_configured_secrets_and_bearer_tokens_are_redacted(restore_root: None) -> None:
-    stream, log = capture({**SECRETS, "ADMIN_TOKEN": "admin-token-LEAKME-42"})
+    stream, log = capture({**SECRETS, "ADMIN_TOKEN": "admin-token-LEAKME-42-long-enough"})
     log.warning("calling with %s", SECRETS["OPENAI_API_KEY"])
     log.warning("request headers: {'Authorization': 'Bearer some.jwt.LEAKME', 'x-goog-api-key': 'AIzaOTHERLEAKME'}")
     log.warning("GET /v1beta/models?key=AIzaQUERYLEAKME&pageSize=5")
     log.warning("posting to %s failed", SECRETS["ALERT_WEBHOOK_URL"])
-    log.warning("admin sent %s; database %s", "admin-token-LEAKME-42", SECRETS["DATABASE_URL"])
+    log.warning("admin sent %s; database %s", "admin-token-LEAKME-42-long-enough", SECRETS["DATABASE_URL"])
     try:
         raise RuntimeError(f"boom with {SECRETS['GEMINI_API_KEY']}")
     except RuntimeError:

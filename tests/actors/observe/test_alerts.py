@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from observe import alerts
-from observe.alerts import Alert, AlertSender
+from actors.observe import alerts
+from actors.observe.alerts import Alert, AlertSender
 from tests.fakes.server import Script
 from tests.fakes.webhook_server import FakeWebhook
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pykka
 import pytest
 
+from actors.observe import alerts
 from actors.persistence import Persistence
 from actors.providers.base import Outcome, Source
-from observe import alerts
 from storage import StorageError, connect
 from tests.fakes.webhook_server import FakeWebhook
 
