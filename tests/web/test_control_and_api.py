@@ -252,7 +252,13 @@ def test_demo_mode_shows_a_round_at_once(tmp_path: Path) -> None:
         assert hello["state"] == "active" and len(hello["messages"]) <= 1
         first = client.until(lambda e: e["type"] == "message")
         second = client.until(lambda e: e["type"] == "message")
-        assert 1.5 <= (second["revealed_at"] - first["revealed_at"]) / 1000 <= 4.5
+        gap = (second["revealed_at"] - first["revealed_at"]) / 1000
+        assert gap <= 4.5
+        # Gaps of 2-4 s, unless the round was forced so close to the next 2-minute slot
+        # that they had to shrink to end 20 s before it (15 gaps of up to 4 s).
+        room = (hello["next_round_at"] - first["revealed_at"]) / 1000 - 20
+        if room >= 15 * 4:
+            assert gap >= 1.5
         assert hello["next_round_at"] - hello["server_time"] <= 120_000
         client.close()
 
