@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import select
-import threading
 import time
 from typing import Any, Final
 
@@ -24,6 +23,7 @@ import peewee
 import psycopg2
 import pykka
 
+from actors.daemon import DaemonLoop
 from actors.machine import CommandRejected
 from settings import Settings
 from storage import relay
@@ -100,26 +100,20 @@ class RemoteEngine:
         raise RuntimeError(LATE_ENGINE)
 
 
-class CommandRelay:
+class CommandRelay(DaemonLoop):
     """The engine's side: a daemon thread (``roundtable-relay``) that answers requests."""
 
     def __init__(self, settings: Settings, system: Any, db: peewee.Database) -> None:
+        super().__init__("roundtable-relay")
         self._settings = settings
         self._system = system
         self._db = db
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roundtable-relay", daemon=True)
         self._wakeups: Any = None
         self._last_error = ""
 
-    def start(self) -> None:
-        self._thread.start()
-
     def stop(self) -> None:
         """Stop answering (before the engine stops). Any thread."""
-        self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        super().stop()
         self._close_wakeups()
         if not self._db.is_closed():
             self._db.close()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import pykka
 
 from actors.clock import Clock
+from actors.daemon import DaemonLoop
 from storage.errors import StorageError
 
 __all__ = ["DAY_SECONDS", "RetentionJob"]
@@ -23,7 +23,7 @@ RETRY_SECONDS: Final = 3_600.0
 PRUNE_TIMEOUT_SECONDS: Final = 300.0
 
 
-class RetentionJob:
+class RetentionJob(DaemonLoop):
     """A daemon thread of the engine that asks Persistence (the only writer) to delete
     the rows older than ``keep_seconds`` when a prune is due by the injected ``clock``:
     at start, then every ``every_seconds`` (a day). It looks at the clock every
@@ -39,23 +39,13 @@ class RetentionJob:
         every_seconds: float = DAY_SECONDS,
         poll_seconds: float = 60.0,
     ) -> None:
+        super().__init__("roundtable-retention")
         self._persistence = persistence
         self._clock = clock
         self._keep = keep_seconds
         self._every = every_seconds
         self._poll = poll_seconds
         self._next_at: float | None = None  # None: due at once
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roundtable-retention", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Any thread; returns once the job's thread has ended (or after 5 s)."""
-        self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
 
     def run_if_due(self) -> dict[str, int] | None:
         """Prune now if due (the job's thread); the counts removed, or ``None``."""

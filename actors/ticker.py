@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import pykka
+
+from actors.daemon import DaemonLoop
 
 __all__ = ["Ticker"]
 
 log = logging.getLogger("roundtable.supervisor")
 
 
-class Ticker:
+class Ticker(DaemonLoop):
     """A daemon thread that calls ``supervisor.tick()`` every ``interval`` seconds.
 
     It waits for each tick to finish before the next, so ticks never pile up in the
@@ -21,18 +22,9 @@ class Ticker:
     """
 
     def __init__(self, supervisor: Any, interval: float) -> None:
+        super().__init__("roundtable-ticker")
         self._supervisor = supervisor
         self._interval = interval
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="roundtable-ticker", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval):
