@@ -111,6 +111,7 @@ class Settings:
     typing_lead_seconds: float = 2.0
     log_level: str = "INFO"
     ws_compression: bool = False
+    shutdown_grace_seconds: float = 3.0
     tls_certfile: Path | None = None
     tls_keyfile: Path | None = None
     log_format: str = "text"
@@ -212,6 +213,11 @@ class Settings:
                 "WS_COMPRESSION", False,
                 doc="on lets the WebSocket negotiate permessage-deflate (about 3x the memory per "
                     "visitor; the frames are small)"),
+            shutdown_grace_seconds=env.number(
+                "SHUTDOWN_GRACE_SECONDS", 3.0, minimum=0.0, maximum=300.0,
+                doc="at SIGTERM, how long open requests and WebSockets get to finish after every "
+                    "visitor was sent 1001 (going away); keep it below your process manager's stop "
+                    "timeout"),
             tls_certfile=env.existing_file(
                 "TLS_CERTFILE",
                 doc="PEM certificate chain: with TLS_KEYFILE, serve https and wss (and send HSTS) "

@@ -36,6 +36,9 @@ FAST_ENV = {
     "GENERATION_GRACE_SECONDS": "3",
     "TYPING_LEAD_SECONDS": "0.005",
     "TICK_SECONDS": "0.005",
+    # Test clients rarely answer the 1001 close at SIGTERM (a browser does at once), so
+    # the default 3 s grace would be spent on every stop.
+    "SHUTDOWN_GRACE_SECONDS": "0.3",
     # Every test talks from 127.0.0.1 and polls fast: the per-address limits are tested
     # on their own (tests/web/test_edge_limits.py) with small values set there.
     "API_REQUESTS_PER_IP_PER_SECOND": "100000",

@@ -42,6 +42,8 @@ def test_values_are_read() -> None:
         ("LOG_FORMAT", "xml"),
         ("ALERT_WEBHOOK_URL", "ftp://hooks.example.com/x"),
         ("ALERT_WEBHOOK_URL", "https://"),
+        ("SHUTDOWN_GRACE_SECONDS", "-1"),
+        ("WS_COMPRESSION", "maybe"),
     ],
 )
 def test_bad_values_name_the_setting_in_one_line(name: str, value: str) -> None:

@@ -41,7 +41,6 @@ FD_CEILING: Final = 1 << 20
 #: Hypercorn limits that its defaults leave loose (see docs/architecture.md).
 WEBSOCKET_PING_INTERVAL: Final = 20.0
 WEBSOCKET_MAX_MESSAGE_BYTES: Final = 64 * 1024
-GRACEFUL_TIMEOUT: Final = 3.0
 _OUT_OF_RESOURCES: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -97,7 +96,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
     config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
     config.h11_max_incomplete_size = MAX_HEADER_BYTES  # a request head past it is a 400
-    config.graceful_timeout = GRACEFUL_TIMEOUT
+    config.graceful_timeout = settings.shutdown_grace_seconds
     config.user_timeout_ms = max(1, round(settings.ws_stall_seconds * 1000))
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once
