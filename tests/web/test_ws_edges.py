@@ -164,7 +164,15 @@ class SilentClient:
 
 
 def open_descriptors(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    """The process's open sockets (not files: each worker thread keeps its own SQLite
+    connection open, so the count of all descriptors moves with the thread pool)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except FileNotFoundError:  # closed while we looked
+            pass
+    return count
 
 
 def websocket_connections(service: Service) -> int:
