@@ -5,6 +5,7 @@ by ``systemd-analyze verify`` (or parsed when systemd is absent)."""
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import shutil
 import subprocess
@@ -170,7 +171,10 @@ def test_the_unit_is_hardened() -> None:
     assert "DATABASE_URL=sqlite:////var/lib/roundtable/" in UNIT.read_text()
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+# systemd is in Debian's base image; a developer without it gets a skip with the reason,
+# CI (which is meant to prove the unit) fails instead, like PostgreSQL and Chromium.
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None and os.environ.get("CI") != "true",
+                    reason="no systemd-analyze here (Debian's systemd package)")
 def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
     # The shipped paths and user, pointed at this checkout and an existing user.
     text = UNIT.read_text().replace("/opt/roundtable/.venv/bin/roundtable", f"{sys.prefix}/bin/roundtable")

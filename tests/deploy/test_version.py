@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from settings import VERSION
 from tests.service import ROOT, Service
 
@@ -32,7 +30,6 @@ def test_the_package_metadata_reads_the_same_version() -> None:
     assert importlib.metadata.version("roundtable") == VERSION
 
 
-@pytest.mark.skipif(not CONSOLE_SCRIPT.exists(), reason="Roundtable is not installed in this environment")
 def test_the_console_script_takes_the_same_commands_as_run_py() -> None:
     assert run(str(CONSOLE_SCRIPT), "--version").stdout == f"roundtable {VERSION}\n"
     script_help = run(str(CONSOLE_SCRIPT), "--help").stdout
