@@ -18,35 +18,17 @@ from pathlib import Path
 from typing import Final, TypeVar
 from urllib.parse import urlsplit
 
+from actors.providers import registry
+from actors.providers.registry import ProviderSpec
+
 __all__ = [
-    "PROVIDERS", "VERSION", "ProviderSettings", "SettingDoc", "Settings", "SettingsError", "describe", "env_example",
+    "VERSION", "ProviderSettings", "SettingDoc", "Settings", "SettingsError", "describe", "env_example",
     "normalize_origin",
 ]
 
 #: Roundtable's version (pyproject.toml reads it from here; CHANGELOG.md tells what changed).
 VERSION: Final = "0.1.0"
 
-#: Agent ids, in speaking order. Each agent's id is the name of its own provider.
-PROVIDERS: Final = ("openai", "anthropic", "perplexity", "gemini")
-
-DEFAULT_BASE_URLS: Final = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "perplexity": "https://api.perplexity.ai",
-    "gemini": "https://generativelanguage.googleapis.com",
-}
-DEFAULT_MODELS: Final = {
-    # Checked 2026-11-30 against each SDK's model list and deprecation notes: the gpt-5*
-    # line shuts down from 2026-12-11, gemini-2.5-flash retires 2026-12-01 (3.x flash
-    # replaces it); every default is priced by genai-prices (tests/.../test_pricing.py).
-    "openai": "gpt-6.1-terra",
-    "anthropic": "claude-sonnet-5-5",
-    "perplexity": "perplexity/sonar",
-    "gemini": "gemini-3.8-flash",
-}
-PROVIDER_LABELS: Final = {
-    "openai": "OpenAI", "anthropic": "Anthropic", "perplexity": "Perplexity", "gemini": "Gemini",
-}
 #: MODERATION values, as ``_Reader.choice`` compares them (upper case).
 MODERATION_MODES: Final = ("AUTO", "OPENAI", "LOCAL", "OFF")
 DATABASE_SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
@@ -139,13 +121,13 @@ class Settings:
         """Every setting, each read once with its default and its one-line meaning (``doc``:
         the source of ``.env.example``; see ``env_example``)."""
         return cls(
-            providers={name: _provider(env, name) for name in PROVIDERS},
+            providers=_providers(env, registry.specs()),
             round_interval_seconds=env.number(
                 "ROUND_INTERVAL_SECONDS", 1800.0, minimum=0.001,
                 doc="start-to-start spacing of scheduled rounds (slots aligned to the Unix epoch, UTC)"),
             messages_per_round=env.integer(
                 "MESSAGES_PER_ROUND", 16, minimum=1,
-                doc="messages in a round; a multiple of the 4 agents"),
+                doc=f"messages in a round; a multiple of the {len(registry.specs())} agents"),
             message_gap_min_seconds=env.number(
                 "MESSAGE_GAP_MIN_SECONDS", 60.0, minimum=0.0,
                 doc="shortest random gap between two messages (floats allowed)"),
@@ -275,7 +257,7 @@ class Settings:
 
     def validate(self) -> None:
         """Check rules that involve more than one setting."""
-        agents = len(PROVIDERS)
+        agents = len(self.providers)
         if self.messages_per_round % agents:
             raise SettingsError(
                 "MESSAGES_PER_ROUND",
@@ -310,10 +292,10 @@ class Settings:
             raise SettingsError("MODERATION", "openai needs OPENAI_API_KEY (or use auto or local)")
         for provider in self.providers.values():
             for other in provider.fallbacks:
-                if other not in PROVIDERS:
+                if other not in self.providers:
                     raise SettingsError(
                         f"{provider.name.upper()}_FALLBACKS",
-                        f"unknown provider {other!r}; expected some of {', '.join(PROVIDERS)}",
+                        f"unknown provider {other!r}; expected some of {', '.join(self.providers)}",
                     )
 
     def replace(self, **changes: object) -> Settings:
@@ -349,10 +331,14 @@ def demo(settings: Settings) -> Settings:
     )
 
 
-def _provider(env: _Reader, name: str) -> ProviderSettings:
-    prefix = name.upper()
-    label = PROVIDER_LABELS[name]
-    others = tuple(p for p in PROVIDERS if p != name)
+def _providers(env: _Reader, specs: tuple[ProviderSpec, ...]) -> dict[str, ProviderSettings]:
+    """Every registered provider's settings, in speaking order (``actors.providers.registry``)."""
+    names = tuple(spec.name for spec in specs)
+    return {spec.name: _provider(env, spec, tuple(n for n in names if n != spec.name)) for spec in specs}
+
+
+def _provider(env: _Reader, spec: ProviderSpec, others: tuple[str, ...]) -> ProviderSettings:
+    name, prefix, label = spec.name, spec.env_prefix, spec.label
     return ProviderSettings(
         name=name,
         api_keys=env.items(
@@ -360,9 +346,9 @@ def _provider(env: _Reader, name: str) -> ProviderSettings:
             doc=f"{label} key(s), comma-separated to rotate; unset: the {name} agent uses its "
                 "fallbacks, then templates"),
         base_url=env.url(
-            f"{prefix}_BASE_URL", DEFAULT_BASE_URLS[name],
+            f"{prefix}_BASE_URL", spec.base_url,
             doc=f"{label} API base URL (a proxy, gateway or compatible local server)"),
-        model=env.text(f"{prefix}_MODEL", DEFAULT_MODELS[name], doc=f"{label} model"),
+        model=env.text(f"{prefix}_MODEL", spec.model, doc=f"{label} model"),
         requests_per_minute=env.integer(
             f"{prefix}_RPM", 60, minimum=1, doc=f"requests per minute allowed to {label}"),
         fallbacks=env.items(

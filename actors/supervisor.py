@@ -22,7 +22,8 @@ from actors.clock import Clock
 from actors.machine import Command, CommandRejected, RoundMachine, State
 from actors.memory import DIGEST_ROUNDS, digest
 from actors.observe import events
-from actors.personas import PERSONAS, Persona
+from actors.personas import Persona
+from actors.providers import registry
 from actors.providers.base import EarlierRound, GenerationRequest, Outcome, Turn
 from actors.round import ActiveRound, iso, ms
 from actors.schedule import (
@@ -77,6 +78,8 @@ class Supervisor(pykka.ThreadingActor):
         self.settings = settings
         self._clock = clock
         self._agents = agents
+        #: Speaking order: the registry's order of the providers in settings.
+        self._personas = tuple(registry.persona_for(name) for name in settings.providers)
         self._persistence = persistence
         self._broadcaster = broadcaster
         self._templates = templates
@@ -241,7 +244,7 @@ class Supervisor(pykka.ThreadingActor):
         )
 
     def _speaker(self, seq: int) -> Persona:
-        return PERSONAS[(seq - 1) % len(PERSONAS)]
+        return self._personas[(seq - 1) % len(self._personas)]
 
     def _rescue(self, rnd: ActiveRound, seq: int, planned: float) -> None:
         """The agent is stuck past its deadline: write this one from templates here."""

@@ -25,7 +25,7 @@ from actors.clock import Clock, SystemClock
 from actors.machine import CommandRejected
 from actors.observe import events, metrics
 from actors.persistence import Persistence
-from actors.personas import PERSONAS
+from actors.providers import registry
 from actors.providers.templates import TemplateWriter
 from actors.retention import DAY_SECONDS, RetentionJob
 from actors.round import countdown_view, status_view
@@ -249,7 +249,7 @@ def _create_system(
             settings, clock, templates, persistence, providers
         )
         agents = {}
-        for persona in PERSONAS:
+        for persona in (registry.persona_for(name) for name in settings.providers):
             ref = Agent.start(persona, chains[persona.agent], templates, persistence)
             refs.append(ref)
             agents[persona.agent] = ref.proxy()
@@ -334,7 +334,7 @@ def _build_chains(
     metrics.prime(settings.providers)
     prices = PriceTable.load(settings.prices_file)
     chains = {}
-    for persona in PERSONAS:
+    for persona in (registry.persona_for(name) for name in settings.providers):
         own = settings.providers[persona.agent]
         chains[persona.agent] = ProviderChain(
             agent=persona.agent,

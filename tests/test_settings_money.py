@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from settings import DEFAULT_MODELS, Settings, SettingsError
+from settings import Settings, SettingsError
+from tests.registry_views import DEFAULT_MODELS
 
 
 def test_defaults() -> None:

@@ -20,10 +20,14 @@ from typing import Any, Final
 
 import httpx2
 
+from actors.providers import registry
 from actors.providers.bounded import BoundedTransport, call_limits
 from settings import ProviderSettings
 
-__all__ = ["KNOWN_RETIREMENTS", "ModelCheck", "ModelWatch", "Offered", "check_model", "judge"]
+__all__ = [
+    "KNOWN_RETIREMENTS", "Lister", "ModelCheck", "ModelWatch", "Offered", "check_model", "judge",
+    "list_anthropic", "list_gemini", "list_openai", "list_perplexity",
+]
 
 log = logging.getLogger("roundtable.models")
 
@@ -39,6 +43,11 @@ KNOWN_RETIREMENTS: Final = {
     "anthropic": {"claude-sonnet-4-5": "2026-11-30"},
     "gemini": {"gemini-2.5-flash": "2026-12-01", "gemini-2.5-pro": "2026-12-01"},
 }
+
+
+#: A provider's models lister (named by its ``ProviderSpec.models_lister``): what
+#: ``(settings, api_key, timeout)`` may call, on the caller's thread; may raise anything.
+Lister = Callable[[ProviderSettings, str, float], "list[Offered]"]
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def check_model(
     settings: ProviderSettings, api_key: str, *, timeout: float, now: float
 ) -> ModelCheck:
     """Ask ``settings.name``'s models endpoint about ``settings.model``; never raises."""
-    lister = _LISTERS.get(settings.name)
+    lister = _lister(settings.name)
     if lister is None:
         return ModelCheck("unchecked", "no models endpoint known", now)
     try:
@@ -81,6 +90,15 @@ def check_model(
     except Exception as exc:  # any SDK or transport error only means "could not ask"
         return ModelCheck("error", _describe(exc, api_key), now)
     return judge(settings.name, settings.model, offered, now)
+
+
+def _lister(provider: str) -> Lister | None:
+    """The models lister ``provider``'s spec names (``ProviderSpec.models_lister``)."""
+    try:
+        spec = registry.get(provider)
+    except KeyError:
+        return None
+    return spec.lister()
 
 
 def judge(provider: str, model: str, offered: list[Offered], now: float) -> ModelCheck:
@@ -115,9 +133,10 @@ def _date(value: object) -> str | None:
     return str(value)[:10]
 
 
-# Each lister imports its SDK itself: this module is imported at start-up, and the SDKs
-# cost 1-3 s and tens of MiB each (they load on the model watch's own thread).
-def _openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+# The listers the built-in specs name. Each imports its SDK itself: this module is
+# imported at start-up, and the SDKs cost 1-3 s and tens of MiB each (they load on the
+# model watch's own thread).
+def list_openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
     import openai
 
     with openai.OpenAI(
@@ -127,7 +146,7 @@ def _openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Of
         return [Offered(m.id, _date(getattr(m, "shutdown_date", None))) for m in client.models.list()]
 
 
-def _anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+def list_anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
     import anthropic
 
     with anthropic.Anthropic(
@@ -141,7 +160,7 @@ def _anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> list
         ]
 
 
-def _gemini(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+def list_gemini(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
     from google import genai
     from google.genai import types
 
@@ -158,7 +177,7 @@ def _gemini(settings: ProviderSettings, api_key: str, timeout: float) -> list[Of
         client.close()
 
 
-def _perplexity(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
+def list_perplexity(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
     with httpx2.Client(transport=BoundedTransport(), timeout=timeout, follow_redirects=False) as client:
         response = client.get(f"{settings.base_url}/v1/models",
                               headers={"Authorization": f"Bearer {api_key}"})
@@ -175,14 +194,6 @@ def _describe(exc: Exception, api_key: str) -> str:
         status = getattr(response, "status_code", None)
     text = f"HTTP {status}" if isinstance(status, int) else type(exc).__name__
     return text.replace(api_key, "***") if api_key else text
-
-
-_LISTERS: Final[dict[str, Callable[[ProviderSettings, str, float], list[Offered]]]] = {
-    "openai": _openai,
-    "anthropic": _anthropic,
-    "gemini": _gemini,
-    "perplexity": _perplexity,
-}
 
 
 class ModelWatch:

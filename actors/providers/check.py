@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Final, TextIO
 
 from actors.clock import Clock, SystemClock
-from actors.personas import persona_for
 from actors.providers.base import GenerationRequest, Provider, ProviderError
 from actors.providers.catalog import ModelCheck, check_model
 from actors.providers.gateway import build_providers, close_providers, describe_error
+from actors.providers.registry import persona_for
 from actors.providers.resilience import KeyRing
 from settings import ProviderSettings, Settings
 

@@ -9,8 +9,8 @@ Where a price comes from, first match wins:
    resolves dated names such as ``claude-sonnet-5-5-20261001`` and applies date-bound
    rates by the call's time). Only the snapshot bundled with the installed package is
    used: its auto-update would fetch from the internet at run time;
-4. the provider's fallback rate (``"*"`` in ``PRICES_FILE``, else ``prices.json`` next to
-   this module) for a model no source knows, such as a local model behind
+4. the provider's fallback rate (``"*"`` in ``PRICES_FILE``, else its
+   ``ProviderSpec.fallback_price`` in ``actors.providers.registry``) for a model no source knows, such as a local model behind
    ``OPENAI_BASE_URL``. Such a cost is an estimate (``Cost.estimated``) and says so on
    every surface that shows it.
 """
@@ -22,25 +22,17 @@ import enum
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from genai_prices import Usage, calc_price
 
+from actors.providers import registry
 from actors.providers.base import Reply
 
-__all__ = ["GENAI_PRICES_PROVIDERS", "Cost", "CostSource", "Price", "PriceFileError", "PriceTable"]
+__all__ = ["Cost", "CostSource", "Price", "PriceFileError", "PriceTable"]
 
-_FALLBACKS: Final = "prices.json"
 _PER_TOKENS: Final = 1_000_000
-#: Our provider names -> genai-prices provider ids.
-GENAI_PRICES_PROVIDERS: Final = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "perplexity": "perplexity",
-    "gemini": "google",
-}
 
 
 class PriceFileError(ValueError):
@@ -91,9 +83,11 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: Path | None = None) -> PriceTable:
-        """The built-in fallback rates, with ``path`` (``Settings.prices_file``) over them."""
-        text = resources.files(__package__).joinpath(_FALLBACKS).read_text("utf-8")
-        fallbacks = {p: models["*"] for p, models in _parse(text, _FALLBACKS).items() if "*" in models}
+        """The registry's fallback rates, with ``path`` (``Settings.prices_file``) over them."""
+        fallbacks = {
+            spec.name: Price(*spec.fallback_price)
+            for spec in registry.specs() if spec.fallback_price is not None
+        }
         overrides: dict[str, dict[str, Price]] = {}
         if path is not None:
             try:
@@ -128,12 +122,13 @@ class PriceTable:
     def reply_cost(self, provider: str, reply: Reply, *, at: float | None = None) -> Cost:
         """The cost the provider reported for ``reply`` if any, else the priced one.
 
-        Perplexity's Agent API charges per web search on top of tokens; when it does not
-        report its cost, a reply with sources is counted as one search.
+        Perplexity's Agent API charges per web search on top of tokens; when a provider does
+        not report its cost, a reply with sources (only a web search yields them) is
+        counted as one search.
         """
         if reply.cost_usd is not None:
             return Cost(reply.cost_usd, CostSource.REPORTED)
-        searches = 1 if provider == "perplexity" and reply.citations else 0
+        searches = 1 if reply.citations else 0
         return self.cost(
             provider, reply.model, reply.prompt_tokens, reply.completion_tokens,
             at=at, web_searches=searches,
@@ -148,7 +143,7 @@ def _dataset_usd(
     provider: str, model: str, prompt: int, completion: int, at: float | None, searches: int
 ) -> float | None:
     """The genai-prices total, or None when the dataset does not know the model."""
-    provider_id = GENAI_PRICES_PROVIDERS.get(provider)
+    provider_id = _price_key(provider)
     if provider_id is None:
         return None
     when = dt.datetime.fromtimestamp(at, dt.UTC) if at is not None else None
@@ -158,6 +153,14 @@ def _dataset_usd(
     except LookupError:  # not in the dataset: the caller falls back to an estimate
         return None
     return float(calculation.total_price)
+
+
+def _price_key(provider: str) -> str | None:
+    """The genai-prices provider id of ``provider`` (``ProviderSpec.price_key``)."""
+    try:
+        return registry.get(provider).price_key
+    except KeyError:
+        return None
 
 
 def _lookup(models: Mapping[str, Price], model: str) -> Price | None:

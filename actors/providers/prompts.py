@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from actors.personas import PERSONAS
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Turn
 
 __all__ = [
@@ -38,18 +38,10 @@ MAX_OUTPUT_TOKENS: Final = 400
 #: 400, a reasoning model can spend the whole budget thinking and return no text.
 MAX_OUTPUT_TOKENS_REASONING: Final = 2000
 #: History budgets in characters (~4 per token in English); the oldest turns go first.
-#: A full round is 16 replies of at most MAX_REPLY_CHARS, typically ~700 chars each, so
-#: 16,000 chars (~4,000 tokens) keeps about a round: enough context, a small input bill.
-#: Perplexity gets half: its web_search tool adds several thousand tokens of search
-#: results to every call, and Sonar bills (and dilutes its attention over) all of them.
-HISTORY_CHAR_BUDGETS: Final[dict[str, int]] = {
-    "openai": 16_000,  # ~4,000 tokens
-    "anthropic": 16_000,  # ~4,000 tokens
-    "perplexity": 8_000,  # ~2,000 tokens, plus the search results
-    "gemini": 16_000,  # ~4,000 tokens
-}
-#: For a provider without an entry (none today): ~3,000 tokens.
-HISTORY_CHAR_BUDGET: Final = 12_000
+#: Each provider's own is ``ProviderSpec.history_chars`` (16,000 chars, ~4,000 tokens,
+#: keeps about a round: enough context, a small input bill); this one is for a name the
+#: registry does not know.
+HISTORY_CHAR_BUDGET: Final = registry.DEFAULT_HISTORY_CHARS
 
 Role = Literal["user", "assistant"]
 
@@ -63,7 +55,7 @@ class ChatTurn:
 def system_prompt(request: GenerationRequest) -> str:
     """The persona, the topic and the house rules, as one system prompt."""
     persona = request.persona
-    others = ", ".join(p.name for p in PERSONAS if p.agent != persona.agent)
+    others = ", ".join(p.name for p in registry.personas() if p.agent != persona.agent)
     return (
         f"You are {persona.name}, {persona.role}, in a live roundtable discussion with "
         f"{others}. Your style: {persona.style}.\n"
@@ -102,8 +94,11 @@ def opening_prompt(request: GenerationRequest) -> str:
 
 
 def history_budget(provider: str) -> int:
-    """How many characters of history ``provider`` is sent (see ``HISTORY_CHAR_BUDGETS``)."""
-    return HISTORY_CHAR_BUDGETS.get(provider, HISTORY_CHAR_BUDGET)
+    """How many characters of history ``provider`` is sent (``ProviderSpec.history_chars``)."""
+    try:
+        return registry.get(provider).history_chars
+    except KeyError:
+        return HISTORY_CHAR_BUDGET
 
 
 def chat_turns(
@@ -159,7 +154,7 @@ def clean_reply(text: str, *, speaker_names: tuple[str, ...] = ()) -> str:
     Never shortens the reply otherwise: an over-long reply must reach the quality gate
     whole, so it counts as a failed attempt instead of being shown cut off.
     """
-    names = speaker_names or tuple(p.name for p in PERSONAS)
+    names = speaker_names or tuple(p.name for p in registry.personas())
     cleaned = _MARKDOWN_HEADING.sub("", text).strip()
     match = _SPEAKER_PREFIX.match(cleaned)
     if match and match.group(0).strip(" *:").strip() in names:

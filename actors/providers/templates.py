@@ -28,11 +28,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from actors.personas import PERSONAS
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Reply
 from actors.providers.templates_data import VOICES, Voice
 
-__all__ = ["MAX_WORDS", "MIN_WORDS", "TEMPLATE_MODEL", "TemplateWriter", "quote_topic"]
+__all__ = ["MAX_WORDS", "MIN_WORDS", "TEMPLATE_MODEL", "TemplateWriter", "quote_topic", "voice_for"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ MAX_WORDS: Final = 100
 _MAX_DRAWS: Final = 12
 #: Share of replies that also name an earlier speaker, when there is one.
 _EARLIER_SHARE: Final = 1 / 3
-_DEFAULT_VOICE: Final = "openai"
+_DEFAULT_VOICE: Final = "orion"
 
 _PLACEHOLDER = re.compile(r"\{[a-z]+\}")
 _QUOTES: Final = "\"'\u201c\u201d\u2018\u2019"
@@ -105,7 +105,7 @@ class TemplateWriter:
 
     def _compose(self, request: GenerationRequest) -> str:
         rnd = self._random_for(request)
-        voice = VOICES.get(request.persona.agent, VOICES[_DEFAULT_VOICE])
+        voice = voice_for(request.persona.agent)
         ctx = _context(request, rnd)
         seen = {turn.content for turn in request.history}
         for _ in range(_MAX_DRAWS):
@@ -133,13 +133,22 @@ class TemplateWriter:
         return random.Random(int.from_bytes(digest[:16], "big"))
 
 
+def voice_for(agent: str) -> Voice:
+    """The template voice ``agent``'s spec names (``ProviderSpec.voice``), else the default."""
+    try:
+        name = registry.get(agent).voice
+    except KeyError:
+        name = _DEFAULT_VOICE
+    return VOICES.get(name, VOICES[_DEFAULT_VOICE])
+
+
 def _context(request: GenerationRequest, rnd: random.Random) -> _Context:
     """Who to name: the previous other speaker, an earlier one, the next one, any other."""
     own = request.persona.name
     spoken = [turn.persona for turn in request.history if turn.persona != own]
     prev = spoken[-1] if spoken else ""
     earlier = sorted({name for name in spoken if name != prev})
-    others = [p.name for p in PERSONAS if p.name != own] or ["everyone"]
+    others = [p.name for p in registry.personas() if p.name != own] or ["everyone"]
     values = {
         "topic": quote_topic(request.topic),
         "prev": prev,
@@ -158,9 +167,10 @@ def _context(request: GenerationRequest, rnd: random.Random) -> _Context:
 
 def _next_speaker(agent: str, others: Sequence[str]) -> str:
     """The persona after ``agent`` in the fixed rotating order."""
-    agents = [p.agent for p in PERSONAS]
+    personas = registry.personas()
+    agents = [p.agent for p in personas]
     if agent in agents:
-        return PERSONAS[(agents.index(agent) + 1) % len(PERSONAS)].name
+        return personas[(agents.index(agent) + 1) % len(personas)].name
     return others[0]
 
 

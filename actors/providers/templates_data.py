@@ -655,7 +655,7 @@ LYRA: Final = Voice(
     ),
 )
 
-#: Voices by agent id (the agent's own provider name).
+#: Voices by name; each provider's spec names its agent's (``ProviderSpec.voice``).
 VOICES: Final[Mapping[str, Voice]] = MappingProxyType(
-    {"openai": ORION, "anthropic": CLIO, "perplexity": SCOUT, "gemini": LYRA}
+    {"orion": ORION, "clio": CLIO, "scout": SCOUT, "lyra": LYRA}
 )

@@ -139,9 +139,9 @@ def test_digest_keeps_a_line_or_two_of_the_newest_rounds() -> None:
 def test_the_system_prompt_recalls_earlier_rounds_only_when_there_are_some() -> None:
     import time
 
-    from actors.personas import persona_for
     from actors.providers.base import EarlierRound, GenerationRequest
     from actors.providers.prompts import system_prompt
+    from actors.providers.registry import persona_for
 
     request = GenerationRequest(persona_for("gemini"), "Today's", (), 1, 16, time.time() + 30)
     assert "Earlier rounds" not in system_prompt(request)

@@ -20,7 +20,6 @@ from typing import Any
 
 from playwright.sync_api import expect, sync_playwright
 
-from settings import DEFAULT_MODELS
 from tests.browser.conftest import DESKTOP, PHONE, launch
 from tests.browser.screenshot_script import AI_SUPPORT, FOUR_DAY_WEEK, REPLIES, SOURCES, TOPICS
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -29,6 +28,7 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.perplexity_server import FakePerplexity
 from tests.fakes.server import Received, Script
+from tests.registry_views import DEFAULT_MODELS
 from tests.service import ADMIN_TOKEN, ROOT, Service
 
 OUT = ROOT / "docs" / "screenshots"

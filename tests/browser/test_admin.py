@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from settings import DEFAULT_MODELS
 from tests.browser.conftest import PHONE
 from tests.fakes.openai_server import FakeOpenAI
+from tests.registry_views import DEFAULT_MODELS
 from tests.service import ADMIN_TOKEN, Service
 
 pytestmark = pytest.mark.browser

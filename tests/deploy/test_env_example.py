@@ -7,7 +7,7 @@ import re
 import subprocess
 import sys
 
-import settings
+from actors.providers import registry
 from settings import ENV_EXAMPLE_COMMAND, Settings, describe, env_example
 from tests.service import ROOT
 
@@ -39,7 +39,7 @@ def test_every_setting_read_from_the_environment_is_listed_once_with_a_meaning()
     literal = set(re.findall(r'env\.\w+\(\s*"([A-Z][A-Z0-9_]+)"', source))
     assert literal and literal <= set(names)
     for suffix in re.findall(r'env\.\w+\(\s*f"\{prefix\}(_[A-Z_]+)"', source):
-        assert {p.upper() + suffix for p in settings.PROVIDERS} <= set(names)
+        assert {p.upper() + suffix for p in registry.names()} <= set(names)
 
 
 def test_the_listed_defaults_are_the_defaults() -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from settings import DEFAULT_MODELS
+from tests.registry_views import DEFAULT_MODELS
 
 
 @dataclass

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from actors.personas import PERSONAS
+from actors.providers.registry import personas
 from tests.service import Service
 from tests.web.conftest import Client, is_state
 
-ROTATION = [p.agent for p in PERSONAS]
+ROTATION = [p.agent for p in personas()]
 
 #: Slow enough to join mid-round, still a round in about two seconds.
 STEADY = {"MESSAGE_GAP_MIN_SECONDS": "0.08", "MESSAGE_GAP_MAX_SECONDS": "0.12"}

@@ -13,11 +13,11 @@ from email.utils import formatdate
 
 import pytest
 
-from actors.personas import PERSONAS
-from actors.providers import prompts
+from actors.providers import registry
 from actors.providers.anthropic import AnthropicProvider
 from actors.providers.base import GenerationRequest, ProviderError, Reply, Turn
 from actors.providers.prompts import MAX_OUTPUT_TOKENS
+from actors.providers.registry import personas
 from settings import ProviderSettings
 from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.anthropic_server import FakeAnthropic, error, message, received_key
@@ -28,7 +28,7 @@ KEY = "sk-ant-test-0123456789abcdef"
 # warns (DeprecationWarning) on every create(), which filterwarnings=error turns into a failure.
 MODEL = "claude-sonnet-test"
 EARLIER_WORDS = "a four-day week mostly moves the overtime to Thursday"
-PERSONA = {p.agent: p for p in PERSONAS}["anthropic"]
+PERSONA = {p.agent: p for p in personas()}["anthropic"]
 
 
 @pytest.fixture(scope="module")
@@ -306,12 +306,13 @@ def test_missing_key_fails_without_a_request(
 
 
 def test_a_long_history_is_trimmed_to_the_anthropic_budget(
-    fake: FakeAnthropic, provider: AnthropicProvider, monkeypatch: pytest.MonkeyPatch
+    fake: FakeAnthropic, provider: AnthropicProvider
 ) -> None:
-    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "anthropic", SMALL_BUDGET)
+    small = dataclasses.replace(registry.get("anthropic"), history_chars=SMALL_BUDGET)
     request = dataclasses.replace(_request(), history=long_history())
 
-    provider.generate(request, api_key=KEY, timeout=5.0)
+    with registry.registered(small):
+        provider.generate(request, api_key=KEY, timeout=5.0)
 
     [sent] = fake.requests
     assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from actors.clock import SystemClock
-from actors.personas import persona_for
+from actors.providers import registry
 from actors.providers.anthropic import AnthropicProvider
 from actors.providers.base import GenerationRequest, Provider
 from actors.providers.bounded import MAX_REPLY_BYTES
@@ -26,8 +26,9 @@ from actors.providers.gateway import ProviderGateway
 from actors.providers.gemini import GeminiProvider
 from actors.providers.openai import OpenAIProvider
 from actors.providers.perplexity import PerplexityProvider
+from actors.providers.registry import persona_for
 from actors.providers.resilience import CircuitBreaker, CircuitState, RateLimiter
-from settings import PROVIDERS, ProviderSettings
+from settings import ProviderSettings
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI, completion
@@ -64,7 +65,7 @@ def _gateway(name: str, fake: FakeServer) -> ProviderGateway:
     )
 
 
-@pytest.fixture(params=PROVIDERS)
+@pytest.fixture(params=registry.names())
 def wire(request: pytest.FixtureRequest) -> Iterator[tuple[FakeServer, ProviderGateway]]:
     name = request.param
     with FAKES[name]() as fake:

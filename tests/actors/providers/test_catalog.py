@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import pytest
 
 from actors.providers.catalog import Offered, check_model, judge
-from settings import DEFAULT_MODELS, Settings
+from settings import Settings
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.perplexity_server import FakePerplexity
 from tests.fakes.server import FakeServer
+from tests.registry_views import DEFAULT_MODELS
 
 NOW = 1_795_996_800.0  # 2026-11-30T00:00:00Z
 KEY = "sk-catalog-SECRET-key"

@@ -16,14 +16,15 @@ from collections.abc import Callable
 import pytest
 
 from actors.clock import SystemClock
-from actors.personas import persona_for
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Outcome, ProviderError, Reply, Source, Turn
 from actors.providers.budget import DailyBudget
 from actors.providers.chain import ProviderChain
 from actors.providers.gateway import Gateways, build_gateways
 from actors.providers.pricing import PriceTable
+from actors.providers.registry import persona_for
 from actors.providers.resilience import Backoff, CircuitState
-from settings import PROVIDERS, ProviderSettings, Settings
+from settings import ProviderSettings, Settings
 
 MODELS = {"openai": "gpt-5-mini", "anthropic": "claude-sonnet-4-5", "perplexity": "perplexity/sonar", "gemini": "gemini-2.5-flash"}
 EARLIER = "Orion opened by saying that cities should test congestion pricing in one district before anything else."
@@ -86,7 +87,7 @@ def auth() -> ProviderError:
 
 
 def make_settings(keys: dict[str, tuple[str, ...]] | None = None, **changes: object) -> Settings:
-    keys = keys if keys is not None else {name: (f"sk-{name}-SECRET",) for name in PROVIDERS}
+    keys = keys if keys is not None else {name: (f"sk-{name}-SECRET",) for name in registry.names()}
     providers = {
         name: ProviderSettings(
             name=name,
@@ -94,9 +95,9 @@ def make_settings(keys: dict[str, tuple[str, ...]] | None = None, **changes: obj
             base_url="http://127.0.0.1:9",
             model=MODELS[name],
             requests_per_minute=int(changes.pop(f"{name}_rpm", 60)),  # type: ignore[call-overload]
-            fallbacks=tuple(p for p in PROVIDERS if p != name),
+            fallbacks=tuple(p for p in registry.names() if p != name),
         )
-        for name in PROVIDERS
+        for name in registry.names()
     }
     # The word list only: these providers are in-process, with no moderation endpoint.
     changes.setdefault("moderation", "local")
@@ -243,7 +244,7 @@ def test_a_hung_own_provider_leaves_the_fallbacks_their_share_of_the_time() -> N
 
 
 def test_a_provider_hung_past_the_deadline_ends_in_a_template_in_time() -> None:
-    hung = {name: ScriptedProvider(name, blocks_until_timeout) for name in PROVIDERS}
+    hung = {name: ScriptedProvider(name, blocks_until_timeout) for name in registry.names()}
     rig = Rig(hung, clock=SystemClock())
     request = rig.request(seconds=0.8)
     outcome = rig.chain.generate(request)
@@ -410,7 +411,7 @@ def test_health_is_json_ready_and_never_shows_a_key() -> None:
     health = rig.gateways.health()
     text = json.dumps(health)
     assert "SECRET" not in text
-    assert set(health) == set(PROVIDERS)
+    assert set(health) == set(registry.names())
     assert health["anthropic"] | {"last_error_at": None, "cost_today_usd": None} == {
         "configured": True,
         "model": "claude-sonnet-4-5",

@@ -9,15 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 from actors.clock import SystemClock
-from actors.personas import persona_for
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Source
 from actors.providers.budget import DailyBudget
 from actors.providers.chain import ProviderChain
 from actors.providers.gateway import Gateways, build_gateways
 from actors.providers.pricing import PriceTable
+from actors.providers.registry import persona_for
 from actors.providers.resilience import Backoff, CircuitState
 from actors.providers.templates import TemplateWriter
-from settings import PROVIDERS, ProviderSettings, Settings
+from settings import ProviderSettings, Settings
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.anthropic_server import error as anthropic_error
 from tests.fakes.openai_server import FakeOpenAI
@@ -49,9 +50,9 @@ def _chain(openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic) -> tuple[Prov
                 base_url=urls.get(name, "http://127.0.0.1:9"),
                 model=models[name],
                 requests_per_minute=60,
-                fallbacks=tuple(p for p in PROVIDERS if p != name),
+                fallbacks=tuple(p for p in registry.names() if p != name),
             )
-            for name in PROVIDERS
+            for name in registry.names()
         }
     )
     clock = SystemClock()

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from actors.providers import registry
 from actors.providers.check import check_keys
-from settings import PROVIDERS, ProviderSettings, Settings
+from settings import ProviderSettings, Settings
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -54,7 +55,7 @@ def settings_for(
                 requests_per_minute=60,
                 fallbacks=(),
             )
-            for name in PROVIDERS
+            for name in registry.names()
         }
     )
 

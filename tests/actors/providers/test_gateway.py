@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.personas import persona_for
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Reply
 from actors.providers.gateway import Gateways, build_gateways
-from settings import PROVIDERS, ProviderSettings, Settings
+from actors.providers.registry import persona_for
+from settings import ProviderSettings, Settings
 
 DAY = 86_400.0
 NOON = 1_767_225_600.0 + DAY / 2  # 2026-01-01 12:00 UTC
@@ -37,9 +38,9 @@ def _gateways(clock: FakeClock) -> Gateways:
             name=name, api_keys=(f"sk-{name}",), base_url="http://127.0.0.1:9",
             model=f"{name}-model", requests_per_minute=60, fallbacks=(),
         )
-        for name in PROVIDERS
+        for name in registry.names()
     }, moderation="local")  # no moderation endpoint at 127.0.0.1:9
-    return build_gateways(settings, clock, {name: Answers(name) for name in PROVIDERS})
+    return build_gateways(settings, clock, {name: Answers(name) for name in registry.names()})
 
 
 def _today(gateways: Gateways, name: str) -> tuple[int, float]:

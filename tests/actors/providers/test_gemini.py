@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.personas import persona_for
-from actors.providers import prompts
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, ProviderError, Turn
 from actors.providers.gemini import GeminiProvider
+from actors.providers.registry import persona_for
 from settings import ProviderSettings
 from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.gemini_server import FakeGemini
@@ -240,12 +240,13 @@ def test_importing_emits_no_warnings() -> None:
 
 
 def test_a_long_history_is_trimmed_to_the_gemini_budget(
-    server: FakeGemini, provider: GeminiProvider, monkeypatch: pytest.MonkeyPatch
+    server: FakeGemini, provider: GeminiProvider
 ) -> None:
-    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "gemini", SMALL_BUDGET)
+    small = dataclasses.replace(registry.get("gemini"), history_chars=SMALL_BUDGET)
     request = dataclasses.replace(_request(), history=long_history())
 
-    provider.generate(request, api_key=KEY, timeout=5)
+    with registry.registered(small):
+        provider.generate(request, api_key=KEY, timeout=5)
 
     [sent] = server.requests
     assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

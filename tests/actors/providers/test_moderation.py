@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from actors.clock import SystemClock
-from actors.personas import persona_for
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Source
 from actors.providers.budget import DailyBudget
 from actors.providers.chain import ProviderChain
@@ -24,10 +24,11 @@ from actors.providers.moderation import (
 )
 from actors.providers.moderation_openai import OpenAIModeration
 from actors.providers.pricing import PriceTable
+from actors.providers.registry import persona_for
 from actors.providers.resilience import Backoff, CircuitState
 from actors.providers.templates import TemplateWriter
 from actors.providers.wordlist import WordList
-from settings import PROVIDERS, ProviderSettings, Settings, SettingsError
+from settings import ProviderSettings, Settings, SettingsError
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.openai_server import MARKER, FakeOpenAI, error
 from tests.fakes.perplexity_server import FakePerplexity
@@ -175,7 +176,7 @@ def _chain(
                 name=name, api_keys=keys.get(name, ()), base_url=urls.get(name, "http://127.0.0.1:9"),
                 model=f"{name}-model", requests_per_minute=600, fallbacks=("openai",),
             )
-            for name in PROVIDERS
+            for name in registry.names()
         },
         **changes,  # type: ignore[arg-type]
     )
@@ -287,7 +288,7 @@ def test_citation_titles_are_reviewed_with_the_reply(openai_fake: FakeOpenAI) ->
                 name=name, api_keys=keys.get(name, ()), base_url=urls.get(name, "http://127.0.0.1:9"),
                 model=f"{name}-model", requests_per_minute=600, fallbacks=(),
             )
-            for name in PROVIDERS
+            for name in registry.names()
         })
         gateways = build_gateways(settings, SystemClock())
         try:

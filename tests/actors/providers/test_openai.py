@@ -11,11 +11,11 @@ from email.utils import formatdate
 
 import pytest
 
-from actors.personas import PERSONAS
-from actors.providers import prompts
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, ProviderError, Reply, Turn
 from actors.providers.openai import OpenAIProvider
 from actors.providers.prompts import MAX_OUTPUT_TOKENS_REASONING
+from actors.providers.registry import personas
 from settings import ProviderSettings
 from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.openai_server import FakeOpenAI, completion, error
@@ -24,7 +24,7 @@ from tests.fakes.server import Script
 KEY = "sk-test-openai-0123456789abcdef"
 MODEL = "gpt-5-mini"
 EARLIER_WORDS = "lighthouse keepers knew the sea better than any sensor"
-PERSONA = {p.agent: p for p in PERSONAS}["openai"]
+PERSONA = {p.agent: p for p in personas()}["openai"]
 
 
 @pytest.fixture(scope="module")
@@ -267,12 +267,13 @@ def test_a_wrong_key_is_refused_by_the_fake(fake: FakeOpenAI, provider: OpenAIPr
 
 
 def test_a_long_history_is_trimmed_to_the_openai_budget(
-    fake: FakeOpenAI, provider: OpenAIProvider, monkeypatch: pytest.MonkeyPatch
+    fake: FakeOpenAI, provider: OpenAIProvider
 ) -> None:
-    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "openai", SMALL_BUDGET)
+    small = dataclasses.replace(registry.get("openai"), history_chars=SMALL_BUDGET)
     request = dataclasses.replace(_request(), history=long_history())
 
-    provider.generate(request, api_key=KEY, timeout=5.0)
+    with registry.registered(small):
+        provider.generate(request, api_key=KEY, timeout=5.0)
 
     [sent] = fake.requests
     assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

@@ -12,10 +12,10 @@ from email.utils import formatdate
 import httpx2
 import pytest
 
-from actors.personas import persona_for
-from actors.providers import prompts
+from actors.providers import registry
 from actors.providers.base import Citation, GenerationRequest, ProviderError, Turn
 from actors.providers.perplexity import PerplexityProvider
+from actors.providers.registry import persona_for
 from settings import ProviderSettings
 from tests.actors.providers.history import NEWEST_FOUR, SMALL_BUDGET, long_history, sent_markers
 from tests.fakes.perplexity_server import ALLOWED_FIELDS, FakePerplexity
@@ -252,12 +252,13 @@ def test_a_key_echoed_by_the_api_is_redacted(
 
 
 def test_a_long_history_is_trimmed_to_the_perplexity_budget(
-    server: FakePerplexity, provider: PerplexityProvider, monkeypatch: pytest.MonkeyPatch
+    server: FakePerplexity, provider: PerplexityProvider
 ) -> None:
-    monkeypatch.setitem(prompts.HISTORY_CHAR_BUDGETS, "perplexity", SMALL_BUDGET)
+    small = dataclasses.replace(registry.get("perplexity"), history_chars=SMALL_BUDGET)
     request = dataclasses.replace(_request(), history=long_history())
 
-    provider.generate(request, api_key=KEY, timeout=5)
+    with registry.registered(small):
+        provider.generate(request, api_key=KEY, timeout=5)
 
     [sent] = server.requests
     assert sent_markers(sent.body) == NEWEST_FOUR  # the newest turns that fit, in order

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from genai_prices import Usage, calc_price
 
+from actors.providers import registry
 from actors.providers.base import Citation, Reply
-from actors.providers.pricing import GENAI_PRICES_PROVIDERS, CostSource, PriceFileError, PriceTable
-from settings import DEFAULT_MODELS
+from actors.providers.pricing import CostSource, PriceFileError, PriceTable
+from tests.registry_views import DEFAULT_MODELS
 
 PROMPT, COMPLETION = 1234, 567
 NOV_30 = 1_795_996_800.0  # 2026-11-30T00:00:00Z
@@ -25,7 +26,7 @@ def test_every_default_model_is_priced_exactly_by_the_dataset(provider: str) -> 
     assert not cost.estimated
     expected = calc_price(
         Usage(input_tokens=PROMPT, output_tokens=COMPLETION), model,
-        provider_id=GENAI_PRICES_PROVIDERS[provider],
+        provider_id=registry.get(provider).price_key,
         genai_request_timestamp=dt.datetime.fromtimestamp(NOV_30, dt.UTC),
     )
     assert cost.usd == float(expected.total_price)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from actors.personas import persona_for
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, Turn
 from actors.providers.prompts import (
     HISTORY_CHAR_BUDGET,
@@ -13,7 +13,7 @@ from actors.providers.prompts import (
     clean_reply,
     history_budget,
 )
-from settings import PROVIDERS
+from actors.providers.registry import persona_for
 from tests.actors.providers.history import (
     NEWEST_FOUR,
     SMALL_BUDGET,
@@ -31,7 +31,7 @@ def _request(history: tuple[Turn, ...]) -> GenerationRequest:
 
 
 def test_every_provider_has_its_own_history_budget() -> None:
-    budgets = {name: history_budget(name) for name in PROVIDERS}
+    budgets = {name: history_budget(name) for name in registry.names()}
     assert set(budgets) == {"openai", "anthropic", "perplexity", "gemini"}
     # Perplexity's web search adds its results to the context, so it gets less history.
     assert budgets["perplexity"] < min(b for name, b in budgets.items() if name != "perplexity")
@@ -40,7 +40,7 @@ def test_every_provider_has_its_own_history_budget() -> None:
 
 def test_a_long_history_is_trimmed_to_the_providers_budget_keeping_the_newest() -> None:
     request = _request(long_history())
-    for name in PROVIDERS:
+    for name in registry.names():
         turns = chat_turns(request, char_budget=history_budget(name))
         kept = sent_markers([t.content for t in turns])
         assert kept == list(range(TURNS - len(kept), TURNS)), name  # the newest, in order

@@ -7,21 +7,23 @@ from dataclasses import replace
 
 import pytest
 
-from actors.personas import PERSONAS, Persona, persona_for
+from actors.personas import Persona
 from actors.providers.base import GenerationRequest, Turn
+from actors.providers.registry import persona_for, personas
 from actors.providers.templates import (
     MAX_WORDS,
     MIN_WORDS,
     TEMPLATE_MODEL,
     TemplateWriter,
     quote_topic,
+    voice_for,
 )
 from actors.providers.templates_data import VOICES, Voice
 from actors.topics import load_topics
 
 TOPIC = "Should small businesses adopt AI agents for customer support?"
 DEADLINE = 1_800_000_090.0
-NAMES = {p.name for p in PERSONAS}
+NAMES = {p.name for p in personas()}
 
 
 def request(persona: Persona, history: tuple[Turn, ...], seq: int, *, topic: str = TOPIC,
@@ -34,7 +36,7 @@ def play_round(writer: TemplateWriter, topic: str = TOPIC, messages: int = 16,
     """A round with the four personas rotating openai, anthropic, perplexity, gemini."""
     history: tuple[Turn, ...] = ()
     for seq in range(1, messages + 1):
-        persona = PERSONAS[(seq - 1) % len(PERSONAS)]
+        persona = personas()[(seq - 1) % len(personas())]
         reply = writer.write(request(persona, history, seq, topic=topic, per_round=messages,
                                      deadline=deadline))
         assert reply.model == TEMPLATE_MODEL
@@ -85,16 +87,16 @@ def test_the_same_topic_later_in_the_day_gets_a_different_round() -> None:
 
 def test_a_persona_does_not_reuse_its_own_fragments_within_a_round() -> None:
     turns = play_round(TemplateWriter(random.Random(9)))
-    for persona in PERSONAS:
+    for persona in personas():
         own = [t.content for t in turns if t.agent == persona.agent]
-        for template in every_fragment(VOICES[persona.agent]):
+        for template in every_fragment(voice_for(persona.agent)):
             literal = max(re.split(r"\{[a-z]+\}", template), key=len).strip()
             assert sum(literal in text for text in own) <= 1, literal
 
 
 def test_the_last_message_wraps_up() -> None:
     last = play_round(TemplateWriter(random.Random(3)))[-1]
-    assert any(wrapup in last.content for wrapup in VOICES[last.agent].wrapups)
+    assert any(wrapup in last.content for wrapup in voice_for(last.agent).wrapups)
 
 
 def test_shared_writer_is_thread_safe_and_call_order_free() -> None:
@@ -156,7 +158,7 @@ def test_opening_when_history_is_empty_even_after_seq_1() -> None:
     persona = persona_for("gemini")
     text = TemplateWriter(random.Random(7)).write(request(persona, (), 5)).text
     assert quote_topic(TOPIC) in text
-    assert any(opener.split("{topic}")[0] in text for opener in VOICES["gemini"].openers)
+    assert any(opener.split("{topic}")[0] in text for opener in voice_for("gemini").openers)
 
 
 def test_only_own_turns_in_history_is_an_opening_and_unique() -> None:
@@ -177,16 +179,16 @@ def test_unknown_persona_borrows_a_voice() -> None:
 
 def test_nan_deadline_does_not_raise() -> None:
     writer = TemplateWriter()
-    reply = writer.write(replace(request(PERSONAS[0], (), 1), deadline=float("nan")))
+    reply = writer.write(replace(request(personas()[0], (), 1), deadline=float("nan")))
     assert words(reply.text) >= MIN_WORDS
 
 
 # -- the data -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("agent", [p.agent for p in PERSONAS])
+@pytest.mark.parametrize("agent", [p.agent for p in personas()])
 def test_each_voice_has_enough_varied_fragments(agent: str) -> None:
-    voice = VOICES[agent]
+    voice = voice_for(agent)
     assert len(voice.openers) >= 8 and len(voice.reactions) >= 15
     assert len(voice.points) >= 15 and len(voice.closings) >= 10
     assert len(voice.handoffs) >= 5 and len(voice.wrapups) >= 5
