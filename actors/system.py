@@ -115,10 +115,12 @@ class RoundtableSystem:
         return {**status, "role": "engine", "instance": instance_id()}
 
     def start_ticker(self) -> None:
-        """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) if not started yet."""
+        """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) and the model watch
+        (which loads the SDKs in the background, after start-up) if not started yet."""
         if self.ticker is None:
             self.ticker = Ticker(self.supervisor, self.settings.tick_seconds)
             self.ticker.start()
+            _start_model_watch(self)
 
     def attach_hub(self, hub: Hub) -> None:
         self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
@@ -217,7 +219,6 @@ def create_system(
         raise
     system.own_lock = own_lock
     _start_retention(system)
-    _start_model_watch(system)
     if start_ticker:
         system.start_ticker()
     log.info(

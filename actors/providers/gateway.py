@@ -10,7 +10,6 @@ Keys never leave this module except as the ``api_key`` argument of ``Provider.ge
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import statistics
@@ -25,6 +24,7 @@ from actors.observe import events
 from actors.providers import quality
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
 from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
+from actors.providers.lazy import LazyProvider
 from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
 from settings import ProviderSettings, Settings
@@ -41,7 +41,7 @@ __all__ = [
 
 log = logging.getLogger("roundtable.gateway")
 
-#: Where each provider class lives; imported lazily so this module loads without them.
+#: Where each provider class lives; imported on first use (``LazyProvider``).
 PROVIDER_CLASSES: Final = {
     "openai": ("actors.providers.openai", "OpenAIProvider"),
     "anthropic": ("actors.providers.anthropic", "AnthropicProvider"),
@@ -367,14 +367,13 @@ def describe_error(
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    """The real provider objects for every configured provider (imported lazily)."""
-    providers: dict[str, Provider] = {}
-    for name, provider_settings in settings.providers.items():
-        if provider_settings.configured and name in PROVIDER_CLASSES:
-            module_name, class_name = PROVIDER_CLASSES[name]
-            cls = getattr(importlib.import_module(module_name), class_name)
-            providers[name] = cls(provider_settings)
-    return providers
+    """A provider for every configured provider; each imports its module (and SDK) on its
+    first call, not here: start-up never waits for an SDK (``LazyProvider``)."""
+    return {
+        name: LazyProvider(provider_settings, *PROVIDER_CLASSES[name])
+        for name, provider_settings in settings.providers.items()
+        if provider_settings.configured and name in PROVIDER_CLASSES
+    }
 
 
 def close_providers(providers: Iterable[Provider]) -> None:

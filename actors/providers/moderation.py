@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -115,8 +116,30 @@ def build_moderation(settings: Settings) -> ModerationGate | None:
     remote: RemoteModeration | None = None
     wants_remote = settings.moderation in ("auto", "openai")
     if wants_remote and openai_settings is not None and openai_settings.configured:
-        # Imported here: the openai SDK costs 1-3 s and ~40 MiB, and only this path needs it.
-        from actors.providers.moderation_openai import OpenAIModeration
-
-        remote = OpenAIModeration(openai_settings.base_url, openai_settings.api_keys)
+        remote = _LazyOpenAI(openai_settings.base_url, openai_settings.api_keys)
     return ModerationGate(wordlist, remote, fail_open=settings.moderation_fail_open)
+
+
+class _LazyOpenAI:
+    """``OpenAIModeration``, imported and built on the first review: the openai SDK costs
+    seconds and ~40 MiB, and start-up must not wait for it. Thread-safe."""
+
+    def __init__(self, base_url: str, api_keys: tuple[str, ...]) -> None:
+        self._args = (base_url, api_keys)
+        self._remote: RemoteModeration | None = None
+        self._lock = threading.Lock()
+
+    def flagged_categories(self, text: str, timeout: float) -> tuple[str, ...]:
+        with self._lock:
+            if self._remote is None:
+                from actors.providers.moderation_openai import OpenAIModeration
+
+                self._remote = OpenAIModeration(*self._args)
+            remote = self._remote
+        return remote.flagged_categories(text, timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            remote = self._remote
+        if remote is not None:
+            remote.close()

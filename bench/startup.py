@@ -1,0 +1,151 @@
+"""Start-up, memory and idle CPU: the real service, with and without the four API keys.
+
+Each start spawns ``python run.py`` (``tests.service.Service``: a free port, a temp SQLite
+file) and times spawn -> the first ``/healthz`` 200 (polled every 10 ms), then reads the
+server's RSS at that moment and ``--settle`` seconds later. "with keys" sets all four
+``*_API_KEY``s with every ``*_BASE_URL`` at a local port where nothing listens (no request
+can succeed, as with a provider that is down; the SDKs still load for the model check). On
+the last start of each kind the script then waits for every provider's model check (the
+background thread that imports the SDKs) and reads the RSS with the SDKs loaded, then
+measures idle CPU over ``--idle`` seconds: no visitor, countdown state, the default
+timings (TICK_SECONDS 0.1, a round every 30 minutes; the tests' fast timings are undone).
+
+    .venv/bin/python bench/startup.py [--starts 5] [--settle 1] [--idle 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import (
+    Service,
+    cpu_seconds,
+    free_port,
+    log_summary,
+    machine_line,
+    progress,
+    rss_kib,
+    table,
+)
+
+from actors.providers import registry
+from settings import Settings
+from tests.service import FAST_ENV
+
+#: Undo tests.service.FAST_ENV's timings: what an operator runs without a .env.
+_DEFAULTS = Settings.from_env({})
+DEFAULT_TIMINGS = {
+    name: str(getattr(_DEFAULTS, name.lower())) for name in FAST_ENV
+    if name.endswith("_SECONDS") and name != "SHUTDOWN_GRACE_SECONDS"
+}
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=5, help="starts per kind (median reported)")
+    parser.add_argument("--settle", type=float, default=1.0, help="seconds after /healthz for the second RSS")
+    parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured (0: none)")
+    return parser.parse_args(argv)
+
+
+def keys_env() -> dict[str, str]:
+    """All four keys, every base URL at a port where nothing listens."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {}
+    for name in registry.names():
+        env[f"{name.upper()}_API_KEY"] = f"bench-{name}-key-0123456789"
+        env[f"{name.upper()}_BASE_URL"] = dead + ("/v1" if name == "openai" else "")
+    return env
+
+
+def wait_healthz(service: Service, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert service.process is not None
+        if service.process.poll() is not None:
+            raise RuntimeError(f"service exited:\n{service.logs()[-2000:]}")
+        try:
+            if service.get("/healthz", timeout=1.0)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.01)  # polling the probe: the figure is the first moment it answers
+    raise TimeoutError("no /healthz")
+
+
+def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
+    """Seconds until no configured provider's model check is "unchecked"."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        providers = service.get("/api/status")[1]["providers"]
+        if all(p["model_check"]["status"] != "unchecked" for p in providers.values() if p["configured"]):
+            return time.monotonic() - started
+        time.sleep(0.1)  # polling the status for a condition, bounded by the timeout
+    raise TimeoutError("model checks never finished")
+
+
+def one_start(env: dict[str, str], settle: float, last: bool, idle: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="roundtable-startup-") as tmp:
+        service = Service(Path(tmp), {**DEFAULT_TIMINGS, **env})
+        started = time.perf_counter()
+        service.start(wait_ready=False)
+        assert service.process is not None
+        pid = service.process.pid
+        try:
+            wait_healthz(service)
+            figures = {"healthz_s": time.perf_counter() - started, "rss_healthz": rss_kib(pid) / 1024}
+            time.sleep(settle)  # the figure is the RSS this long after start-up
+            figures["rss_settled"] = rss_kib(pid) / 1024
+            if last:
+                figures |= after_start(service, pid, idle)
+        finally:
+            service.stop()
+            if last:
+                print(log_summary(service.logs()))
+    return figures
+
+
+def after_start(service: Service, pid: int, idle: float) -> dict[str, float]:
+    """RSS once every model check ran (the SDKs loaded), then idle CPU over ``idle`` s."""
+    figures = {"checks_s": wait_model_checks(service)}
+    figures["rss_loaded"] = rss_kib(pid) / 1024
+    if idle > 0:
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(idle)  # measuring idle: nothing to wait for by design
+        figures["idle_pct"] = 100 * (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+    return figures
+
+
+def run_kind(label: str, env: dict[str, str], args: argparse.Namespace) -> tuple[str, ...]:
+    runs = []
+    for i in range(args.starts):
+        runs.append(one_start(env, args.settle, i == args.starts - 1, args.idle))
+        progress(f"{label} start {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()))
+    times = [r["healthz_s"] for r in runs]
+    last = runs[-1]
+    return (
+        label,
+        f"{statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f})",
+        f"{statistics.median(r['rss_healthz'] for r in runs):.1f} MiB",
+        f"{statistics.median(r['rss_settled'] for r in runs):.1f} MiB",
+        f"{last.get('rss_loaded', float('nan')):.1f} MiB after {last.get('checks_s', float('nan')):.1f} s",
+        f"{last['idle_pct']:.2f}%" if "idle_pct" in last else "-",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    rows = [run_kind("no keys", {}, args), run_kind("all four keys", keys_env(), args)]
+    print(f"\nstart-up: {args.starts} starts per kind, medians (min-max); {machine_line()}")
+    print(table(("kind", "spawn -> /healthz", "RSS at /healthz", f"RSS +{args.settle:g} s",
+                 "RSS, model checks done (last start)", f"idle CPU over {args.idle:g} s (last start)"), rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
