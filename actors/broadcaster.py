@@ -1,8 +1,13 @@
 """The Broadcaster actor and the loop-side Hub that fans events out to every WebSocket.
 
 An event is serialized once, on the Broadcaster's thread, and the same string is handed
-to the event loop with ``loop.call_soon_threadsafe``; there the Hub offers it to every
-connection's bounded queue. A connection whose queue is full is a slow visitor: it is
+to the event loop with ``loop.call_soon_threadsafe``; there the Hub writes it to every
+connection. A connection with a direct writer (``web.hypercorn_patches.direct_writer``:
+uncompressed WebSockets under Hypercorn) that is idle (nothing queued, nothing being sent,
+nothing buffered in its socket) gets the event's frame, encoded once for all of them,
+written straight to its transport, in the same loop callback, with no task woken; every
+other connection, and an idle one whose write is refused, gets it through its bounded
+queue, which its own task sends in order. A connection whose queue is full is a slow visitor: it is
 dropped (closed) rather than delaying anyone else or growing memory; so is one whose
 socket stopped draining (``web.ws`` ends it as ``STALLED``), whatever its queue. At shutdown
 ``Hub.close_all`` ends every connection as going away, so visitors see a clean close.
@@ -15,13 +20,13 @@ import enum
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import pykka
 
 from actors.observe.metrics import WS_CLOSED, WS_DROPPED, WS_OPENED
 
-__all__ = ["Broadcaster", "CloseReason", "Connection", "Hub", "encode"]
+__all__ = ["Broadcaster", "CloseReason", "Connection", "DirectWrite", "Hub", "encode"]
 
 log = logging.getLogger("roundtable.broadcast")
 
@@ -42,15 +47,38 @@ class CloseReason(enum.StrEnum):
     GOING_AWAY = "server shutting down"
 
 
+class DirectWrite(Protocol):
+    """Writes an event's frame straight to one connection's socket (``web.hypercorn_patches``)."""
+
+    def frame(self, text: str) -> bytes:
+        """The frame for ``text``: the same bytes for every connection's writer."""
+
+    def write(self, frame: bytes) -> bool:
+        """Write ``frame`` now (True), or nothing when the socket is not idle (False)."""
+
+
 class Connection:
-    """One WebSocket's outbox. Lives on the event loop; never touch it from a thread."""
+    """One WebSocket's outbox. Lives on the event loop; never touch it from a thread.
+
+    ``direct``, once set (after the connection's first frame), lets the Hub write events
+    straight to the socket while ``idle``; ``sending`` is True while the connection's own
+    task writes one from the queue."""
+
+    __slots__ = ("_ended", "address", "direct", "name", "queue", "reason", "sending")
 
     def __init__(self, name: str, limit: int = QUEUE_LIMIT, address: str = "") -> None:
         self.name = name
         self.address = address
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
         self.reason: CloseReason | None = None
+        self.direct: DirectWrite | None = None
+        self.sending = False
         self._ended = asyncio.Event()
+
+    def idle(self) -> bool:
+        """Whether an event may go straight to the socket: nothing of this connection's
+        is queued or being sent (so it keeps its order), and it was not ended."""
+        return self.reason is None and not self.sending and self.queue.empty()
 
     @property
     def dropped(self) -> bool:
@@ -104,8 +132,16 @@ class Hub:
                 WS_DROPPED.inc()
 
     def deliver(self, data: str) -> None:
-        """On the loop: offer ``data`` to every connection."""
+        """On the loop: write ``data`` to every idle connection that can take it directly
+        (its frame encoded once), and queue it for every other connection."""
+        frame: bytes | None = None
         for connection in tuple(self.connections):
+            direct = connection.direct
+            if direct is not None and connection.idle():
+                if frame is None:
+                    frame = direct.frame(data)
+                if direct.write(frame):
+                    continue
             connection.offer(data)
         for listener in self.listeners:
             listener(data)

@@ -18,7 +18,8 @@ Every WebSocket scope also gets ``scope[CONNECTION_GONE]``, an ``asyncio.Event``
 when the server's call into the app ends for any reason. Hypercorn cancels that call
 when the connection dies under it (a socket aborted by the kernel, ``web.serving``), and
 Quart then leaves the route's task running, waiting for a message that never comes; the
-route watches this event to end with its connection.
+route watches this event to end with its connection. ``scope[CONNECTION_SEND]`` is the
+server's own ASGI ``send``, for ``web.hypercorn_patches.direct_writer``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any, Final
 
 from web.forwarded import TrustedProxies
 
-__all__ = ["CONNECTION_GONE", "MAX_HEADER_BYTES", "EdgeMiddleware", "valid_host"]
+__all__ = ["CONNECTION_GONE", "CONNECTION_SEND", "MAX_HEADER_BYTES", "EdgeMiddleware", "valid_host"]
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -45,6 +46,7 @@ _HOST: Final = re.compile(r"(?:[A-Za-z0-9._~-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{0,5
 _FORWARDED: Final = (b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host")
 _WS_SCHEMES: Final = {"http": "ws", "https": "wss"}
 CONNECTION_GONE: Final = "roundtable.connection_gone"
+CONNECTION_SEND: Final = "roundtable.connection_send"
 
 
 def valid_host(host: str) -> bool:
@@ -85,6 +87,7 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
         gone = scope[CONNECTION_GONE] = asyncio.Event()
+        scope[CONNECTION_SEND] = send
         try:
             await self.app(scope, receive, send)
         finally:

@@ -16,18 +16,35 @@ time leaving the rest of the events unprocessed, so the client's close was never
 and the socket hung (``tests/web/test_live_round.py``). ``_handle_events`` below is
 Hypercorn 0.18's own, except that after a too-big message the rest of it is dropped and
 the other events (the client's close) are still handled.
+
+And the one hook the fan-out needs (``direct_writer``): with compression off, a server's
+text frame is the same bytes for every connection, so ``actors.broadcaster.Hub`` encodes
+each event's frame once (``text_frame``) and writes it straight to every idle
+connection's transport, as ``websockets.broadcast()`` does, instead of waking one task per
+connection to go through Quart, the ASGI message, ``WSStream.app_send``, wsproto and
+``TCPServer.protocol_send`` (measured: most of the CPU per delivered message). A write is
+refused (the caller sends the frame the normal way, which waits for the socket to drain
+and so meets the stall detector) unless the WebSocket is open, uncompressed, served over
+HTTP/1.1 by Hypercorn's asyncio worker, and its transport has nothing buffered. Every
+write is a whole frame, so Hypercorn's own (pings, pongs, the close) interleave whole.
+``tests/web/test_hypercorn_patches.py`` pins the Hypercorn code it relies on by hash.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, Final
 
+from hypercorn.asyncio.tcp_server import TCPServer
 from hypercorn.protocol import ws_stream
+from hypercorn.protocol.h11 import H11Protocol
 from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
-from wsproto.frame_protocol import CloseReason
+from wsproto.frame_protocol import CloseReason, FrameProtocol
 
-__all__ = ["ORIGINAL_HANDLE_EVENTS", "apply_stream_fixes", "set_websocket_compression"]
+__all__ = ["DIRECT_WRITE_SOURCES", "ORIGINAL_HANDLE_EVENTS", "DirectWriter", "apply_stream_fixes",
+           "direct_writer", "set_websocket_compression", "text_frame"]
 
 _ORIGINAL = ws_stream.Handshake
 #: Hypercorn's own, kept so a test can tell when an upgrade changed what we replaced.
@@ -79,3 +96,65 @@ async def _handle_events(self: Any) -> None:
 def apply_stream_fixes() -> None:
     """Install the oversized-message fix in Hypercorn's WebSocket stream (idempotent)."""
     ws_stream.WSStream._handle_events = _handle_events  # type: ignore[method-assign]
+
+
+# -- writing pre-encoded frames straight to a connection's transport -------------------------
+
+#: Hypercorn's code that ``direct_writer`` relies on: how the ASGI send reaches the stream,
+#: the stream the protocol, the protocol the TCP server and its writer (pinned by hash).
+DIRECT_WRITE_SOURCES: Final[tuple[Callable[..., Any], ...]] = (
+    ws_stream.WSStream.app_send, ws_stream.WSStream._send_wsproto_event, ws_stream.WSStream._accept,
+    H11Protocol._create_stream, H11Protocol.stream_send, TCPServer.protocol_send, TCPServer.run,
+)
+#: A server's frames are not masked; without extensions a text frame is a function of its
+#: text alone (``send_data`` with ``fin`` keeps no state between messages).
+_FRAMES: Final = FrameProtocol(client=False, extensions=[])
+
+
+def text_frame(text: str) -> bytes:
+    """The WebSocket frame (uncompressed, unmasked, final) a server sends for ``text``."""
+    return bytes(_FRAMES.send_data(text))
+
+
+class DirectWriter:
+    """Writes whole pre-encoded frames to one Hypercorn WebSocket's transport, when it is idle."""
+
+    __slots__ = ("_stream", "_transport")
+
+    def __init__(self, stream: ws_stream.WSStream, transport: asyncio.WriteTransport) -> None:
+        self._stream = stream
+        self._transport = transport
+
+    @staticmethod
+    def frame(text: str) -> bytes:
+        """The bytes ``write`` takes for ``text`` (the same for every DirectWriter)."""
+        return text_frame(text)
+
+    def write(self, frame: bytes) -> bool:
+        """Write ``frame`` now and say True; or False, writing nothing, when the connection
+        is closing or closed, or anything is buffered or waiting to be written on it (a
+        slow or stalled reader: the caller's normal path waits for the socket to drain)."""
+        stream, transport = self._stream, self._transport
+        if (stream.closed or stream.state is not ws_stream.ASGIWebsocketState.CONNECTED
+                or stream.connection.state is not ConnectionState.OPEN
+                or transport.is_closing() or transport.get_write_buffer_size()):
+            return False
+        transport.write(frame)
+        return True
+
+
+def direct_writer(send: object) -> DirectWriter | None:
+    """A ``DirectWriter`` for the WebSocket whose ASGI ``send`` Hypercorn gave the app, once
+    accepted; None when it is not Hypercorn's asyncio worker over HTTP/1.1, or the client
+    offered extensions (compression may be on), or the socket is gone."""
+    stream = getattr(send, "__self__", None)
+    if not isinstance(stream, ws_stream.WSStream) or stream.handshake.extensions:
+        return None
+    protocol = getattr(stream.send, "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    if not isinstance(protocol, H11Protocol) or not isinstance(server, TCPServer):
+        return None
+    transport = server.writer.transport
+    if transport.is_closing():
+        return None
+    return DirectWriter(stream, transport)

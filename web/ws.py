@@ -3,10 +3,12 @@
 Admission first: the origin, then the per-address and total limits (``web.limits``); a
 refused visitor is accepted and closed at once with 1013 and the reason, so it knows to
 back off. Each connection subscribes to the Hub before it reads the snapshot, so no
-event falls between the two (the client drops a repeat by conversation and seq). One
-task writes: events and pongs both go through the connection's bounded queue, so a slow
-visitor delays nobody else and is dropped when its queue fills, or when one write has not
-drained for ``WS_STALL_SECONDS`` (a visitor that stopped reading). Pings are rate-limited
+event falls between the two (the client drops a repeat by conversation and seq). After
+the hello, the Hub writes events straight to the socket while the connection is idle
+(``web.hypercorn_patches.direct_writer``); anything else, pongs included, goes through
+the connection's bounded queue, which one task writes in order, so a slow visitor delays
+nobody else and is dropped when its queue fills, or when one write has not drained for
+``WS_STALL_SECONDS`` (a visitor that stopped reading). Pings are rate-limited
 per connection. At shutdown the Hub ends every connection and each is closed with 1001.
 """
 
@@ -25,7 +27,8 @@ from quart import Blueprint, websocket
 from actors.broadcaster import CloseReason, Connection, encode
 from actors.round import ms
 from web.context import Context, EngineTimeout
-from web.edge import CONNECTION_GONE
+from web.edge import CONNECTION_GONE, CONNECTION_SEND
+from web.hypercorn_patches import direct_writer
 from web.limits import EdgeLimits, KeyedBuckets
 from web.payloads import BadPayload, parse_object
 
@@ -91,6 +94,7 @@ async def _live(context: Context, connection: Connection, limits: EdgeLimits) ->
             return
         await websocket.accept()
         if await _send(connection, encode({"type": "hello", **snapshot}), stall_seconds):
+            connection.direct = direct_writer(websocket.scope.get(CONNECTION_SEND))
             await _serve(connection, context, limits)
     finally:
         context.hub.discard(connection)
@@ -125,8 +129,14 @@ async def _gone() -> None:
 
 
 async def _write(connection: Connection, stall_seconds: float) -> None:
-    while await _send(connection, await connection.queue.get(), stall_seconds):
-        pass
+    """Send the queue in order; ``connection.sending`` keeps the Hub's direct writes out
+    while one is on its way."""
+    while True:
+        data = await connection.queue.get()
+        connection.sending = True
+        if not await _send(connection, data, stall_seconds):
+            return
+        connection.sending = False
 
 
 async def _send(connection: Connection, data: str, stall_seconds: float) -> bool:

@@ -1,6 +1,8 @@
-"""web/hypercorn_patches.py: WS_COMPRESSION, and too-big messages.
+"""web/hypercorn_patches.py: WS_COMPRESSION, too-big messages, and direct frame writes.
 
 WS_COMPRESSION: Hypercorn's handshake declines permessage-deflate unless it is on.
+Direct writes (``direct_writer``): against a real Hypercorn serving a bare ASGI app in the
+test's loop, with real clients.
 
 Pinned twice: against the installed Hypercorn's ``Handshake`` directly (an upgrade that
 moves or renames it fails here first), and end to end with a client that offers deflate
@@ -9,21 +11,36 @@ as every browser does.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import inspect
-from collections.abc import Iterator
+import socket
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
 from hypercorn.protocol import ws_stream
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.service import Service
+from tests.service import Service, free_port
 from tests.web.conftest import Client
-from web.hypercorn_patches import ORIGINAL_HANDLE_EVENTS, set_websocket_compression
+from web.hypercorn_patches import (
+    DIRECT_WRITE_SOURCES,
+    ORIGINAL_HANDLE_EVENTS,
+    DirectWriter,
+    direct_writer,
+    set_websocket_compression,
+    text_frame,
+)
 
 BROWSER_OFFER = b"permessage-deflate; client_max_window_bits"
 HYPERCORN_0_18_HANDLE_EVENTS = "b90f3f595ff9fd4722f15769e9c40d113838a1deb6f3ecc0f63dc8ffc1d7f8e8"
+HYPERCORN_0_18_DIRECT_WRITE = "5fe44acd268fb808ac2eb038542461398837f5bc8a8d7229d73c75019b29724e"
 
 
 def handshake_headers() -> list[tuple[bytes, bytes]]:
@@ -92,3 +109,158 @@ def test_a_huge_message_in_many_reads_gets_1009_and_the_socket_closes(tmp_path: 
             client.close()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         assert "Traceback" not in service.logs()
+
+
+def test_the_code_direct_writes_rely_on_is_still_the_one_they_were_written_against() -> None:
+    # direct_writer walks from the ASGI send to the TCP server's transport, and writes
+    # there only when Hypercorn's own path has nothing on its way. If an upgrade changes
+    # any of these, re-read them: how send reaches the transport, the send lock, the state.
+    source = b"".join(inspect.getsource(function).encode() for function in DIRECT_WRITE_SOURCES)
+    assert hashlib.sha256(source).hexdigest() == HYPERCORN_0_18_DIRECT_WRITE
+
+
+# -- direct writes against a real Hypercorn ---------------------------------------------------
+
+
+class Served:
+    """Hypercorn serving a bare ASGI app that accepts every WebSocket, sends "hello" the
+    normal way, then hands the test its ``direct_writer`` and waits for the disconnect."""
+
+    def __init__(self, close_first: bool = False) -> None:
+        self.close_first = close_first  # the server closes before handing over the writer
+        self.port = free_port()
+        self.writers: asyncio.Queue[DirectWriter | None] = asyncio.Queue()
+        self.disconnected = asyncio.Event()
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": "hello"})
+        writer = direct_writer(send)
+        if self.close_first:
+            await send({"type": "websocket.close", "code": 1000})
+        self.writers.put_nowait(writer)
+        while (await receive())["type"] != "websocket.disconnect":
+            pass
+        self.disconnected.set()
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@contextlib.asynccontextmanager
+async def served(close_first: bool = False) -> AsyncIterator[Served]:
+    server = Served(close_first)
+    config = Config()
+    config.bind = [f"127.0.0.1:{server.port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(server.app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    try:
+        for _ in range(200):  # until it listens, bounded
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)  # polling a port that is about to listen
+        yield server
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def test_frames_written_directly_arrive_after_the_normal_ones_in_order() -> None:
+    async def scenario() -> list[str]:
+        async with served() as server:
+            async with connect(server.url, compression="deflate") as client:  # offers it; declined
+                writer = await asyncio.wait_for(server.writers.get(), 5)
+                assert writer is not None
+                assert all([writer.write(text_frame(f"event {i} é")) for i in range(3)])
+                return [str(await asyncio.wait_for(client.recv(), 5)) for _ in range(4)]
+
+    assert asyncio.run(scenario()) == ["hello", "event 0 é", "event 1 é", "event 2 é"]
+
+
+async def silent_client(port: int) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads (tiny buffer)."""
+    silent = socket.socket()
+    silent.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    silent.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(silent, ("127.0.0.1", port))
+    silent.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    return silent
+
+
+def test_a_direct_write_is_refused_while_the_socket_has_data_buffered() -> None:
+    # A visitor that stopped reading: its socket fills, and then every direct write is
+    # refused (the caller queues the event; its normal send waits for the socket to drain
+    # and meets the stall detector) instead of buffering without bound in the transport.
+    async def scenario() -> tuple[int, bool]:
+        async with served() as server:
+            with await silent_client(server.port):
+                writer = await asyncio.wait_for(server.writers.get(), 5)
+                assert writer is not None
+                frame = text_frame("x" * 65536)
+                written = 0
+                while written < 1000 and writer.write(frame):  # 64 MiB at most
+                    written += 1
+                return written, writer.write(text_frame("small"))
+
+    written, small = asyncio.run(scenario())
+    assert written < 1000, "every write was taken while the peer read nothing"
+    assert not small
+
+
+def test_a_direct_write_is_refused_once_the_server_closed_the_websocket() -> None:
+    # The close frame is out, the peer has not answered (it does not read): the socket is
+    # open, but a data frame after a close frame would break the protocol.
+    async def scenario() -> bool:
+        async with served(close_first=True) as server:
+            with await silent_client(server.port):
+                writer = await asyncio.wait_for(server.writers.get(), 5)
+                assert writer is not None
+                return writer.write(text_frame("after the close frame"))
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_a_direct_write_is_refused_once_the_client_closed_the_websocket() -> None:
+    async def scenario() -> bool:
+        async with served() as server:
+            async with connect(server.url) as client:
+                writer = await asyncio.wait_for(server.writers.get(), 5)
+                assert writer is not None and await client.recv() == "hello"
+            await asyncio.wait_for(server.disconnected.wait(), 5)
+            return writer.write(text_frame("too late"))
+
+    assert asyncio.run(scenario()) is False
+
+
+def test_no_direct_writer_when_compression_may_be_negotiated() -> None:
+    async def scenario() -> tuple[DirectWriter | None, DirectWriter | None]:
+        set_websocket_compression(True)
+        async with served() as server:
+            async with connect(server.url, compression="deflate"):
+                offered = await asyncio.wait_for(server.writers.get(), 5)
+            async with connect(server.url, compression=None):
+                plain = await asyncio.wait_for(server.writers.get(), 5)
+        return offered, plain
+
+    offered, plain = asyncio.run(scenario())
+    assert offered is None  # deflate negotiated: its frames must go through wsproto
+    assert plain is not None
+
+
+def test_no_direct_writer_outside_hypercorn() -> None:
+    async def other_server_send(message: dict[str, Any]) -> None:
+        pass
+
+    assert direct_writer(other_server_send) is None
+    assert direct_writer(None) is None

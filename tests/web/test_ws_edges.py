@@ -21,10 +21,12 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from actors.broadcaster import QUEUE_LIMIT, CloseReason, Connection, Hub, encode
+from actors.clock import SystemClock
 from settings import Settings
 from tests.service import Service
 from tests.web.conftest import Client, is_state
 from web.app import create_app
+from web.hypercorn_patches import text_frame
 
 PARTNER = "https://partner.example"
 
@@ -90,6 +92,83 @@ def test_a_slow_connection_is_dropped_and_the_others_get_every_event() -> None:
     assert slow.queue.qsize() == QUEUE_LIMIT  # memory stays bounded: the extra event is not kept
     assert not keeping_up.dropped and keeping_up.reason is None
     assert [json.loads(data)["seq"] for data in received] == list(range(QUEUE_LIMIT + 1))
+
+
+class Socket:
+    """A ``DirectWrite`` that keeps what is written to it; ``taking`` says whether it
+    takes writes (a socket with data buffered does not)."""
+
+    def __init__(self, taking: bool = True) -> None:
+        self.taking = taking
+        self.frames: list[bytes] = []
+
+    def frame(self, text: str) -> bytes:
+        return text_frame(text)
+
+    def write(self, frame: bytes) -> bool:
+        if self.taking:
+            self.frames.append(frame)
+        return self.taking
+
+
+def direct(name: str, writer: Socket) -> Connection:
+    connection = Connection(name)
+    connection.direct = writer
+    return connection
+
+
+def test_idle_connections_get_one_frame_encoded_once_written_directly() -> None:
+    async def scenario() -> list[Socket]:
+        hub = Hub(asyncio.get_running_loop())
+        sockets = [Socket(), Socket()]
+        connections = [direct(f"c{i}", s) for i, s in enumerate(sockets)]
+        for connection in connections:
+            hub.add(connection)
+        hub.deliver(encode({"type": "message", "seq": 1}))
+        assert all(c.queue.empty() for c in connections)  # no task woken for them
+        return sockets
+
+    first, second = asyncio.run(scenario())
+    assert first.frames == [text_frame('{"type":"message","seq":1}')]
+    assert second.frames[0] is first.frames[0]  # the same bytes object: encoded once
+
+
+def test_an_event_waits_behind_what_a_connection_has_queued_or_is_sending() -> None:
+    # A pong queued (or a frame on its way through the connection's own task) must reach
+    # the visitor before a later event: so the event is queued behind it, not written.
+    async def scenario() -> tuple[Connection, Connection, Socket, Socket]:
+        hub = Hub(asyncio.get_running_loop())
+        queued, sending = Socket(), Socket()
+        with_pong, mid_send = direct("pong", queued), direct("sending", sending)
+        with_pong.offer("pong")
+        mid_send.sending = True
+        hub.add(with_pong)
+        hub.add(mid_send)
+        hub.deliver("event")
+        return with_pong, mid_send, queued, sending
+
+    with_pong, mid_send, queued, sending = asyncio.run(scenario())
+    assert queued.frames == [] and sending.frames == []
+    assert [with_pong.queue.get_nowait() for _ in range(2)] == ["pong", "event"]
+    assert mid_send.queue.get_nowait() == "event"
+
+
+def test_a_refused_direct_write_goes_through_the_queue_and_its_limit() -> None:
+    async def scenario() -> tuple[Connection, Connection]:
+        hub = Hub(asyncio.get_running_loop())
+        busy = direct("busy", Socket(taking=False))  # its socket has data buffered
+        ended = direct("ended", Socket())
+        ended.end(CloseReason.GOING_AWAY)
+        hub.add(busy)
+        hub.add(ended)
+        for seq in range(QUEUE_LIMIT + 1):
+            hub.deliver(encode({"seq": seq}))
+        return busy, ended
+
+    busy, ended = asyncio.run(scenario())
+    assert busy.queue.qsize() == QUEUE_LIMIT and busy.reason is CloseReason.TOO_SLOW
+    assert ended.direct is not None and ended.direct.frames == []  # type: ignore[attr-defined]
+    assert ended.queue.empty()
 
 
 def test_close_all_ends_every_connection_as_going_away() -> None:
@@ -216,6 +295,8 @@ def test_a_visitor_that_stops_reading_is_dropped_whatever_its_queue(tmp_path: Pa
 
 
 class FakeSystem:
+    clock = SystemClock()
+
     def snapshot(self) -> dict[str, Any]:
         return {"state": "countdown", "server_time": 0, "next_round_at": 1000, "conversation": None, "messages": []}
 
@@ -249,6 +330,47 @@ def test_the_handler_closes_with_the_code_for_why_the_server_ended_it(end: Any, 
         return int(closed["code"])
 
     assert asyncio.run(scenario()) == code
+
+
+def test_an_event_during_a_pongs_send_reaches_the_wire_after_it() -> None:
+    # The pong is on its way through the connection's own task (Quart yields before the
+    # server writes it) when an event arrives: it must not be written directly ahead.
+    async def scenario() -> list[tuple[str, str]]:
+        hub = Hub(asyncio.get_running_loop())
+        app = create_app(FakeSystem(), Settings(providers={}), hub)
+        wire: list[tuple[str, str]] = []
+        to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        done = asyncio.Event()
+
+        def write(frame: bytes) -> bool:  # the socket, written directly
+            wire.append(("direct", frame[2:].decode()))
+            done.set()
+            return True
+
+        visitor = Socket()
+        visitor.write = write  # type: ignore[method-assign]
+
+        async def send(message: dict[str, Any]) -> None:  # the server, writing a frame
+            if message["type"] != "websocket.send":
+                return
+            if "pong" in message["text"]:
+                (connection,) = hub.connections
+                connection.direct = visitor  # what direct_writer gives under Hypercorn
+                hub.deliver("event")  # arrives while the pong is being sent
+            wire.append(("sent", "pong" if "pong" in message["text"] else message["text"]))
+            if message["text"] == "event":
+                done.set()
+            if message["text"].startswith('{"type":"hello"'):
+                to_app.put_nowait({"type": "websocket.receive", "text": '{"type":"ping","t":1}'})
+
+        to_app.put_nowait({"type": "websocket.connect"})
+        task = asyncio.ensure_future(app(_websocket_scope("/ws"), to_app.get, send))  # type: ignore[arg-type]
+        await asyncio.wait_for(done.wait(), 5)
+        to_app.put_nowait({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(task, 5)
+        return [entry for entry in wire if not entry[1].startswith('{"type":"hello"')]
+
+    assert asyncio.run(scenario()) == [("sent", "pong"), ("sent", "event")]
 
 
 def _websocket_scope(path: str) -> dict[str, Any]:
