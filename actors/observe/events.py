@@ -97,7 +97,7 @@ def message_revealed(
 
 
 def provider_call(provider: str, outcome: str, seconds: float) -> None:
-    """One API call; ``outcome`` is "ok" or the error kind (``ProviderError.kind``)."""
+    """One API call; ``outcome`` is "ok" or the error kind (``ErrorKind.outcome``)."""
     PROVIDER_CALLS.labels(provider, outcome).inc()
     PROVIDER_LATENCY.labels(provider).observe(seconds)
 

@@ -19,7 +19,7 @@ from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
 from actors.providers.bounded import BoundedTransport
 from actors.providers.clients import ClientCache
-from actors.providers.errors import classify_status, parse_retry_after, safe_label
+from actors.providers.errors import ErrorKind, classify_status, parse_retry_after, safe_label
 from settings import ProviderSettings
 
 __all__ = ["AnthropicProvider"]
@@ -49,9 +49,9 @@ class AnthropicProvider:
         message never contains ``api_key``.
         """
         if not api_key:
-            raise ProviderError("anthropic: no api key", kind="auth")
+            raise ProviderError("anthropic: no api key", kind=ErrorKind.AUTH)
         if timeout <= 0:
-            raise ProviderError("anthropic: no time left", kind="timeout", retryable=True)
+            raise ProviderError("anthropic: no time left", kind=ErrorKind.TIMEOUT)
         try:
             # No temperature/top_p/top_k: anthropic 1.x+ removed them (TypeError).
             # max_tokens is required by the API.
@@ -67,7 +67,7 @@ class AnthropicProvider:
         # The SDK lets a 2xx body that is not JSON (or not UTF-8) escape unwrapped.
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ProviderError(
-                "anthropic: malformed JSON", kind="malformed", retryable=True
+                "anthropic: malformed JSON", kind=ErrorKind.MALFORMED
             ) from exc
         return _reply(message, fallback_model=self.model)
 
@@ -101,7 +101,7 @@ def _reply(message: object, *, fallback_model: str) -> Reply:
     """Read a message defensively: a non-strict SDK hands back whatever the server sent."""
     content = getattr(message, "content", None)
     if not isinstance(content, list):
-        raise ProviderError("anthropic: no content in the answer", kind="malformed", retryable=True)
+        raise ProviderError("anthropic: no content in the answer", kind=ErrorKind.MALFORMED)
     # Text blocks are consecutive pieces of one answer (citations split them mid-sentence).
     raw = "".join(
         block.text
@@ -112,9 +112,9 @@ def _reply(message: object, *, fallback_model: str) -> Reply:
     stop = getattr(message, "stop_reason", None)
     if not text:
         if stop == "refusal":
-            raise ProviderError("anthropic: refused", kind="blocked")
+            raise ProviderError("anthropic: refused", kind=ErrorKind.BLOCKED)
         because = f" ({stop})" if stop else ""
-        raise ProviderError(f"anthropic: empty reply{because}", kind="empty", retryable=True)
+        raise ProviderError(f"anthropic: empty reply{because}", kind=ErrorKind.EMPTY)
     usage = getattr(message, "usage", None)
     model = getattr(message, "model", None)
     return Reply(
@@ -128,28 +128,27 @@ def _reply(message: object, *, fallback_model: str) -> Reply:
 def _translate(exc: anthropic.AnthropicError, api_key: str) -> ProviderError:
     """Map an SDK error to a ``ProviderError`` by what happened, not by SDK class."""
     if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderError("anthropic: timed out", kind="timeout", retryable=True)
+        return ProviderError("anthropic: timed out", kind=ErrorKind.TIMEOUT)
     if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderError("anthropic: could not connect", kind="connection", retryable=True)
+        return ProviderError("anthropic: could not connect", kind=ErrorKind.CONNECTION)
     if isinstance(exc, anthropic.APIStatusError):
         return _status_error(exc, api_key)
     if isinstance(exc, anthropic.APIResponseValidationError):
-        return ProviderError("anthropic: unexpected answer", kind="malformed", retryable=True)
-    return ProviderError(f"anthropic: {type(exc).__name__}", kind="http")
+        return ProviderError("anthropic: unexpected answer", kind=ErrorKind.MALFORMED)
+    return ProviderError(f"anthropic: {type(exc).__name__}", kind=ErrorKind.HTTP)
 
 
 def _status_error(exc: anthropic.APIStatusError, api_key: str) -> ProviderError:
     status = exc.status_code
     error_code = exc.error_code or ""  # error.details.error_code
     code = error_code or str(exc.type or "")  # error.type, e.g. "overloaded_error"
-    kind, retryable = classify_status(status)  # 529 (overloaded) is a retryable 5xx
+    kind = classify_status(status)  # 529 (overloaded) is a retryable 5xx
     if status == 429 and error_code in SPEND_LIMIT_CODES:
-        retryable = False
+        kind = ErrorKind.SPEND_LIMIT
     label = safe_label(code, api_key)
     return ProviderError(
         f"anthropic: {status} {label}".rstrip(),
         kind=kind,
         status=status,
-        retryable=retryable,
         retry_after=parse_retry_after(exc.response.headers),
     )

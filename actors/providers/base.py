@@ -4,26 +4,34 @@ A ``Provider`` turns one ``GenerationRequest`` into one ``Reply`` with a single 
 (no retries of its own: the SDKs' retries are off and ``ProviderChain`` owns the one retry
 loop). Every failure leaves a provider module as a ``ProviderError``::
 
-    ProviderError(message, status=None, retryable=False, retry_after=None, kind="...")
-      kind  what happened                          retryable
-      ----  -------------------------------------  ---------------------------------
-      http        an HTTP error status              408, 409, 429, 5xx (529 too); not a
-                                                    spend-limit 429, not 400/401/403/404/413/422
-      auth        401/403: the key is rested        no
-      timeout     no answer in time                 yes
-      too_large   the answer passed the size cap    yes (cut off, never read whole)
-      connection  could not connect                 yes
-      malformed   the answer could not be parsed    yes (another try may parse)
-      empty       the answer held no text           yes
-      failed      the API reported a failed run     yes
-      blocked     the model refused (safety)        no
-      quality     rejected by our quality gate      yes
+    ProviderError(message, kind=ErrorKind.X, status=None, retry_after=None)
+      kind                    what happened                          retryable
+      ----------------------  -------------------------------------  ---------
+      http                    an HTTP error a retry will not fix     no
+                              (400, 404, 413, 422, ...; or unknown)
+      unavailable             408, 409, 429, any 5xx (529 too)       yes
+      spend_limit             a 429/402 meaning out of credit        no
+      auth                    401/403: the key is rested             no
+      timeout                 no answer in time                      yes
+      too_large               the answer passed the size cap         yes (cut off, never read whole)
+      connection              could not connect                      yes
+      malformed               the answer could not be parsed         yes (another try may parse)
+      empty                   the answer held no text                yes
+      failed                  the API reported a failed run          yes
+      blocked                 the model refused (safety)             no
+      quality                 rejected by our quality gate           yes
+      moderation              flagged by our moderation gate         no
+      moderation_unavailable  moderation could not review in time    no
+      internal                a provider module raised a non-        no
+                              ProviderError (a bug)
 
-``timeout``, ``too_large`` and ``quality`` count against the provider's circuit, like any
-retryable error; the gateway bounds every call as a whole (``bounded.call_limits``).
+The kind carries its retryability (``ErrorKind.retryable``, in ``errors``); every retryable
+kind, plus ``quality``, ``too_large`` and ``moderation``, counts against the provider's
+circuit (``ErrorKind.unhealthy``); the gateway bounds every call as a whole
+(``bounded.call_limits``).
 
-``errors.classify_status`` holds the http/auth rows and ``errors.parse_retry_after`` reads
-``Retry-After``; each provider module adds only its own exceptions to them.
+``errors.classify_status`` maps an HTTP status to its kind and ``errors.parse_retry_after``
+reads ``Retry-After``; each provider module adds only its own exceptions to them.
 Foreign errors are translated where they are caught: ``raise ProviderError(...) from exc``.
 ``str(ProviderError)`` never contains a key.
 """
@@ -35,11 +43,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from actors.personas import Persona
+from actors.providers.errors import HTTP_KINDS, ErrorKind
 
 __all__ = [
     "ApiCall",
     "Citation",
     "EarlierRound",
+    "ErrorKind",
     "GenerationRequest",
     "Outcome",
     "Provider",
@@ -103,27 +113,32 @@ class Reply:
 
 
 class ProviderError(Exception):
-    """One failed call to a provider, already classified."""
+    """One failed call to a provider, already classified: ``kind`` says whether to retry."""
 
     def __init__(
         self,
         message: str,
         *,
-        kind: str = "http",
+        kind: ErrorKind = ErrorKind.HTTP,
         status: int | None = None,
-        retryable: bool = False,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.status = status
-        self.retryable = retryable
         self.retry_after = retry_after
 
     @property
+    def retryable(self) -> bool:
+        return self.kind.retryable
+
+    @property
     def error_class(self) -> str:
-        """Short label for logs, ``api_calls.error_class`` and ``/api/status``."""
-        return f"{self.status}" if self.kind == "http" and self.status else self.kind
+        """Short label for logs, ``api_calls.error_class`` and ``/api/status``: the HTTP
+        status for the HTTP kinds ("429", or "http" without one), else the kind."""
+        if self.kind in HTTP_KINDS:
+            return str(self.status) if self.status else str(ErrorKind.HTTP)
+        return str(self.kind)
 
 
 class Provider(Protocol):

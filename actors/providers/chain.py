@@ -25,6 +25,7 @@ from actors.providers.base import (
     Source,
 )
 from actors.providers.budget import DailyBudget
+from actors.providers.errors import ErrorKind
 from actors.providers.gateway import CallResult, ProviderGateway, describe_error
 from actors.providers.pricing import Cost, CostSource, PriceTable
 from actors.providers.resilience import Backoff
@@ -171,7 +172,7 @@ class ProviderChain:
                 return result.reply, cost, ""
             assert error is not None  # a CallResult holds a reply or an error
             last = error
-            if error.kind == "auth":
+            if error.kind is ErrorKind.AUTH:
                 # The key is bad, not the provider: rest it and try another key, once.
                 gateway.keys.rest(key)
                 if not switched_key and gateway.keys.available():

@@ -24,6 +24,7 @@ from actors.observe import events
 from actors.providers import quality
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
 from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
+from actors.providers.errors import ErrorKind
 from actors.providers.lazy import LazyProvider
 from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
@@ -53,9 +54,6 @@ _DAY: Final = 86_400.0
 _DESCRIPTION_CHARS: Final = 80
 
 
-#: Replies we refuse say the provider is unwell even if they were ever made not retryable:
-#: they count against its circuit like a timeout or a 5xx.
-_UNHEALTHY_KINDS: Final = frozenset({"quality", "too_large", "moderation"})
 #: A moderation review may wait at most this long (and never past the message's deadline).
 MODERATION_TIMEOUT_CAP: Final = 10.0
 #: This many flagged replies in a row from one provider raise an alert (a warning line).
@@ -148,7 +146,7 @@ class ProviderGateway:
             error = self._judge(reply, request) or self._moderate(reply, request)
         latency_ms = max(0, round((self._clock.now() - started) * 1000))
         self._record(latency_ms, error)
-        events.provider_call(self.name, "ok" if error is None else error.kind, latency_ms / 1000)
+        events.provider_call(self.name, "ok" if error is None else error.kind.outcome, latency_ms / 1000)
         return CallResult(reply, error, started, latency_ms)
 
     def _generate(
@@ -162,11 +160,11 @@ class ProviderGateway:
                 error = exc
             except Exception as exc:  # a bug in a provider module must not stall the round
                 log.exception("provider %s raised %s instead of ProviderError", self.name, type(exc).__name__)
-                error = ProviderError(f"internal error: {type(exc).__name__}", kind="internal")
+                error = ProviderError(f"internal error: {type(exc).__name__}", kind=ErrorKind.INTERNAL)
         if limits.cut == "too_large":
             error = ProviderError(
                 f"{self.name}: reply over {self.max_reply_bytes} bytes, cut off",
-                kind="too_large", retryable=True,
+                kind=ErrorKind.TOO_LARGE,
             )
         return None, error
 
@@ -175,7 +173,7 @@ class ProviderGateway:
         rejection = quality.accept(reply.text, (turn.content for turn in request.history))
         if rejection is None:
             return None
-        return ProviderError(f"rejected: {rejection}", kind="quality", retryable=True)
+        return ProviderError(f"rejected: {rejection}", kind=ErrorKind.QUALITY)
 
     def _moderate(self, reply: Reply, request: GenerationRequest) -> ProviderError | None:
         """The moderation gate: None if ``reply`` may be revealed. Never carries the text."""
@@ -187,11 +185,11 @@ class ProviderGateway:
         review = self._moderation.review(shown, timeout)
         self._count_review(review)
         if review.verdict is Verdict.FLAGGED:
-            return ProviderError(f"moderation flagged ({review.detail})", kind="moderation")
+            return ProviderError(f"moderation flagged ({review.detail})", kind=ErrorKind.MODERATION)
         if review.verdict is Verdict.UNAVAILABLE and not self._moderation.fail_open:
             return ProviderError(
                 f"moderation unavailable ({review.detail}): reply withheld",
-                kind="moderation_unavailable",
+                kind=ErrorKind.MODERATION_UNAVAILABLE,
             )
         return None
 
@@ -270,7 +268,7 @@ class ProviderGateway:
     def _record(self, latency_ms: int, error: ProviderError | None) -> None:
         # Only errors that say the API is unwell trip the circuit; a 400, an auth error or a
         # refusal came from a working API, so it counts as a sign of life.
-        if error is not None and (error.retryable or error.kind in _UNHEALTHY_KINDS):
+        if error is not None and error.kind.unhealthy:
             if self.breaker.record_failure():
                 detail = describe_error(self.name, error, self.redact)
                 log.warning("%s: circuit opened (last error: %s)", self.name, detail)

@@ -21,7 +21,7 @@ from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
 from actors.providers.bounded import BoundedTransport
 from actors.providers.clients import ClientCache
-from actors.providers.errors import classify_status, parse_retry_after
+from actors.providers.errors import ErrorKind, classify_status, parse_retry_after
 from settings import ProviderSettings
 
 __all__ = ["GeminiProvider"]
@@ -74,13 +74,13 @@ class GeminiProvider:
             raise _api_error(exc, api_key) from exc
         except _TIMEOUTS as exc:
             raise ProviderError(f"gemini: no answer within {timeout:g} s",
-                                kind="timeout", retryable=True) from exc
+                                kind=ErrorKind.TIMEOUT) from exc
         except _TRANSPORT as exc:
             raise ProviderError(f"gemini: connection failed ({type(exc).__name__})",
-                                kind="connection", retryable=True) from exc
+                                kind=ErrorKind.CONNECTION) from exc
         except ValueError as exc:  # invalid JSON, or JSON the SDK's models reject
             raise ProviderError(f"gemini: unreadable answer ({type(exc).__name__})",
-                                kind="malformed", retryable=True) from exc
+                                kind=ErrorKind.MALFORMED) from exc
         return self._reply(response)
 
     def _build_client(self, api_key: str) -> genai.Client:
@@ -107,18 +107,18 @@ class GeminiProvider:
             feedback = response.prompt_feedback
             if feedback is not None and feedback.block_reason is not None:
                 raise ProviderError(f"gemini: prompt blocked ({_name(feedback.block_reason)})",
-                                    kind="blocked")
-            raise ProviderError("gemini: the answer held no candidates", kind="empty", retryable=True)
+                                    kind=ErrorKind.BLOCKED)
+            raise ProviderError("gemini: the answer held no candidates", kind=ErrorKind.EMPTY)
         candidate = response.candidates[0]
         parts = candidate.content.parts if candidate.content and candidate.content.parts else []
         # Thought summaries are the model's notes, not its reply.
         text = prompts.clean_reply("".join(p.text for p in parts if p.text and not p.thought))
         finish = _name(candidate.finish_reason)
         if not text and finish in _REFUSALS:
-            raise ProviderError(f"gemini: reply blocked ({finish})", kind="blocked")
+            raise ProviderError(f"gemini: reply blocked ({finish})", kind=ErrorKind.BLOCKED)
         if not text:
             raise ProviderError(f"gemini: the answer held no text (finish {finish or 'unknown'})",
-                                kind="empty", retryable=True)
+                                kind=ErrorKind.EMPTY)
         usage = response.usage_metadata
         return Reply(
             text=text,
@@ -159,12 +159,12 @@ def _api_error(exc: errors.APIError, api_key: str) -> ProviderError:
     message = f"gemini: HTTP {status} {exc.status or ''}".rstrip() + f": {detail}"
     message = message.replace(api_key, "***") if api_key else message
     # The SDK types ``code`` as int but fills it from the body when it has no status.
-    kind, retryable = classify_status(status if isinstance(status, int) else None)
+    kind = classify_status(status if isinstance(status, int) else None)
     # Google answers a wrong key with 400 INVALID_ARGUMENT and reason API_KEY_INVALID.
-    if kind == "auth" or "API_KEY_INVALID" in _detail_values(exc.details, "reason"):
-        return ProviderError(message, kind="auth", status=status)
-    retry_after = _retry_after(exc) if retryable else None
-    return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
+    if kind is ErrorKind.AUTH or "API_KEY_INVALID" in _detail_values(exc.details, "reason"):
+        return ProviderError(message, kind=ErrorKind.AUTH, status=status)
+    retry_after = _retry_after(exc) if kind.retryable else None
+    return ProviderError(message, kind=kind, status=status, retry_after=retry_after)
 
 
 def _retry_after(exc: errors.APIError) -> float | None:

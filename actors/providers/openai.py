@@ -23,7 +23,7 @@ from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
 from actors.providers.bounded import BoundedTransport
 from actors.providers.clients import ClientCache
-from actors.providers.errors import classify_status, parse_retry_after, safe_label
+from actors.providers.errors import ErrorKind, classify_status, parse_retry_after, safe_label
 from settings import ProviderSettings
 
 __all__ = ["OpenAIProvider"]
@@ -53,9 +53,9 @@ class OpenAIProvider:
         message never contains ``api_key``.
         """
         if not api_key:
-            raise ProviderError("openai: no api key", kind="auth")
+            raise ProviderError("openai: no api key", kind=ErrorKind.AUTH)
         if timeout <= 0:
-            raise ProviderError("openai: no time left", kind="timeout", retryable=True)
+            raise ProviderError("openai: no time left", kind=ErrorKind.TIMEOUT)
         try:
             completion = self._clients.get(api_key).chat.completions.create(
                 model=self.model,
@@ -74,7 +74,7 @@ class OpenAIProvider:
             raise _translate(exc, api_key) from exc
         # The SDK lets a 2xx body that is not JSON (or not UTF-8) escape unwrapped.
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ProviderError("openai: malformed JSON", kind="malformed", retryable=True) from exc
+            raise ProviderError("openai: malformed JSON", kind=ErrorKind.MALFORMED) from exc
         return _reply(completion, fallback_model=self.model)
 
     def close(self) -> None:
@@ -113,20 +113,20 @@ def _reply(completion: object, *, fallback_model: str) -> Reply:
     """Read a completion defensively: a non-strict SDK hands back whatever the server sent."""
     choices = getattr(completion, "choices", None)
     if not isinstance(choices, list) or not choices:
-        raise ProviderError("openai: no choices in the answer", kind="malformed", retryable=True)
+        raise ProviderError("openai: no choices in the answer", kind=ErrorKind.MALFORMED)
     choice = choices[0]
     message = getattr(choice, "message", None)
     if message is None:
-        raise ProviderError("openai: no message in the answer", kind="malformed", retryable=True)
+        raise ProviderError("openai: no message in the answer", kind=ErrorKind.MALFORMED)
     content = getattr(message, "content", None)
     finish = getattr(choice, "finish_reason", None)
     text = prompts.clean_reply(content) if isinstance(content, str) else ""
     if not text:
         if getattr(message, "refusal", None) or finish == "content_filter":
-            raise ProviderError(f"openai: refused ({finish})", kind="blocked")
+            raise ProviderError(f"openai: refused ({finish})", kind=ErrorKind.BLOCKED)
         # A reasoning model can spend the whole token budget thinking: finish_reason "length".
         because = f" ({finish})" if finish else ""
-        raise ProviderError(f"openai: empty reply{because}", kind="empty", retryable=True)
+        raise ProviderError(f"openai: empty reply{because}", kind=ErrorKind.EMPTY)
     usage = getattr(completion, "usage", None)
     model = getattr(completion, "model", None)
     return Reply(
@@ -140,27 +140,26 @@ def _reply(completion: object, *, fallback_model: str) -> Reply:
 def _translate(exc: openai.OpenAIError, api_key: str) -> ProviderError:
     """Map an SDK error to a ``ProviderError`` by what happened, not by SDK class."""
     if isinstance(exc, openai.APITimeoutError):
-        return ProviderError("openai: timed out", kind="timeout", retryable=True)
+        return ProviderError("openai: timed out", kind=ErrorKind.TIMEOUT)
     if isinstance(exc, openai.APIConnectionError):
-        return ProviderError("openai: could not connect", kind="connection", retryable=True)
+        return ProviderError("openai: could not connect", kind=ErrorKind.CONNECTION)
     if isinstance(exc, openai.APIStatusError):
         return _status_error(exc, api_key)
     if isinstance(exc, openai.APIResponseValidationError):
-        return ProviderError("openai: unexpected answer", kind="malformed", retryable=True)
-    return ProviderError(f"openai: {type(exc).__name__}", kind="http")
+        return ProviderError("openai: unexpected answer", kind=ErrorKind.MALFORMED)
+    return ProviderError(f"openai: {type(exc).__name__}", kind=ErrorKind.HTTP)
 
 
 def _status_error(exc: openai.APIStatusError, api_key: str) -> ProviderError:
     status = exc.status_code
     code = exc.code or exc.type or ""
-    kind, retryable = classify_status(status)
+    kind = classify_status(status)
     if status == 429 and (exc.code in QUOTA_CODES or exc.type in QUOTA_CODES):
-        retryable = False
+        kind = ErrorKind.SPEND_LIMIT
     label = safe_label(code, api_key)
     return ProviderError(
         f"openai: {status} {label}".rstrip(),
         kind=kind,
         status=status,
-        retryable=retryable,
         retry_after=parse_retry_after(exc.response.headers),
     )

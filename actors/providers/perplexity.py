@@ -17,7 +17,7 @@ import httpx2
 from actors.providers import prompts
 from actors.providers.base import Citation, GenerationRequest, ProviderError, Reply
 from actors.providers.bounded import BoundedTransport
-from actors.providers.errors import classify_status, parse_retry_after
+from actors.providers.errors import ErrorKind, classify_status, parse_retry_after
 from settings import ProviderSettings
 
 __all__ = ["PerplexityProvider"]
@@ -62,13 +62,13 @@ class PerplexityProvider:
             )
         except httpx2.TimeoutException as exc:
             raise ProviderError(f"perplexity: no answer within {timeout:g} s",
-                                kind="timeout", retryable=True) from exc
+                                kind=ErrorKind.TIMEOUT) from exc
         except httpx2.TransportError as exc:
             raise ProviderError(f"perplexity: connection failed ({type(exc).__name__})",
-                                kind="connection", retryable=True) from exc
+                                kind=ErrorKind.CONNECTION) from exc
         except httpx2.RequestError as exc:  # e.g. a body that would not decode
             raise ProviderError(f"perplexity: unreadable answer ({type(exc).__name__})",
-                                kind="malformed", retryable=True) from exc
+                                kind=ErrorKind.MALFORMED) from exc
         if not response.is_success:
             raise _status_error(response, api_key)
         return self._reply(_json(response), api_key)
@@ -92,15 +92,15 @@ class PerplexityProvider:
             error = _dict(data.get("error"))
             detail = _redact(str(error.get("message") or error.get("code") or "no detail"), api_key)
             raise ProviderError(f"perplexity: run {status}: {detail[:200]}",
-                                kind="failed", retryable=True)
+                                kind=ErrorKind.FAILED)
         # "incomplete" (the token cap was hit) still carries usable text.
         if status not in ("completed", "incomplete"):
             raise ProviderError(f"perplexity: unexpected run status {status!r}",
-                                kind="malformed", retryable=True)
+                                kind=ErrorKind.MALFORMED)
         output = [item for item in _list(data.get("output")) if isinstance(item, dict)]
         text = prompts.clean_reply(_CITATION_MARK.sub("", _output_text(output)))
         if not text:
-            raise ProviderError("perplexity: the answer held no text", kind="empty", retryable=True)
+            raise ProviderError("perplexity: the answer held no text", kind=ErrorKind.EMPTY)
         usage = _dict(data.get("usage"))
         return Reply(
             text=text,
@@ -117,10 +117,10 @@ def _json(response: httpx2.Response) -> dict[str, Any]:
         data = response.json()
     except ValueError as exc:
         raise ProviderError("perplexity: the answer was not JSON",
-                            kind="malformed", retryable=True) from exc
+                            kind=ErrorKind.MALFORMED) from exc
     if not isinstance(data, dict):
         raise ProviderError("perplexity: the answer was not a JSON object",
-                            kind="malformed", retryable=True)
+                            kind=ErrorKind.MALFORMED)
     return data
 
 
@@ -177,13 +177,11 @@ def _status_error(response: httpx2.Response, api_key: str) -> ProviderError:
     detail = str(error.get("message") or response.reason_phrase or "no detail")[:200]
     head = " ".join(part for part in (f"HTTP {status}", label) if part)
     message = _redact(f"perplexity: {head}: {detail}", api_key)
-    kind, retryable = classify_status(status)
-    if kind == "auth":
-        return ProviderError(message, kind="auth", status=status)
+    kind = classify_status(status)
     if status == 429 and any(h in label.lower() for h in _SPEND_LIMIT_HINTS):
-        retryable = False  # out of credit: waiting will not help
-    retry_after = parse_retry_after(response.headers) if retryable else None
-    return ProviderError(message, status=status, retryable=retryable, retry_after=retry_after)
+        kind = ErrorKind.SPEND_LIMIT  # out of credit: waiting will not help
+    retry_after = parse_retry_after(response.headers) if kind.retryable else None
+    return ProviderError(message, kind=kind, status=status, retry_after=retry_after)
 
 
 def _redact(message: str, api_key: str) -> str:

@@ -148,7 +148,7 @@ def test_429_is_retryable_with_retry_after(
 
     err = _failure(provider)
 
-    assert (err.kind, err.status, err.retryable, err.retry_after) == ("http", 429, True, 12.0)
+    assert (err.kind, err.status, err.retryable, err.retry_after) == ("unavailable", 429, True, 12.0)
     assert str(err) == "anthropic: 429 rate_limit_error"
     assert len(fake.requests) == 1
 
@@ -168,7 +168,7 @@ def test_spend_limit_429_is_not_retryable(fake: FakeAnthropic, provider: Anthrop
 
     err = _failure(provider)
 
-    assert (err.kind, err.status, err.retryable) == ("http", 429, False)
+    assert (err.kind, err.status, err.retryable) == ("spend_limit", 429, False)
     assert str(err) == "anthropic: 429 enforced_spend_limit_reached"
 
 
@@ -184,7 +184,7 @@ def test_transient_statuses_are_retryable_and_not_retried_by_the_sdk(
 
     err = _failure(provider)
 
-    assert (err.kind, err.status, err.retryable) == ("http", status, True)
+    assert (err.kind, err.status, err.retryable) == ("unavailable", status, True)
     assert str(err) == f"anthropic: {status} {type}"
     assert len(fake.requests) == 1  # max_retries=0: our chain owns the only retry loop
 

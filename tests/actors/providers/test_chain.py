@@ -20,6 +20,7 @@ from actors.providers import registry
 from actors.providers.base import GenerationRequest, Outcome, ProviderError, Reply, Source, Turn
 from actors.providers.budget import DailyBudget
 from actors.providers.chain import ProviderChain
+from actors.providers.errors import ErrorKind, classify_status
 from actors.providers.gateway import Gateways, build_gateways
 from actors.providers.pricing import PriceTable
 from actors.providers.registry import persona_for
@@ -78,12 +79,11 @@ def ok(name: str, text: str | None = None, **usage: int) -> Reply:
 
 
 def http(status: int, message: str = "", retry_after: float | None = None) -> ProviderError:
-    retryable = status in (408, 409, 429) or status >= 500
-    return ProviderError(message or f"HTTP {status}", status=status, retryable=retryable, retry_after=retry_after)
+    return ProviderError(message or f"HTTP {status}", kind=classify_status(status), status=status, retry_after=retry_after)
 
 
 def auth() -> ProviderError:
-    return ProviderError("invalid API key", kind="auth", status=401)
+    return ProviderError("invalid API key", kind=ErrorKind.AUTH, status=401)
 
 
 def make_settings(keys: dict[str, tuple[str, ...]] | None = None, **changes: object) -> Settings:
@@ -214,7 +214,7 @@ def test_non_retryable_400_goes_to_the_next_provider_immediately() -> None:
 
 def blocks_until_timeout(timeout: float) -> Reply:
     threading.Event().wait(timeout)
-    raise ProviderError(f"no answer in {timeout:.2f}s", kind="timeout", retryable=True)
+    raise ProviderError(f"no answer in {timeout:.2f}s", kind=ErrorKind.TIMEOUT)
 
 
 def test_a_hung_provider_falls_back_before_the_deadline() -> None:

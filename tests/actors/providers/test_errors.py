@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from actors.providers.errors import classify_status, parse_retry_after
+from actors.providers.errors import ErrorKind, classify_status, parse_retry_after
 
 NOW = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 IN_30_S = "Thu, 01 Jan 2026 00:00:30 GMT"
@@ -13,17 +13,17 @@ IN_30_S = "Thu, 01 Jan 2026 00:00:30 GMT"
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_statuses_rest_the_key(status: int) -> None:
-    assert classify_status(status) == ("auth", False)
+    assert classify_status(status) is ErrorKind.AUTH and not ErrorKind.AUTH.retryable
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504, 529])
 def test_transient_statuses_are_retryable(status: int) -> None:
-    assert classify_status(status) == ("http", True)
+    assert classify_status(status) is ErrorKind.UNAVAILABLE and ErrorKind.UNAVAILABLE.retryable
 
 
 @pytest.mark.parametrize("status", [400, 404, 405, 413, 422, None])
 def test_request_errors_and_no_status_are_not_retryable(status: int | None) -> None:
-    assert classify_status(status) == ("http", False)
+    assert classify_status(status) is ErrorKind.HTTP and not ErrorKind.HTTP.retryable
 
 
 def test_retry_after_in_seconds() -> None:

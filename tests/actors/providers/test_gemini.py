@@ -111,7 +111,7 @@ def test_rate_limit_is_retryable_with_retry_after(
 ) -> None:
     server.enqueue(server.rate_limited("37s"))
     error = _fail(provider)
-    assert (error.kind, error.status, error.retryable, error.retry_after) == ("http", 429, True, 37.0)
+    assert (error.kind, error.status, error.retryable, error.retry_after) == ("unavailable", 429, True, 37.0)
     assert "RESOURCE_EXHAUSTED" in str(error)
 
 
@@ -126,7 +126,7 @@ def test_server_errors_are_retryable(
 ) -> None:
     server.enqueue(server.error(status, "The model is overloaded."))
     error = _fail(provider)
-    assert (error.kind, error.status, error.retryable) == ("http", status, True)
+    assert (error.kind, error.status, error.retryable) == ("unavailable", status, True)
 
 
 @pytest.mark.parametrize("status", [401, 403])

@@ -136,7 +136,7 @@ def test_429_is_retryable_with_retry_after(fake: FakeOpenAI, provider: OpenAIPro
 
     err = _failure(provider)
 
-    assert (err.kind, err.status, err.retryable, err.retry_after) == ("http", 429, True, 7.0)
+    assert (err.kind, err.status, err.retryable, err.retry_after) == ("unavailable", 429, True, 7.0)
     assert str(err) == "openai: 429 rate_limit_exceeded"
     assert len(fake.requests) == 1
 
@@ -155,7 +155,7 @@ def test_quota_429_is_not_retryable(fake: FakeOpenAI, provider: OpenAIProvider) 
 
     err = _failure(provider)
 
-    assert (err.kind, err.status, err.retryable) == ("http", 429, False)
+    assert (err.kind, err.status, err.retryable) == ("spend_limit", 429, False)
 
 
 @pytest.mark.parametrize("status", [408, 409, 500, 502, 503])
@@ -166,7 +166,7 @@ def test_transient_statuses_are_retryable_and_not_retried_by_the_sdk(
 
     err = _failure(provider)
 
-    assert (err.kind, err.status, err.retryable) == ("http", status, True)
+    assert (err.kind, err.status, err.retryable) == ("unavailable", status, True)
     assert len(fake.requests) == 1  # max_retries=0: our chain owns the only retry loop
 
 

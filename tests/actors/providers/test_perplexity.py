@@ -148,7 +148,7 @@ def test_rate_limit_is_retryable_with_retry_after(
 ) -> None:
     server.enqueue(server.rate_limited("7"))
     error = _fail(provider)
-    assert (error.kind, error.status, error.retryable, error.retry_after) == ("http", 429, True, 7.0)
+    assert (error.kind, error.status, error.retryable, error.retry_after) == ("unavailable", 429, True, 7.0)
     assert "request_rate_limit_exceeded" in str(error)
 
 
@@ -164,7 +164,7 @@ def test_server_errors_are_retryable(
 ) -> None:
     server.enqueue(server.error(status, "try again", "server_error"))
     error = _fail(provider)
-    assert (error.kind, error.status, error.retryable) == ("http", status, True)
+    assert (error.kind, error.status, error.retryable) == ("unavailable", status, True)
 
 
 @pytest.mark.parametrize("status", [401, 403])
