@@ -251,13 +251,15 @@ class Cluster:
 def _warm_up(settings: Settings) -> None:
     """A standby's daemon thread: import the provider SDKs now, so that a takeover starts
     the engine in a fraction of a second instead of the seconds the first import takes."""
-    from actors.providers import chain  # noqa: F401 - the gateway, moderation, the openai SDK
-    from actors.providers.gateway import PROVIDER_CLASSES
+    from actors.providers import (
+        chain,  # noqa: F401 - the gateway, moderation, the openai SDK
+        registry,
+    )
 
     for name, provider in settings.providers.items():
-        if provider.configured and name in PROVIDER_CLASSES:
+        if provider.configured and name in registry.names():
             try:
-                importlib.import_module(PROVIDER_CLASSES[name][0])
+                importlib.import_module(registry.get(name).module)
             except ImportError as exc:  # the takeover will say it again, where it matters
                 log.debug("could not import %s early: %s", name, exc)
 

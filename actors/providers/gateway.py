@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from actors.clock import Clock
 from actors.observe import events
-from actors.providers import quality
+from actors.providers import quality, registry
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
 from actors.providers.bounded import MAX_REPLY_BYTES, call_limits
 from actors.providers.errors import ErrorKind
@@ -42,13 +42,6 @@ __all__ = [
 
 log = logging.getLogger("roundtable.gateway")
 
-#: Where each provider class lives; imported on first use (``LazyProvider``).
-PROVIDER_CLASSES: Final = {
-    "openai": ("actors.providers.openai", "OpenAIProvider"),
-    "anthropic": ("actors.providers.anthropic", "AnthropicProvider"),
-    "perplexity": ("actors.providers.perplexity", "PerplexityProvider"),
-    "gemini": ("actors.providers.gemini", "GeminiProvider"),
-}
 _LATENCY_WINDOW: Final = 50  # recent calls kept for the p50 and p95
 _DAY: Final = 86_400.0
 _DESCRIPTION_CHARS: Final = 80
@@ -366,11 +359,13 @@ def describe_error(
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     """A provider for every configured provider; each imports its module (and SDK) on its
-    first call, not here: start-up never waits for an SDK (``LazyProvider``)."""
+    first call, not here: start-up never waits for an SDK (``LazyProvider``). The class is
+    the one the provider's registry entry names (``ProviderSpec.provider_class``)."""
+    specs = {spec.name: spec for spec in registry.specs()}
     return {
-        name: LazyProvider(provider_settings, *PROVIDER_CLASSES[name])
+        name: LazyProvider(provider_settings, specs[name].provider_class)
         for name, provider_settings in settings.providers.items()
-        if provider_settings.configured and name in PROVIDER_CLASSES
+        if provider_settings.configured and name in specs
     }
 
 

@@ -14,19 +14,21 @@ import threading
 from typing import Any
 
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
+from actors.providers.errors import ErrorKind
 from settings import ProviderSettings
 
 __all__ = ["LazyProvider"]
 
 
 class LazyProvider:
-    """Stands in for ``module:class_name(settings)`` until first used; thread-safe."""
+    """Stands in for the class at ``where`` (``"module:Class"``, as ``ProviderSpec.
+    provider_class`` names it), built with ``settings``, until first used; thread-safe."""
 
-    def __init__(self, settings: ProviderSettings, module: str, class_name: str) -> None:
+    def __init__(self, settings: ProviderSettings, where: str) -> None:
         self.name = settings.name
         self.model = settings.model
         self._settings = settings
-        self._where = (module, class_name)
+        self._where = where
         self._provider: Provider | None = None
         self._lock = threading.Lock()
 
@@ -39,11 +41,11 @@ class LazyProvider:
         for as long as the import takes). Raises ``ProviderError`` if it cannot import."""
         with self._lock:
             if self._provider is None:
-                module, class_name = self._where
+                module, _, class_name = self._where.partition(":")
                 try:
                     cls: Any = getattr(importlib.import_module(module), class_name)
                 except ImportError as exc:
-                    raise ProviderError(f"{self.name}: cannot import {module} ({exc})", kind="internal") from exc
+                    raise ProviderError(f"{self.name}: cannot import {module} ({exc})", kind=ErrorKind.INTERNAL) from exc
                 self._provider = cls(self._settings)
             return self._provider
 

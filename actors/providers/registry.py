@@ -77,6 +77,11 @@ class ProviderSpec:
     def env_prefix(self) -> str:
         return self.name.upper()
 
+    @property
+    def module(self) -> str:
+        """The module that holds the provider class (and imports its SDK)."""
+        return self.provider_class.partition(":")[0]
+
     def provider_type(self) -> Callable[[ProviderSettings], Provider]:
         """The provider class, imported now (its SDK with it)."""
         return _load(self.provider_class)  # type: ignore[no-any-return]

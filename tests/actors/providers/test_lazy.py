@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from actors.providers import registry
 from actors.providers.base import GenerationRequest, ProviderError
-from actors.providers.gateway import PROVIDER_CLASSES, build_providers
+from actors.providers.gateway import build_providers
 from actors.providers.lazy import LazyProvider
 from actors.providers.perplexity import PerplexityProvider
 from actors.providers.registry import persona_for
@@ -51,13 +52,13 @@ def test_build_providers_builds_nothing_until_the_first_call(server: FakePerplex
 
 
 def test_closing_an_unused_provider_builds_nothing(server: FakePerplexity) -> None:
-    provider = LazyProvider(_settings(server.url), *PROVIDER_CLASSES["perplexity"])
+    provider = LazyProvider(_settings(server.url), registry.get("perplexity").provider_class)
     provider.close()
     assert not provider.loaded
 
 
 def test_a_module_that_cannot_be_imported_is_a_provider_error(server: FakePerplexity) -> None:
-    provider = LazyProvider(_settings(server.url), "actors.providers.no_such_sdk", "Nothing")
+    provider = LazyProvider(_settings(server.url), "actors.providers.no_such_sdk:Nothing")
     with pytest.raises(ProviderError) as info:
         provider.generate(_request(), api_key=KEY, timeout=5)
     assert info.value.kind == "internal" and not info.value.retryable
