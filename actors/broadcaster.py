@@ -60,25 +60,29 @@ class DirectWrite(Protocol):
 class Connection:
     """One WebSocket's outbox. Lives on the event loop; never touch it from a thread.
 
-    ``direct``, once set (after the connection's first frame), lets the Hub write events
-    straight to the socket while ``idle``; ``sending`` is True while the connection's own
-    task writes one from the queue."""
+    ``pending`` holds the events its own task has yet to send, in order, at most
+    ``limit``; ``sending`` is True while that task sends one. ``direct``, once set (after
+    the connection's first frame), lets the Hub write events straight to the socket while
+    the connection is ``idle``. Kept small (slots, a list, a future only while someone
+    waits): a server holds thousands of these.
+    """
 
-    __slots__ = ("_ended", "address", "direct", "name", "queue", "reason", "sending")
+    __slots__ = ("_waiter", "address", "direct", "limit", "name", "pending", "reason", "sending")
 
     def __init__(self, name: str, limit: int = QUEUE_LIMIT, address: str = "") -> None:
         self.name = name
         self.address = address
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.limit = limit
+        self.pending: list[str] = []
         self.reason: CloseReason | None = None
         self.direct: DirectWrite | None = None
         self.sending = False
-        self._ended = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
 
     def idle(self) -> bool:
         """Whether an event may go straight to the socket: nothing of this connection's
         is queued or being sent (so it keeps its order), and it was not ended."""
-        return self.reason is None and not self.sending and self.queue.empty()
+        return self.reason is None and not self.sending and not self.pending
 
     @property
     def dropped(self) -> bool:
@@ -87,24 +91,43 @@ class Connection:
         return self.reason in (CloseReason.TOO_SLOW, CloseReason.STALLED)
 
     def offer(self, data: str) -> None:
+        """Queue ``data`` for the connection's own task; a connection ``limit`` events
+        behind is ended as too slow instead."""
         if self.reason is not None:
             return
-        try:
-            self.queue.put_nowait(data)
-        except asyncio.QueueFull:
-            log.warning("dropping slow WebSocket client %s: %d events unsent", self.name, self.queue.qsize())
+        if len(self.pending) >= self.limit:
+            log.warning("dropping slow WebSocket client %s: %d events unsent", self.name, len(self.pending))
             self.end(CloseReason.TOO_SLOW)
+            return
+        self.pending.append(data)
+        self.wake()
+
+    def take(self) -> str | None:
+        """The oldest pending event, removed; None when there is none."""
+        return self.pending.pop(0) if self.pending else None
 
     def end(self, reason: CloseReason) -> None:
         """Ask the connection's handler to close it; the first reason given wins."""
         if self.reason is None:
             self.reason = reason
-            self._ended.set()
+            self.wake()
+
+    def wake(self) -> None:
+        """Return every ``wait`` now (also for the handler's own reasons to look again)."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until the next ``offer``, ``end`` or ``wake``."""
+        if self._waiter is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._waiter)  # a cancelled waiter leaves the others waiting
 
     async def ended(self) -> CloseReason:
         """Wait until the server ends this connection; why it did."""
-        await self._ended.wait()
-        assert self.reason is not None
+        while self.reason is None:
+            await self.wait()
         return self.reason
 
 

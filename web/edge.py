@@ -14,7 +14,7 @@ checks that must come first live here, in plain ASGI:
 A refused WebSocket handshake gets the same status and body through the ASGI
 websocket denial response when the server offers it (Hypercorn does), else 403.
 
-Every WebSocket scope also gets ``scope[CONNECTION_GONE]``, an ``asyncio.Event`` set
+Every WebSocket scope also gets ``scope[CONNECTION_GONE]``, an ``asyncio.Future`` done
 when the server's call into the app ends for any reason. Hypercorn cancels that call
 when the connection dies under it (a socket aborted by the kernel, ``web.serving``), and
 Quart then leaves the route's task running, waiting for a message that never comes; the
@@ -86,12 +86,13 @@ class EdgeMiddleware:
         if scope["type"] == "http":
             await self.app(scope, receive, send)
             return
-        gone = scope[CONNECTION_GONE] = asyncio.Event()
+        gone = scope[CONNECTION_GONE] = asyncio.get_running_loop().create_future()
         scope[CONNECTION_SEND] = send
         try:
             await self.app(scope, receive, send)
         finally:
-            gone.set()
+            if not gone.done():
+                gone.set_result(None)
 
     def _forward(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """Apply a trusted proxy's X-Forwarded-* to ``scope``; the headers without them."""

@@ -19,6 +19,7 @@ import itertools
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any, Final
 
 from hypercorn.utils import UnexpectedMessageError
@@ -102,37 +103,32 @@ async def _live(context: Context, connection: Connection, limits: EdgeLimits) ->
 
 
 async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -> None:
-    """Run the writer and the reader until either ends or the server ends the connection."""
-    writer = asyncio.create_task(_write(connection, limits.stall_seconds))
+    """Write the connection's queued events (in this task) while a reader task answers
+    pings, until the reader ends, the server ends the connection or gives up on it."""
     reader = asyncio.create_task(_read(connection, context, limits))
-    ended = asyncio.create_task(connection.ended())
-    gone = asyncio.create_task(_gone())
-    tasks = {writer, reader, ended, gone}
+    reader.add_done_callback(lambda _: connection.wake())
+    gone = websocket.scope.get(CONNECTION_GONE)  # done when the server gave up on it (web.edge)
+    server_gone = gone if isinstance(gone, asyncio.Future) else asyncio.get_running_loop().create_future()
+    server_gone.add_done_callback(lambda _: connection.wake())
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await _write(connection, limits.stall_seconds, lambda: reader.done() or server_gone.done())
     finally:  # also when Quart cancels this handler because the client went away
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    if ended in done and gone not in done:
-        reason = ended.result()
-        await _close(CLOSE_CODES[reason], reason.value)
-    for task in done - {ended, gone}:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    if connection.reason is not None and not server_gone.done():
+        await _close(CLOSE_CODES[connection.reason], connection.reason.value)
+    if reader.done() and not reader.cancelled() and reader.exception() is not None:
+        raise reader.exception()  # type: ignore[misc]
 
 
-async def _gone() -> None:
-    """Return when the server has given up on this connection (``web.edge``)."""
-    gone = websocket.scope.get(CONNECTION_GONE)
-    await (gone.wait() if isinstance(gone, asyncio.Event) else asyncio.Future())
-
-
-async def _write(connection: Connection, stall_seconds: float) -> None:
-    """Send the queue in order; ``connection.sending`` keeps the Hub's direct writes out
-    while one is on its way."""
-    while True:
-        data = await connection.queue.get()
+async def _write(connection: Connection, stall_seconds: float, over: Callable[[], bool]) -> None:
+    """Send the queued events in order until the connection is ended or ``over``;
+    ``connection.sending`` keeps the Hub's direct writes out while one is on its way."""
+    while connection.reason is None and not over():
+        data = connection.take()
+        if data is None:
+            await connection.wait()
+            continue
         connection.sending = True
         if not await _send(connection, data, stall_seconds):
             return

@@ -83,13 +83,13 @@ def test_a_slow_connection_is_dropped_and_the_others_get_every_event() -> None:
         received = []
         for seq in range(QUEUE_LIMIT + 1):
             hub.deliver(encode({"type": "message", "seq": seq}))
-            received.append(keeping_up.queue.get_nowait())  # this one drains as it goes
+            received.append(keeping_up.take())  # this one drains as it goes
         assert await asyncio.wait_for(slow.ended(), 1) is CloseReason.TOO_SLOW
         return slow, keeping_up, received
 
     slow, keeping_up, received = asyncio.run(scenario())
     assert slow.dropped and slow.reason is CloseReason.TOO_SLOW
-    assert slow.queue.qsize() == QUEUE_LIMIT  # memory stays bounded: the extra event is not kept
+    assert len(slow.pending) == QUEUE_LIMIT  # memory stays bounded: the extra event is not kept
     assert not keeping_up.dropped and keeping_up.reason is None
     assert [json.loads(data)["seq"] for data in received] == list(range(QUEUE_LIMIT + 1))
 
@@ -125,7 +125,7 @@ def test_idle_connections_get_one_frame_encoded_once_written_directly() -> None:
         for connection in connections:
             hub.add(connection)
         hub.deliver(encode({"type": "message", "seq": 1}))
-        assert all(c.queue.empty() for c in connections)  # no task woken for them
+        assert not any(c.pending for c in connections)  # no task woken for them
         return sockets
 
     first, second = asyncio.run(scenario())
@@ -149,8 +149,8 @@ def test_an_event_waits_behind_what_a_connection_has_queued_or_is_sending() -> N
 
     with_pong, mid_send, queued, sending = asyncio.run(scenario())
     assert queued.frames == [] and sending.frames == []
-    assert [with_pong.queue.get_nowait() for _ in range(2)] == ["pong", "event"]
-    assert mid_send.queue.get_nowait() == "event"
+    assert with_pong.pending == ["pong", "event"]
+    assert mid_send.pending == ["event"]
 
 
 def test_a_refused_direct_write_goes_through_the_queue_and_its_limit() -> None:
@@ -166,9 +166,9 @@ def test_a_refused_direct_write_goes_through_the_queue_and_its_limit() -> None:
         return busy, ended
 
     busy, ended = asyncio.run(scenario())
-    assert busy.queue.qsize() == QUEUE_LIMIT and busy.reason is CloseReason.TOO_SLOW
+    assert len(busy.pending) == QUEUE_LIMIT and busy.reason is CloseReason.TOO_SLOW
     assert ended.direct is not None and ended.direct.frames == []  # type: ignore[attr-defined]
-    assert ended.queue.empty()
+    assert not ended.pending
 
 
 def test_close_all_ends_every_connection_as_going_away() -> None:
@@ -189,7 +189,7 @@ def test_close_all_ends_every_connection_as_going_away() -> None:
         hub.add(late)
         assert await asyncio.wait_for(late.ended(), 1) is CloseReason.GOING_AWAY
         hub.deliver("z")
-        assert first.queue.qsize() == 2  # nothing more is queued for an ending connection
+        assert len(first.pending) == 2  # nothing more is queued for an ending connection
 
     asyncio.run(scenario())
 
