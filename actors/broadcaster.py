@@ -196,9 +196,6 @@ class Broadcaster(pykka.ThreadingActor):
         self._hub = hub
         self._sinks: list[Callable[[str], None]] = []
 
-    def attach(self, hub: Hub) -> None:
-        self._hub = hub
-
     def add_sink(self, sink: Callable[[str], None]) -> None:
         """Also hand every encoded event to ``sink`` (called on this actor's thread)."""
         self._sinks.append(sink)

@@ -26,10 +26,12 @@ import enum
 import importlib
 import logging
 import threading
-from typing import Any, Final
+from typing import Final, Protocol
 
 from actors.broadcaster import Hub
 from actors.clock import SystemClock
+from actors.engine import Engine
+from actors.errors import RoundtableError
 from actors.follow import Delivered, Follower
 from actors.observe import events
 from actors.relay import CommandRelay, RemoteEngine
@@ -54,6 +56,12 @@ LOCK_CHECK_SECONDS: Final = 2.0
 ASK_TIMEOUT: Final = 10.0
 
 
+class _Serving(Protocol):
+    """What serves this instance's visitors (``web.context.Context``)."""
+
+    system: Engine
+
+
 class Role(enum.StrEnum):
     ENGINE = "engine"
     STANDBY = "standby"
@@ -69,14 +77,14 @@ class Cluster:
         self.hub = hub
         self.lock = lock or engine_lock(settings.database_url)
         self.delivered = Delivered()
-        self.system: RoundtableSystem | StandbySystem | None = None
+        self.system: Engine | None = None
         self._start_round = start_round
-        self._context: Any = None
+        self._context: _Serving | None = None
         self._engine: RoundtableSystem | None = None
         self._standby: StandbySystem | None = None
         self._follower: Follower | None = None
-        self._listener: Any = None
-        self._publisher: Any = None
+        self._listener: EventListener | None = None
+        self._publisher: EventPublisher | None = None
         self._relay: CommandRelay | None = None
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -87,7 +95,7 @@ class Cluster:
         return Role.ENGINE if self._engine is not None else Role.STANDBY
 
     # -- lifecycle (on the loop) -------------------------------------------------------
-    async def start(self) -> RoundtableSystem | StandbySystem:
+    async def start(self) -> Engine:
         """Take the lock and start the engine, or serve as a standby; the system.
         Raises ``StorageError`` when the database cannot be reached at all."""
         if await asyncio.to_thread(self.lock.try_acquire):
@@ -101,7 +109,7 @@ class Cluster:
         self._task = asyncio.create_task(self._keep_role())
         return self.system
 
-    def bind(self, context: Any) -> None:
+    def bind(self, context: _Serving) -> None:
         """The app's ``Context``, whose ``system`` follows this instance's role."""
         self._context = context
 
@@ -195,7 +203,7 @@ class Cluster:
         self._standby, self._follower, self._listener = standby, follower, listener
         self._serve(standby)
 
-    def _start_following(self, wait: bool) -> tuple[StandbySystem, Follower, Any]:
+    def _start_following(self, wait: bool) -> tuple[StandbySystem, Follower, EventListener | None]:
         """Worker thread: a standby view and its feed (LISTEN on PostgreSQL, polling on
         SQLite). With ``wait``, the first LISTEN is in place before this returns."""
         settings = self.settings
@@ -236,7 +244,9 @@ class Cluster:
             self._publisher.close()
             self._publisher = None
 
-    def _serve(self, system: RoundtableSystem | StandbySystem) -> None:
+    def _serve(self, system: Engine) -> None:
+        """Serve ``system`` (typed ``Engine``: mypy proves here that the engine and the
+        standby view both implement the protocol)."""
         self.system = system
         if self._context is not None:
             self._context.system = system
@@ -266,10 +276,8 @@ def _warm_up(settings: Settings) -> None:
 
 def _start_demo_round(system: RoundtableSystem) -> None:
     """``--demo``: force a round as soon as the engine runs (a new user sees one at once)."""
-    from actors.machine import CommandRejected
-
     try:
         system.command("force")
         log.info("demo: a round starts now; then one every %g s", system.settings.round_interval_seconds)
-    except CommandRejected as exc:  # a round resumed from before, or the engine is paused
+    except RoundtableError as exc:  # a round resumed from before, the engine is paused...
         log.info("demo: not starting a round (%s)", exc)

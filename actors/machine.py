@@ -1,18 +1,27 @@
-"""The Supervisor's state machine: states, the transition table, and admin refusals.
+"""The Supervisor's state machine: states, the transition table, the admin commands
+(each declared once here: its name, its arguments, when it is refused), and refusals.
 
-A plain ``transitions.Machine`` guards every move; an illegal one raises
-``CommandRejected`` naming the expected and actual states, which ``/control`` answers
-with 409. The machine only says what is legal; the Supervisor does the work.
+A plain ``transitions.Machine`` guards every move (an illegal move is a bug, and raises).
+An admin command that is not legal now gets a ``CommandRefused`` (409) naming the command,
+the state and what to do, as a value the Supervisor returns. The machine only says what
+is legal; the Supervisor does the work.
+
+Adding an admin command: a ``Command`` member (plus its ``ARGUMENTS`` and ``REFUSALS``
+rows, and transitions if it moves the state), and its handler in ``Supervisor.command``.
+``/control``, the relay from a standby and the embedding API take it from there.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any, Final
 
 from transitions import Machine, MachineError
 
-__all__ = ["Command", "CommandRejected", "RoundMachine", "State"]
+from actors.errors import BadPayload, CommandRefused, UnknownAction
+
+__all__ = ["ARGUMENTS", "Command", "RoundMachine", "State", "parse_command"]
 
 
 class State(enum.StrEnum):
@@ -27,24 +36,32 @@ class Command(enum.StrEnum):
     SKIP = "skip"
     PAUSE = "pause"
     RESUME = "resume"
+    QUEUE_TOPIC = "queue_topic"
 
 
-class CommandRejected(Exception):
-    """An admin command that is not legal in the current state (HTTP 409)."""
+#: The text arguments a command takes (all required), besides its ``action``.
+ARGUMENTS: Final[Mapping[Command, tuple[str, ...]]] = {Command.QUEUE_TOPIC: ("topic",)}
+EXAMPLE: Final = '{"action": "force"}'
 
-    def __init__(self, command: str, state: State, hint: str) -> None:
-        super().__init__(f"cannot {command} while {state}: {hint}")
-        self.command = command
-        self.state = state
 
-    @classmethod
-    def from_message(cls, message: str) -> CommandRejected:
-        """The refusal rebuilt from its text, where it crossed the actor boundary or the
-        database as an answer (``command`` and ``state`` are then unknown)."""
-        error = cls.__new__(cls)
-        Exception.__init__(error, message)
-        error.command, error.state = "", State.COUNTDOWN
-        return error
+def parse_command(action: object, arguments: Mapping[str, object]) -> tuple[Command, dict[str, str]]:
+    """The command named by ``action`` and the arguments it takes, from a request (a
+    ``/control`` body, a relayed request); ``UnknownAction`` or ``BadPayload`` otherwise.
+    Arguments a command does not take are ignored."""
+    names = ", ".join(Command)
+    if not isinstance(action, str):
+        raise BadPayload(f"body must be JSON like {EXAMPLE} ({names})")
+    try:
+        command = Command(action)
+    except ValueError:
+        raise UnknownAction(f"unknown action {action[:40]!r}; use one of {names}") from None
+    taken: dict[str, str] = {}
+    for name in ARGUMENTS.get(command, ()):
+        value = arguments.get(name)
+        if not isinstance(value, str):
+            raise BadPayload(f'{command} needs a "{name}" string, e.g. {{"action": "{command}", "{name}": "..."}}')
+        taken[name] = value
+    return command, taken
 
 
 S = State
@@ -91,8 +108,9 @@ class RoundMachine:
         except MachineError as exc:
             raise RuntimeError(f"illegal transition {trigger!r} from {self.state}") from exc
 
-    def check(self, command: Command) -> None:
-        """Raise ``CommandRejected`` if ``command`` is not legal in the current state."""
+    def refusal(self, command: Command) -> CommandRefused | None:
+        """Why ``command`` is not legal in the current state, or None when it is."""
         hint = REFUSALS.get((command, self.state))
-        if hint is not None:
-            raise CommandRejected(command, self.state, hint)
+        if hint is None:
+            return None
+        return CommandRefused(f"cannot {command} while {self.state}: {hint}")

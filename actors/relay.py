@@ -3,9 +3,10 @@ instance through the database (``storage.relay``, the ``commands`` table).
 
 - ``RemoteEngine`` (a standby): ``ask(request)`` stores the request and waits, up to
   ``RELAY_TIMEOUT``, for the engine's answer, then gives back exactly what the engine
-  would have: the view, or the same exception a local engine raises (``ValueError`` for
-  400, ``CommandRejected`` for 409, ``RuntimeError`` for 503). When no engine claimed it
-  in time the request is withdrawn (it will never run) and the answer is 503.
+  would have: the view, or the same ``actors.errors`` class a local engine raises, with
+  its code and status (``actors.errors.from_answer``). When no engine claimed it in time
+  the request is withdrawn (it will never run: ``NoEngine``); a claimed one that is not
+  answered in time may still run (``EngineTimeout``).
 - ``CommandRelay`` (the engine's instance): a daemon thread that takes each pending
   request, runs it on the local engine and stores the answer. It wakes on the NOTIFY sent
   with each request on PostgreSQL, and polls every ``POLL_SECONDS`` in any case (the
@@ -17,18 +18,28 @@ from __future__ import annotations
 import logging
 import select
 import time
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import peewee
 import psycopg2
 import pykka
 
 from actors.daemon import DaemonLoop
-from actors.machine import CommandRejected
+from actors.errors import (
+    EngineStopped,
+    EngineTimeout,
+    NoEngine,
+    RoundtableError,
+    body_of,
+    from_answer,
+)
 from settings import Settings
 from storage import relay
 from storage.errors import StorageError
 from storage.leader import instance_id, libpq_url
+
+if TYPE_CHECKING:
+    from actors.system import RoundtableSystem
 
 __all__ = ["RELAY_TIMEOUT", "CommandRelay", "RemoteEngine", "run_request"]
 
@@ -44,38 +55,28 @@ FORGET_EVERY_SECONDS: Final = 3600.0
 
 NO_ENGINE: Final = "no engine answered in time (is one running on this database?); the command was not applied"
 LATE_ENGINE: Final = "the engine did not answer in time; the command may still be applied — check /api/status"
+STOPPED_ENGINE: Final = "the engine stopped before it answered; check /api/status"
+INTERNAL: Final = "internal server error"
 
 
-def run_request(system: Any, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def run_request(system: RoundtableSystem, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Run ``request`` on the local engine: (HTTP status, body), as ``/control`` answers.
-    Expected refusals are answers here, never exceptions across the relay."""
-    action = str(request.get("action"))
+    Refusals are answers here, never exceptions across the relay; a bug is logged with
+    its traceback and answered as a 500 that says nothing of it."""
+    action = request.get("action")
+    arguments = {name: value for name, value in request.items() if name != "action"}
     try:
-        if action == "queue_topic":
-            view = system.queue_topic(str(request.get("topic", "")))
-        else:
-            view = system.command(action)
-    except ValueError as exc:
-        return 400, {"error": str(exc)}
-    except CommandRejected as exc:
-        return 409, {"error": str(exc)}
+        view = system.command(str(action), **arguments)
+    except RoundtableError as error:
+        return error.status, body_of(error)
     except pykka.Timeout:
-        return 503, {"error": LATE_ENGINE}
-    except RuntimeError as exc:
-        return 503, {"error": str(exc)}
+        return 503, body_of(EngineTimeout(LATE_ENGINE))
+    except pykka.ActorDeadError:
+        return 503, body_of(EngineStopped(STOPPED_ENGINE))
+    except Exception:
+        log.exception("relayed admin command %s failed", str(action)[:40])
+        return 500, body_of(RoundtableError(INTERNAL))
     return 200, {"ok": True, "action": action, **view}
-
-
-def raise_for(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    """The view of a 200 answer; the exception a local engine raises for any other."""
-    if status == 200:
-        return {k: v for k, v in body.items() if k not in ("ok", "action")}
-    message = str(body.get("error", "the engine refused the command"))
-    if status == 400:
-        raise ValueError(message)
-    if status == 409:
-        raise CommandRejected.from_message(message)
-    raise RuntimeError(message)
 
 
 class RemoteEngine:
@@ -92,18 +93,24 @@ class RemoteEngine:
         while time.monotonic() < deadline:
             answered = relay.answer_of(self._db, command_id)
             if answered is not None:
-                return raise_for(*answered)
+                return _view_of(*answered)
             time.sleep(ANSWER_POLL_SECONDS)  # polling the answer row, bounded by the deadline
-        if relay.withdraw(self._db, command_id, 503, {"error": NO_ENGINE}):
-            log.warning("no engine answered the relayed command %s in %g s", request.get("action"), self._timeout)
-            raise RuntimeError(NO_ENGINE)
-        raise RuntimeError(LATE_ENGINE)
+        if relay.withdraw(self._db, command_id, 503, body_of(NoEngine(NO_ENGINE))):
+            raise NoEngine(NO_ENGINE)
+        raise EngineTimeout(LATE_ENGINE)
+
+
+def _view_of(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """The view of a 200 answer; the error it stands for, raised, for any other."""
+    if status != 200:
+        raise from_answer(status, body)
+    return {k: v for k, v in body.items() if k not in ("ok", "action")}
 
 
 class CommandRelay(DaemonLoop):
     """The engine's side: a daemon thread (``roundtable-relay``) that answers requests."""
 
-    def __init__(self, settings: Settings, system: Any, db: peewee.Database) -> None:
+    def __init__(self, settings: Settings, system: RoundtableSystem, db: peewee.Database) -> None:
         super().__init__("roundtable-relay")
         self._settings = settings
         self._system = system
@@ -139,7 +146,8 @@ class CommandRelay(DaemonLoop):
                 continue
             status, body = run_request(self._system, request)
             relay.answer(self._db, command_id, status, body)
-            log.info("answered a relayed admin command %s: %d", request.get("action"), status)
+            outcome = f"{status} {body['code']}: {body['error']}" if "code" in body else str(status)
+            log.info("answered a relayed admin command %s: %s", str(request.get("action"))[:40], outcome)
 
     def _wait(self) -> None:
         """Until a NOTIFY (PostgreSQL) or ``POLL_SECONDS``, whichever comes first."""

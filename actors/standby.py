@@ -1,9 +1,8 @@
 """What a standby instance serves while another instance runs the engine.
 
-``StandbySystem`` has the surface the web layer uses (``snapshot``, ``countdown``,
-``status``, ``command``, ``queue_topic``, ``clock``, ``db``, ``settings``), built from what
-the engine has stored: ``system_status``, the active round and its messages, the last
-completed round. Admin commands are relayed to the engine's instance through the database
+``StandbySystem`` implements ``actors.engine.Engine`` (the surface the web layer uses),
+built from what the engine has stored: ``system_status``, the active round and its
+messages, the last completed round. Admin commands are relayed to the engine's instance through the database
 (``actors.relay.RemoteEngine``). Live events reach the standby's visitors through
 ``actors.follow.Follower``. Its methods read the database on the calling thread (the web
 layer's worker threads).
@@ -17,7 +16,10 @@ from typing import Any, Final
 import peewee
 
 from actors.clock import Clock
+from actors.errors import NotTheEngine
+from actors.machine import parse_command
 from actors.providers.budget import DailyBudget
+from actors.relay import RemoteEngine
 from actors.round import countdown_view, status_view
 from actors.topics import next_topic_of, queued_topics_of
 from settings import Settings
@@ -39,11 +41,9 @@ def _ms(seconds: float | None) -> int | None:
 class StandbySystem:
     """A read-only view of the engine that runs elsewhere. Any thread."""
 
-    gateways: Any = None
-
-    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock, remote: Any = None) -> None:
-        """``remote`` (an ``actors.relay.RemoteEngine``) relays admin commands; without it
-        they are refused with 503 (``NOT_THE_ENGINE``)."""
+    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock, remote: RemoteEngine | None = None) -> None:
+        """``remote`` relays admin commands to the engine's instance; without it
+        they are refused with 503 (``NotTheEngine``)."""
         self.settings = settings
         self.db = db
         self.clock = clock
@@ -93,18 +93,13 @@ class StandbySystem:
             "role": "standby", "instance": instance_id(),
         }
 
-    def command(self, action: str) -> dict[str, Any]:
-        """Relayed to the engine: its view, or what it raised (``ValueError``,
-        ``CommandRejected``, ``RuntimeError``), exactly as a local engine would."""
+    def command(self, action: str, **arguments: object) -> dict[str, Any]:
+        """Relayed to the engine (a bad request is answered here): its view, or its
+        refusal raised with the same class, code and status, as a local engine would."""
+        command, taken = parse_command(action, arguments)
         if self._remote is None:
-            raise RuntimeError(NOT_THE_ENGINE)
-        return dict(self._remote.ask({"action": action}))
-
-    def queue_topic(self, topic: str) -> dict[str, Any]:
-        """Relayed to the engine like ``command``."""
-        if self._remote is None:
-            raise RuntimeError(NOT_THE_ENGINE)
-        return dict(self._remote.ask({"action": "queue_topic", "topic": topic}))
+            raise NotTheEngine(NOT_THE_ENGINE)
+        return dict(self._remote.ask({"action": str(command), **taken}))
 
     def _calls_today(self) -> dict[str, dict[str, Any]]:
         """Per provider, calls, tokens and cost since UTC midnight (the engine's ``api_calls``)."""

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import pykka
 
 from actors.agent import template_outcome
 from actors.clock import Clock
-from actors.machine import Command, CommandRejected, RoundMachine, State
+from actors.errors import InvalidTopic, RoundtableError
+from actors.machine import Command, RoundMachine, State
 from actors.memory import DIGEST_ROUNDS, digest
 from actors.observe import events
 from actors.personas import Persona
@@ -36,9 +37,10 @@ from actors.schedule import (
 )
 from actors.topics import TopicDeck, clean_topic
 from settings import Settings
+from storage.errors import StorageError
 from storage.leader import instance_id
 
-__all__ = ["CommandRejected", "Supervisor"]
+__all__ = ["Supervisor"]
 
 log = logging.getLogger("roundtable.supervisor")
 
@@ -378,53 +380,46 @@ class Supervisor(pykka.ThreadingActor):
             log.error("could not %s in the database: %s", what, exc)
 
     # -- admin commands --------------------------------------------------------------
-    def queue_topic(self, text: str) -> dict[str, Any]:
-        """Queue an admin's topic for the next free round (after topics queued before).
-
-        Returns the snapshot (with ``queued_topics``), or ``{"error": ...}`` (a message for
-        the admin) when the topic is empty, too long, or too many are queued: a refusal is
-        an answer, not an exception (pykka would log its traceback).
-        """
+    def command(self, command: Command, arguments: Mapping[str, str]) -> dict[str, Any] | RoundtableError:
+        """Carry out an admin command (parsed by ``actors.machine.parse_command``): the
+        snapshot, or the refusal as a value (``CommandRefused`` when illegal now,
+        ``InvalidTopic``, ``StorageError`` when the database did not record a forced
+        round), never raised across the actor boundary: pykka would log its traceback.
+        The web layer logs the one line a refusal gets."""
+        refused = self._machine.refusal(command)
+        if refused is not None:
+            return refused
+        before = self._machine.state
+        handlers: dict[Command, Callable[[float, Mapping[str, str]], None]] = {
+            Command.FORCE: self._force, Command.SKIP: self._skip, Command.PAUSE: self._pause,
+            Command.RESUME: self._resume, Command.QUEUE_TOPIC: self._queue_topic,
+        }
         try:
-            topic = clean_topic(text)
-            self._deck.queue(topic)
-        except ValueError as exc:
-            return {"error": str(exc)}
-        self._save_deck()
-        log.info("admin queued a topic (%d waiting): %s", len(self._deck.queued), topic)
-        self._announce_state()
-        return self.snapshot(include_messages=False)
-
-    def command(self, action: str) -> dict[str, Any]:
-        """Carry out an admin command: the snapshot, or ``{"error", "status"}`` (400 for an
-        unknown action, 409 when illegal now, 503 when the database did not answer). A
-        refusal is an answer, not an exception: pykka would log its traceback."""
-        try:
-            cmd = Command(action)
-        except ValueError:
-            unknown = f"unknown action {action!r}; use one of force, skip, pause, resume, queue_topic"
-            return {"error": unknown, "status": 400}
-        try:
-            self._machine.check(cmd)
-        except CommandRejected as exc:
-            log.info("admin command refused: %s", exc)
-            return {"error": str(exc), "status": 409}
-        now = self._clock.now()
-        log.info("admin command: %s (state %s)", cmd, self._machine.state)
-        try:
-            {Command.FORCE: self._force, Command.SKIP: self._skip,
-             Command.PAUSE: self._pause, Command.RESUME: self._resume}[cmd](now)
-        except RuntimeError as exc:
-            return {"error": str(exc), "status": 503}
+            handlers[command](self._clock.now(), arguments)
+        except RoundtableError as refusal:
+            return refusal
+        log.info("admin command: %s (state %s -> %s)", command, before, self._machine.state)
         self._save_status()
         return self.snapshot(include_messages=False)
 
-    def _force(self, now: float) -> None:
+    def _queue_topic(self, now: float, arguments: Mapping[str, str]) -> None:
+        """Queue an admin's topic for the next free round (after topics queued before);
+        ``InvalidTopic`` when it is empty, too long, or too many are queued."""
+        try:
+            topic = clean_topic(arguments["topic"])
+            self._deck.queue(topic)
+        except ValueError as exc:
+            raise InvalidTopic(str(exc)) from None
+        self._save_deck()
+        log.info("admin queued a topic (%d waiting): %s", len(self._deck.queued), topic)
+        self._announce_state()
+
+    def _force(self, now: float, arguments: Mapping[str, str]) -> None:
         self._start_round(now, scheduled_at=None, forced=True)
         if self._machine.state is not State.ACTIVE:
-            raise RuntimeError("the round could not be started: the database is not answering")
+            raise StorageError("the round could not be started: the database did not record it")
 
-    def _skip(self, now: float) -> None:
+    def _skip(self, now: float, arguments: Mapping[str, str]) -> None:
         if self._machine.state is State.ACTIVE:
             self._end_round(now, "skipped", "skipped by admin")
             self._machine.move("abandon_round")
@@ -436,11 +431,11 @@ class Supervisor(pykka.ThreadingActor):
                 self._machine.move("end_hold")
         self._announce_state()
 
-    def _pause(self, now: float) -> None:
+    def _pause(self, now: float, arguments: Mapping[str, str]) -> None:
         self._machine.move("pause")
         self._announce_state()
 
-    def _resume(self, now: float) -> None:
+    def _resume(self, now: float, arguments: Mapping[str, str]) -> None:
         rnd = self._round
         if rnd is None:
             self._machine.move("resume_countdown")

@@ -13,16 +13,18 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+import peewee
 import pykka
 
 from actors.agent import Agent
 from actors.broadcaster import Broadcaster, Hub
 from actors.clock import Clock, SystemClock
-from actors.machine import CommandRejected
+from actors.errors import RoundtableError
+from actors.machine import parse_command
 from actors.observe import events, metrics
 from actors.persistence import Persistence
 from actors.providers import registry
@@ -38,6 +40,10 @@ from storage.db import close_database, connect
 from storage.db import setup_database as _create_tables
 from storage.leader import EngineLockHeld, Lock, engine_lock, instance_id
 from storage.schema import Upgrade
+
+if TYPE_CHECKING:  # imported when the engine starts: start-up without keys stays light
+    from actors.providers.budget import DailyBudget
+    from actors.providers.gateway import Gateways
 
 __all__ = [
     "RoundtableSystem",
@@ -65,42 +71,35 @@ class RoundtableSystem:
 
     settings: Settings
     clock: Clock
-    db: Any
-    supervisor: Any
-    broadcaster: Any
-    persistence: Any
-    gateways: Any
+    db: peewee.Database
+    supervisor: pykka.ActorProxy[Supervisor]
+    broadcaster: pykka.ActorProxy[Broadcaster]
+    persistence: pykka.ActorProxy[Persistence]
+    gateways: Gateways
     actors: list[pykka.ActorRef[Any]] = field(default_factory=list)
     ticker: Ticker | None = None
-    closers: list[Any] = field(default_factory=list)
-    budget: Any = None  # actors.providers.budget.DailyBudget
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    budget: DailyBudget | None = None
     #: The engine lock this system took itself (released by ``stop``); None when the
     #: caller (``actors.cluster``) holds it.
     own_lock: Lock | None = None
     #: Set by ``halt_engine``: Persistence stops waiting for an unanswering database.
     abandon: threading.Event = field(default_factory=threading.Event)
 
-    def snapshot(self) -> dict[str, Any]:
-        """The ``hello`` body: state, next round, the current round and its messages."""
-        return dict(self.supervisor.snapshot().get(timeout=ASK_TIMEOUT))
+    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
+        """The ``hello`` body: state, next round, the current round (and its messages)."""
+        return dict(self.supervisor.snapshot(include_messages).get(timeout=ASK_TIMEOUT))
 
-    def command(self, action: str) -> dict[str, Any]:
-        """Force, skip, pause or resume: the snapshot; raises ``ValueError`` (unknown),
-        ``CommandRejected`` (illegal now) or ``RuntimeError`` (the database did not answer)."""
-        answer = dict(self.supervisor.command(action).get(timeout=ASK_TIMEOUT))
-        if "error" in answer:
-            status, message = answer["status"], str(answer["error"])
-            if status == 400:
-                raise ValueError(message)
-            raise CommandRejected.from_message(message) if status == 409 else RuntimeError(message)
-        return answer
-
-    def queue_topic(self, topic: str) -> dict[str, Any]:
-        """Queue an admin's topic for the next round; raises ``ValueError`` when refused."""
-        answer = dict(self.supervisor.queue_topic(topic).get(timeout=ASK_TIMEOUT))
-        if "error" in answer:
-            raise ValueError(answer["error"])
-        return answer
+    def command(self, action: str, **arguments: object) -> dict[str, Any]:
+        """Carry out an admin command (``actors.machine.Command``; ``queue_topic`` takes
+        ``topic=``): the snapshot. Raises the refusal (an ``actors.errors.RoundtableError``:
+        ``UnknownAction``, ``BadPayload``, ``CommandRefused``, ``InvalidTopic``,
+        ``StorageError``) on the calling thread; the Supervisor returns it as a value."""
+        command, taken = parse_command(action, arguments)
+        answer = self.supervisor.command(command, taken).get(timeout=ASK_TIMEOUT)
+        if isinstance(answer, RoundtableError):
+            raise answer
+        return dict(answer)
 
     def countdown(self) -> dict[str, Any]:
         return countdown_view(self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT))
@@ -108,7 +107,7 @@ class RoundtableSystem:
     def status(self) -> dict[str, Any]:
         """Engine state, the current round, per-provider health and today's spend; no keys."""
         view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
-        health = self.gateways.health() if self.gateways is not None else {}
+        health = self.gateways.health()
         status = status_view(view, health, _today(health))
         if self.budget is not None:
             status["budget"] = self.budget.view(tuple(self.settings.providers))
@@ -121,9 +120,6 @@ class RoundtableSystem:
             self.ticker = Ticker(self.supervisor, self.settings.tick_seconds)
             self.ticker.start()
             _start_model_watch(self)
-
-    def attach_hub(self, hub: Hub) -> None:
-        self.broadcaster.attach(hub).get(timeout=ASK_TIMEOUT)
 
     def halt_engine(self) -> None:
         """Stop deciding at once (the ticker and the Supervisor): no more reveals, saves or
@@ -149,8 +145,7 @@ class RoundtableSystem:
         _stop(supervisor, ASK_TIMEOUT)
         for closer in self.closers:
             closer()
-        if self.gateways is not None:
-            self.gateways.close()
+        self.gateways.close()
         agents = [ref for ref in others if ref.actor_class is Agent]
         stopping = [(ref, ref.stop(block=False)) for ref in agents if ref.is_alive()]
         deadline = time.monotonic() + AGENT_STOP_TIMEOUT

@@ -3,6 +3,9 @@
 ::
 
     StorageError(message, transient=False, connection_lost=False)
+                       a ``RoundtableError`` (``actors.errors``): 503 storage_unavailable
+                       with ``Retry-After``; clients get a generic message, never the
+                       driver's text
       transient        another attempt may succeed: SQLite "database is locked/busy",
                        PostgreSQL serialization failure (40001), deadlock (40P01),
                        lock timeout (55P03), or a lost connection
@@ -15,7 +18,11 @@ Every ``peewee.PeeweeException`` that leaves the ``storage`` package (or
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import peewee
+
+from actors.errors import RoundtableError
 
 __all__ = ["StorageError", "translate"]
 
@@ -24,8 +31,14 @@ _RETRYABLE_PGCODES = frozenset({"40001", "40P01", "55P03"})
 _SQLITE_BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
 
 
-class StorageError(Exception):
-    """A database operation failed. ``str(error)`` never contains a password."""
+class StorageError(RoundtableError):
+    """A database operation failed. ``str(error)`` never contains a password, but may
+    name hosts and files: clients are told ``public_message`` only."""
+
+    status = 503
+    code = "storage_unavailable"
+    public_message: ClassVar[str | None] = "the database is unavailable; try again shortly"
+    retry_after: int | None = 5
 
     def __init__(self, message: str, *, transient: bool = False, connection_lost: bool = False):
         super().__init__(message)

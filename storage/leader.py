@@ -22,7 +22,7 @@ import os
 import socket
 import zlib
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, ClassVar, Final, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg2
@@ -48,7 +48,12 @@ def instance_id() -> str:
 
 
 class EngineLockHeld(StorageError):
-    """Another process runs the engine on this database (the message names the holder)."""
+    """Another process runs the engine on this database (the message names the holder;
+    clients are told less). ``create_system`` raises it to an embedder."""
+
+    code = "engine_lock_held"
+    public_message: ClassVar[str | None] = "another process runs the engine on this database"
+    retry_after = None
 
 
 class Lock(Protocol):

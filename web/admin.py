@@ -17,9 +17,10 @@ from typing import Any, Final
 
 from quart import Blueprint, Response, abort, jsonify, request
 
+from actors.errors import RoundtableError
 from storage import audit as audit_table
 from storage import queries
-from web import audit
+from web import audit, errors
 from web.context import Context
 from web.control import authorize
 
@@ -56,10 +57,13 @@ async def provider_errors() -> Response | tuple[Response, int]:
 
 async def _refused(action: str) -> tuple[Response, int] | None:
     """None for the admin token; else the refusal, recorded in the audit trail."""
-    refused = authorize(Context.current().settings.admin_token)
-    if refused is not None:
+    try:
+        authorize(Context.current().settings.admin_token)
+    except RoundtableError as error:
+        refused = errors.answer(error)
         await audit.record(action, refused)
-    return refused
+        return refused
+    return None
 
 
 def _limit(default: int, maximum: int) -> int:

@@ -61,7 +61,7 @@ def _int_arg(name: str, default: int | None, minimum: int, maximum: int | None =
 @bp.get("/api/conversations")
 async def conversations() -> Response:
     context = Context.current()
-    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
+    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
     before = _int_arg("before", None, 1, MAX_ID)
     rows: list[dict[str, Any]] = await context.call(queries.list_conversations, context.system.db, limit, before)
     next_before = rows[-1]["id"] if rows and len(rows) == limit else None

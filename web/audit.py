@@ -18,9 +18,9 @@ from typing import Any, Final
 
 from quart import Response, request
 
+from actors.errors import RoundtableError
 from storage import audit
-from storage.errors import StorageError
-from web.context import Context, EngineTimeout
+from web.context import Context
 
 __all__ = ["FINGERPRINT_HEX", "bearer_token", "fingerprint", "record"]
 
@@ -65,7 +65,7 @@ async def record(action: str, answer: tuple[Response, int], *, note: str = "") -
     )
     try:
         await context.call(audit.record, context.system.db, entry)
-    except (StorageError, EngineTimeout) as exc:
+    except RoundtableError as exc:  # the database or the wait for it failed
         log.warning("could not record the admin action %r from %s in the audit trail: %s",
                     entry.action, entry.client, exc)
 

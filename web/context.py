@@ -3,33 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Final, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import pykka
 from quart import current_app
 
 from actors.broadcaster import Hub
+from actors.engine import Engine
+from actors.errors import EngineStopped, EngineTimeout
 from settings import Settings, normalize_origin
 from web.snapshot import COUNTDOWN_MAX_AGE, STATUS_MAX_AGE, FinishedRounds, ViewCache
 
 __all__ = ["ENGINE_TIMEOUT", "Context", "EngineTimeout"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: Longest a request waits on the engine before answering 503.
 ENGINE_TIMEOUT: Final = 10.0
-
-
-class EngineTimeout(Exception):
-    """The engine (an actor ask, a database read) did not answer in time; the app
-    answers 503. The call may still complete after the request has given up on it."""
+BUSY: Final = "the engine is busy; try again"
+STOPPED: Final = "the engine is stopping or changing instance; try again"
 
 
 @dataclass
 class Context:
-    system: Any
+    #: This instance's engine or standby view; ``actors.cluster`` swaps it on a change of role.
+    system: Engine
     settings: Settings
     hub: Hub | None
     asset_version: str
@@ -56,16 +58,19 @@ class Context:
         context: Context = current_app.extensions["roundtable"]
         return context
 
-    async def call(self, function: Any, *args: Any) -> Any:
+    async def call(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a blocking call (an actor ask, a database read) off the event loop.
 
         Raises ``EngineTimeout`` when it takes longer than ``engine_timeout`` or the
-        actor's own ask times out (``pykka.Timeout``).
+        actor's own ask times out (``pykka.Timeout``), and ``EngineStopped`` when the
+        actor stopped meanwhile (a lost engine lock: the standby view takes over).
         """
         try:
-            return await asyncio.wait_for(asyncio.to_thread(function, *args), self.engine_timeout)
+            return await asyncio.wait_for(asyncio.to_thread(function, *args, **kwargs), self.engine_timeout)
         except (TimeoutError, pykka.Timeout) as exc:  # asyncio.TimeoutError is TimeoutError
-            raise EngineTimeout(f"{getattr(function, '__name__', function)} took too long") from exc
+            raise EngineTimeout(BUSY) from exc
+        except pykka.ActorDeadError as exc:
+            raise EngineStopped(STOPPED) from exc
 
     def embedding_allowed(self, origin: str) -> bool:
         """Whether a page on ``origin`` may use the API and the WebSocket (compared in

@@ -1,4 +1,6 @@
-"""POST /control: force, skip, pause, resume and queue_topic, behind the admin bearer token.
+"""POST /control: the admin commands (``actors.machine.Command``: force, skip, pause,
+resume, queue_topic), behind the admin bearer token. Refusals are answers
+(``actors.errors``, answered by ``web.errors``) and go to the audit trail like the rest.
 
 ``{"action": "queue_topic", "topic": "..."}`` queues an admin's topic for the next free
 round (control characters stripped, 3-200 characters; anything else is a 400).
@@ -20,15 +22,24 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from quart import Blueprint, Quart, Response, current_app, jsonify, request
 
-from actors.machine import CommandRejected
-from web import audit
-from web.context import Context, EngineTimeout
+from actors.errors import (
+    AdminDisabled,
+    BadPayload,
+    EngineTimeout,
+    MissingToken,
+    RoundtableError,
+    TooManyAttempts,
+    WrongToken,
+)
+from actors.machine import parse_command
+from web import audit, errors
+from web.context import Context
 from web.limits import address_key
-from web.payloads import BadPayload, parse_object
+from web.payloads import parse_object
 
 __all__ = ["AdminThrottle", "authorize", "bp", "install"]
 
@@ -106,32 +117,24 @@ def install(app: Quart, monotonic: Callable[[], float]) -> None:
     app.extensions[_EXTENSION] = AdminThrottle(monotonic)
 
 
-def _error(message: str, status: int) -> tuple[Response, int]:
-    response = jsonify({"error": message})
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="roundtable-control"'
-    return response, status
-
-
-def _authorize(expected: str | None) -> tuple[Response, int] | None:
-    """None when the request carries the admin token; else the error to answer."""
+def _authorize(expected: str | None) -> None:
+    """Return when the request carries the admin token; else raise the refusal
+    (``AdminDisabled``, ``TooManyAttempts``, ``MissingToken``, ``WrongToken``)."""
     if not expected:
-        return _error(NO_TOKEN, 403)
+        raise AdminDisabled(NO_TOKEN)
     throttle: AdminThrottle = current_app.extensions[_EXTENSION]
     address = address_key(request.remote_addr or "unknown")
     wait = throttle.retry_after(address)
     if wait is not None:  # before any comparison: a late right guess is refused too
-        response, status = _error("too many failed admin attempts; wait a minute", 429)
-        response.headers["Retry-After"] = str(wait)
-        return response, status
+        raise TooManyAttempts("too many failed admin attempts; wait a minute", retry_after=wait)
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
-        return None
+        return
     throttle.refused(address)
     if scheme.lower() != "bearer" or not token.strip():
-        return _error("missing bearer token: send 'Authorization: Bearer <ADMIN_TOKEN>'", 401)
-    return _error("wrong admin token", 403)
+        raise MissingToken("missing bearer token: send 'Authorization: Bearer <ADMIN_TOKEN>'")
+    raise WrongToken("wrong admin token")
 
 
 #: The admin API (``web.admin``) shares the token check and its throttle.
@@ -140,8 +143,12 @@ authorize = _authorize
 
 @bp.post("/control")
 async def control() -> tuple[Response, int]:
-    """Run an admin command; every answer, accepted or refused, goes to the audit trail."""
-    answer = await _control()
+    """Run an admin command; every answer, accepted or refused, goes to the audit trail
+    (a bug is not an answer: it leaves as a 500, logged with its traceback)."""
+    try:
+        answer = jsonify(await _control()), 200
+    except RoundtableError as error:
+        answer = errors.answer(error)
     action, topic = await _requested_action()
     await audit.record(action, answer, note=f"queued {topic!r}" if topic else "")
     return answer
@@ -161,38 +168,17 @@ async def _requested_action() -> tuple[str, str]:
     return action, topic if isinstance(topic, str) else ""
 
 
-async def _control() -> tuple[Response, int]:
+async def _control() -> dict[str, Any]:
+    """The accepted command's answer; raises its refusal."""
     context = Context.current()
-    refused = _authorize(context.settings.admin_token)
-    if refused is not None:
-        return refused
+    _authorize(context.settings.admin_token)
     try:
         body = parse_object(await request.get_data(as_text=False))
     except BadPayload as exc:
-        return _error(f'{exc}: send JSON like {{"action": "force"}}', 400)
-    action = body.get("action")
-    if not isinstance(action, str):
-        return _error('body must be JSON like {"action": "force"} (force, skip, pause or resume)', 400)
+        raise BadPayload(f'{exc}: send JSON like {{"action": "force"}}') from None
+    command, arguments = parse_command(body.get("action"), body)  # refused here, not relayed
     try:
-        if action == "queue_topic":
-            view = await context.call(context.system.queue_topic, _topic_of(body))
-        else:
-            view = await context.call(context.system.command, action)
-    except ValueError as exc:
-        return _error(str(exc), 400)
-    except CommandRejected as exc:
-        return _error(str(exc), 409)
-    except EngineTimeout:
-        log.warning("/control %s: the engine did not answer in time", action)
-        return _error(NO_ANSWER, 503)
-    except RuntimeError as exc:
-        return _error(str(exc), 503)
-    return jsonify({"ok": True, "action": action, **view}), 200
-
-
-def _topic_of(body: dict[str, object]) -> str:
-    """The ``topic`` of a queue_topic body; ``ValueError`` (a 400) when it is not text."""
-    topic = body.get("topic")
-    if not isinstance(topic, str):
-        raise ValueError('queue_topic needs a "topic" string, e.g. {"action": "queue_topic", "topic": "..."}')
-    return topic
+        view = await context.call(context.system.command, command, **arguments)
+    except EngineTimeout as exc:
+        raise EngineTimeout(NO_ANSWER) from exc
+    return {"ok": True, "action": command, **view}

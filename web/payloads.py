@@ -3,7 +3,8 @@
 ``json.loads`` recurses once per nesting level, so ``[`` x 3000 raises RecursionError
 (and costs a deep C stack); invalid UTF-8 raises UnicodeDecodeError. Both are bad input,
 not server errors: ``parse_object`` checks the nesting depth in one flat pass first and
-turns every failure into ``BadPayload`` with a message fit for the client.
+turns every failure into ``BadPayload`` (``actors.errors``, 400 ``bad_payload``) with a
+message fit for the client.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from actors.errors import BadPayload
+
 __all__ = ["MAX_DEPTH", "BadPayload", "parse_object"]
 
 #: Deeper than any message this service expects (they are flat objects).
 MAX_DEPTH: Final = 16
-
-
-class BadPayload(ValueError):
-    """The payload is not a JSON object we accept; ``str()`` says why, for the client."""
 
 
 def parse_object(data: bytes | str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from actors.machine import CommandRejected
+from actors.errors import CommandRefused
 from actors.providers.base import GenerationRequest, Reply
 from actors.system import RoundtableSystem, create_system
 from settings import Settings
@@ -157,7 +157,7 @@ def test_a_slot_that_arrives_while_paused_is_skipped_and_the_grid_goes_on(make_e
     (skipped,) = engine.conversations()
     assert skipped["status"] == "skipped" and skipped["skip_reason"] == "paused"
     assert engine.system.snapshot()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
-    with pytest.raises(CommandRejected, match="resume first"):
+    with pytest.raises(CommandRefused, match="resume first"):
         engine.system.command("force")
     engine.system.command("resume")
     assert engine.system.snapshot()["state"] == "countdown"

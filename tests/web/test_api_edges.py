@@ -128,7 +128,7 @@ def test_an_engine_that_does_not_answer_is_503_busy(release: threading.Event, pa
     app = make_app(FakeSystem(behaviour), engine_timeout=0.05)
     response = get(app, path, release)
     assert response.status_code == 503
-    assert asyncio.run(response.get_json()) == {"error": "the engine is busy; try again"}
+    assert asyncio.run(response.get_json()) == {"error": "the engine is busy; try again", "code": "engine_timeout"}
 
 
 @pytest.mark.parametrize("how", ["hangs", "ask times out"])
@@ -138,7 +138,8 @@ def test_control_says_a_command_that_timed_out_may_still_apply(release: threadin
     response = post_control(app, TOKEN, release=release)
     assert response.status_code == 503
     assert asyncio.run(response.get_json()) == {
-        "error": "the engine did not answer in time; the command may still be applied — check /api/status"
+        "error": "the engine did not answer in time; the command may still be applied — check /api/status",
+            "code": "engine_timeout",
     }
     assert system.commands == ["force"]
 
@@ -192,7 +193,7 @@ def test_five_refusals_throttle_that_address_before_any_comparison(caplog: pytes
     # word late still gets 429, so guessing runs at five words a minute.
     throttled = post_control(app, TOKEN)
     assert throttled.status_code == 429
-    assert asyncio.run(throttled.get_json()) == {"error": "too many failed admin attempts; wait a minute"}
+    assert asyncio.run(throttled.get_json()) == {"error": "too many failed admin attempts; wait a minute", "code": "too_many_attempts"}
     assert throttled.headers["Retry-After"] == "55"  # the first refusal ages out 60 s after it
     assert system.commands == []
     # Only the guessing address waits: an admin elsewhere is not locked out.

@@ -71,7 +71,7 @@ def test_the_trail_needs_the_token_and_records_refused_reads(service: Service) -
     status, body = audit(service, token=None)
     assert status == 401 and "bearer token" in body["error"]
     status, body = audit(service, token=WRONG)
-    assert status == 403 and body == {"error": "wrong admin token"}
+    assert status == 403 and body == {"error": "wrong admin token", "code": "wrong_token"}
     assert service.control("pause", token=None)[0] == 401
 
     trail = entries(service)

@@ -25,7 +25,7 @@ def test_control_refuses_a_missing_or_wrong_token_and_changes_nothing(service: S
     status, body = service.control("force", token=None)
     assert status == 401 and "bearer token" in body["error"]
     status, body = service.control("force", token="not-the-token")
-    assert status == 403 and body == {"error": "wrong admin token"}
+    assert status == 403 and body == {"error": "wrong admin token", "code": "wrong_token"}
     status, body = service.request("POST", "/control", {"action": "force"}, {"Authorization": "Basic abc"})
     assert status == 401
     assert service.get("/api/countdown")[1]["state"] == "countdown"

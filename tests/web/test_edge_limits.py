@@ -111,7 +111,7 @@ def test_api_requests_per_address_per_second_get_429_with_retry_after(tmp_path: 
     with Service(tmp_path, env) as service:
         answers = [service.get("/api/countdown") for _ in range(15)]
         refused = [body for status, body in answers if status == 429]
-        assert refused and refused[0] == {"error": "too many requests from your address; slow down"}
+        assert refused and refused[0] == {"error": "too many requests from your address; slow down", "code": "rate_limited"}
         status, retry = 0, "0"
         for _ in range(10):  # the headers of a refusal: Retry-After in whole seconds
             try:

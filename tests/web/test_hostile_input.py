@@ -221,5 +221,5 @@ def test_a_database_outage_is_503_with_retry_after(path: str, caplog: pytest.Log
     response = asyncio.run(get())
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
-    assert asyncio.run(response.get_json()) == {"error": "the database is unavailable; try again shortly"}
+    assert asyncio.run(response.get_json()) == {"error": "the database is unavailable; try again shortly", "code": "storage_unavailable"}
     assert not any(r.exc_info for r in caplog.records)  # one line, no traceback

@@ -1,0 +1,53 @@
+"""The ``Engine`` protocol: what the web layer (and ``run.py``, through ``actors.cluster``)
+may ask of this instance's system, whichever role it has.
+
+Two classes implement it: ``actors.system.RoundtableSystem`` (the engine runs here: it
+asks the actors) and ``actors.standby.StandbySystem`` (another instance runs it: it reads
+the database and relays commands). mypy checks both against it
+(``tests/actors/test_engine_protocol.py`` assigns each to an ``Engine``). Every method
+blocks the calling thread (an actor ask, a database read, a relayed command): the web
+layer calls them on worker threads (``web.context.Context.call``), never on the loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import peewee
+
+from actors.clock import Clock
+from settings import Settings
+
+__all__ = ["Engine"]
+
+
+class Engine(Protocol):
+    """This instance's view of the engine; any thread."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def db(self) -> peewee.Database:
+        """The database the web layer reads past rounds, the audit trail and errors from."""
+        ...
+
+    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
+        """The ``hello`` body: state, next round, the current round (and its messages)."""
+        ...
+
+    def countdown(self) -> dict[str, Any]:
+        """The ``/api/countdown`` view."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """The ``/api/status`` view (with ``role`` and ``instance``); never a key."""
+        ...
+
+    def command(self, action: str, **arguments: object) -> dict[str, Any]:
+        """Carry out an admin command (``actors.machine.Command``): the snapshot. Raises
+        its refusal as an ``actors.errors.RoundtableError`` (on the calling thread)."""
+        ...
