@@ -19,7 +19,7 @@ import asyncio
 import enum
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 import pykka
@@ -191,14 +191,12 @@ class Broadcaster(pykka.ThreadingActor):
     #: if it never called ``stop_system`` (which also runs at interpreter exit).
     use_daemon_thread = True
 
-    def __init__(self, hub: Hub | None = None) -> None:
+    def __init__(self, hub: Hub | None = None, sinks: Sequence[Callable[[str], None]] = ()) -> None:
+        """``sinks`` also get every encoded event, on this actor's thread, from the first
+        (given here, so none can miss an event published before it was added)."""
         super().__init__()
         self._hub = hub
-        self._sinks: list[Callable[[str], None]] = []
-
-    def add_sink(self, sink: Callable[[str], None]) -> None:
-        """Also hand every encoded event to ``sink`` (called on this actor's thread)."""
-        self._sinks.append(sink)
+        self._sinks = tuple(sinks)
 
     def publish(self, event: dict[str, Any]) -> None:
         data = encode(event)

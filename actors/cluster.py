@@ -26,6 +26,7 @@ import enum
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import Final, Protocol
 
 from actors.broadcaster import Hub
@@ -53,7 +54,6 @@ INSTANCE: Final = instance_id()
 TAKEOVER_POLL_SECONDS: Final = 1.0
 #: How often the engine checks that it still holds the lock.
 LOCK_CHECK_SECONDS: Final = 2.0
-ASK_TIMEOUT: Final = 10.0
 
 
 class _Serving(Protocol):
@@ -176,19 +176,18 @@ class Cluster:
         """Start the engine on this instance (the lock is held) and serve it."""
         log.info("this instance holds the engine lock")
         settings = self.settings
-        engine = await asyncio.to_thread(
-            create_system, settings, hub=self.hub, start_ticker=False, lock=self.lock,
-        )
+        # Every event is noted, and on PostgreSQL reaches the standbys, from the first.
+        sinks: list[Callable[[str], None]] = [self.delivered.note]
+        publisher = EventPublisher(settings.database_url) if settings.is_postgres else None
+        if publisher is not None:
+            sinks.append(publisher)
         try:
-            # Before the first tick, so that every event is noted and reaches the standbys.
-            await asyncio.to_thread(engine.broadcaster.add_sink(self.delivered.note).get, timeout=ASK_TIMEOUT)
-            if settings.is_postgres:
-                self._publisher = EventPublisher(settings.database_url)
-                await asyncio.to_thread(engine.broadcaster.add_sink(self._publisher).get, timeout=ASK_TIMEOUT)
+            engine = await asyncio.to_thread(create_system, settings, hub=self.hub, lock=self.lock, sinks=sinks)
         except BaseException:
-            await asyncio.to_thread(engine.stop)
+            if publisher is not None:
+                publisher.close()
             raise
-        engine.start_ticker()
+        self._publisher = publisher
         self._engine = engine
         self._serve(engine)
         self._relay = CommandRelay(settings, engine, connect(settings.database_url))

@@ -36,7 +36,7 @@ import pykka
 from actors.observe import events
 from actors.providers.base import ApiCall, Outcome
 from storage import queries, retention
-from storage.db import retrying, setup_database
+from storage.db import retrying
 from storage.errors import StorageError
 from storage.models import (
     STATUS_ROW_ID,
@@ -65,7 +65,9 @@ _STATUS_FIELDS = ("next_round_at", "paused", "state", "leader_id", "heartbeat_at
 
 
 class Persistence(pykka.ThreadingActor):
-    """Owns all writes. ``db`` comes from ``storage.connect``; the caller owns its pool."""
+    """Owns all writes. ``db`` comes from ``storage.connect``, its schema already set up
+    (``storage.db.setup_database``: ``create_system`` does it once, before any actor
+    starts); the caller owns its pool."""
 
     #: A daemon thread: an embedding host that returns (or asks to stop) must exit even
     #: if it never called ``stop_system`` (which also runs at interpreter exit).
@@ -76,13 +78,6 @@ class Persistence(pykka.ThreadingActor):
         self._db = db
         self._abandon = abandon or threading.Event()
         self._failing = False  # the last database call failed: the next success recovers
-
-    def on_start(self) -> None:
-        """Actor thread: create the schema if needed (idempotent).
-
-        A failure here (``StorageError``) stops the actor; later asks raise ``ActorDeadError``.
-        """
-        setup_database(self._db)
 
     def on_stop(self) -> None:
         """Actor thread: close this thread's connection (returned to the pool if pooled)."""

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -115,7 +115,8 @@ class RoundtableSystem:
 
     def start_ticker(self) -> None:
         """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) and the model watch
-        (which loads the SDKs in the background, after start-up) if not started yet."""
+        (which loads the SDKs in the background, after start-up) if not started yet.
+        ``create_system`` calls it, unless told not to (tests that tick by hand)."""
         if self.ticker is None:
             self.ticker = Ticker(self.supervisor, self.settings.tick_seconds)
             self.ticker.start()
@@ -193,8 +194,11 @@ def create_system(
     providers: Mapping[str, Any] | None = None,
     start_ticker: bool = True,
     lock: Lock | None = None,
+    sinks: Sequence[Callable[[str], None]] = (),
 ) -> RoundtableSystem:
     """Start the engine. ``providers`` overrides the real API clients (tests, embedders).
+    ``sinks`` get every event the engine publishes, from the first (``actors.cluster``:
+    the standbys' feed); ``start_ticker=False`` leaves the ticks to the caller (tests).
 
     ``lock`` is the engine lock the caller already holds; without it this takes the
     database's engine lock itself (held until ``stop``) and raises ``EngineLockHeld``,
@@ -207,7 +211,7 @@ def create_system(
         if not own_lock.try_acquire():
             raise EngineLockHeld(f"another process runs the engine on this database: {own_lock.holder()}")
     try:
-        system = _create_system(settings, hub, clock, providers)
+        system = _create_system(settings, hub, clock, providers, sinks)
     except BaseException:
         if own_lock is not None:
             own_lock.release()
@@ -225,6 +229,7 @@ def create_system(
 
 def _create_system(
     settings: Settings, hub: Hub | None, clock: Clock | None, providers: Mapping[str, Any] | None,
+    sinks: Sequence[Callable[[str], None]],
 ) -> RoundtableSystem:
     clock = clock or SystemClock()
     abandon = threading.Event()
@@ -238,7 +243,7 @@ def _create_system(
         persistence_ref = Persistence.start(db, abandon)
         refs.append(persistence_ref)
         persistence = persistence_ref.proxy()
-        broadcaster_ref = Broadcaster.start(hub)
+        broadcaster_ref = Broadcaster.start(hub, sinks)
         refs.append(broadcaster_ref)
         templates = TemplateWriter()
         gateways, chains, closers, budget = _build_chains(

@@ -11,7 +11,7 @@ import pytest
 
 from actors.persistence import STATUS_DEFAULTS, Persistence
 from actors.providers.base import ApiCall, Citation, Outcome, Source
-from storage import StorageError, connect
+from storage import StorageError, connect, setup_database
 from storage.queries import calls_since, get_conversation
 
 T0 = 1_767_312_000.0  # 2026-01-02T00:00:00Z
@@ -27,6 +27,7 @@ def start_persistence() -> Iterator[Start]:
 
     def start(db: peewee.Database) -> Any:
         databases.append(db)
+        setup_database(db)
         return Persistence.start(db).proxy()
 
     yield start

@@ -95,9 +95,8 @@ def make_engine(database_url: str) -> Iterator[Callable[..., Engine]]:
         clock = FakeClock(now)
         events: queue.Queue[dict[str, Any]] = queue.Queue()
         system = create_system(settings_for(database_url, **env), clock=clock, providers=providers,
-                               start_ticker=False)
+                               start_ticker=False, sinks=[lambda data: events.put(json.loads(data))])
         started.append(system)
-        system.broadcaster.add_sink(lambda data: events.put(json.loads(data))).get(timeout=5)
         return Engine(system, clock, events)
 
     yield make

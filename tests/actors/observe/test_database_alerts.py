@@ -12,7 +12,7 @@ import pytest
 from actors.observe import alerts
 from actors.persistence import Persistence
 from actors.providers.base import Outcome, Source
-from storage import StorageError, connect
+from storage import StorageError, connect, setup_database
 from tests.fakes.webhook_server import FakeWebhook
 
 T0 = 1_767_312_000.0
@@ -30,6 +30,7 @@ def receiver() -> Iterator[FakeWebhook]:
 def test_failure_and_recovery_are_each_alerted_once(tmp_path: Path, receiver: FakeWebhook) -> None:
     path = tmp_path / "roundtable.db"
     db = connect(f"sqlite:///{path}")
+    setup_database(db)
     persistence = Persistence.start(db).proxy()
     try:
         cid = persistence.create_conversation("Tides", T0, None, True).get(timeout=10)
