@@ -8,11 +8,13 @@ stable code (``snake_case``; clients and scripts may branch on it, so it never c
         BadPayload               400 bad_payload         a body or frame that is not a JSON object we take
         UnknownAction            400 unknown_action      /control with an action nobody declared
         InvalidTopic             400 invalid_topic       queue_topic: empty, too long, too many queued
+        InvalidHost              400 invalid_host        a Host that is not a host name (web.edge)
       MissingToken               401 missing_token       /control without a bearer token (WWW-Authenticate)
       Forbidden                  403 forbidden
         AdminDisabled            403 admin_disabled      no ADMIN_TOKEN is set
         WrongToken               403 wrong_token
       CommandRefused             409 command_refused     illegal in the engine's current state
+      HeadersTooLarge            431 headers_too_large   request headers over 16 KiB (web.edge)
       TooManyRequests            429 too_many_requests   (Retry-After)
         TooManyAttempts          429 too_many_attempts   the wrong-token throttle of /control
         RateLimited              429 rate_limited        requests to /api/* over the per-address rate
@@ -46,6 +48,8 @@ __all__ = [
     "EngineStopped",
     "EngineTimeout",
     "Forbidden",
+    "HeadersTooLarge",
+    "InvalidHost",
     "InvalidTopic",
     "MissingToken",
     "NoEngine",
@@ -104,6 +108,15 @@ class UnknownAction(BadRequest):
 
 class InvalidTopic(BadRequest):
     code = "invalid_topic"
+
+
+class InvalidHost(BadRequest):
+    code = "invalid_host"
+
+
+class HeadersTooLarge(RoundtableError):
+    status = 431
+    code = "headers_too_large"
 
 
 class MissingToken(RoundtableError):

@@ -5,8 +5,9 @@ that werkzeug cannot bind (a 10,000-character one, a label over 63 characters) f
 right there, and Hypercorn answers a bare 500 after logging three tracebacks. So the
 checks that must come first live here, in plain ASGI:
 
-- headers over ``MAX_HEADER_BYTES`` in total: 431, JSON;
-- a ``Host`` (or a trusted ``X-Forwarded-Host``) that is not a host name: 400, JSON;
+- headers over ``MAX_HEADER_BYTES`` in total: 431 ``headers_too_large``, JSON;
+- a ``Host`` (or a trusted ``X-Forwarded-Host``) that is not a host name: 400
+  ``invalid_host``, JSON;
 - ``X-Forwarded-*`` from a trusted proxy rewrite the scope's client, scheme and Host
   (``web.forwarded``); from anyone else they are removed, so nothing downstream can be
   fooled by them.
@@ -30,6 +31,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+from actors.errors import HeadersTooLarge, InvalidHost, RoundtableError, body_of
 from web.forwarded import TrustedProxies
 
 __all__ = ["CONNECTION_GONE", "CONNECTION_SEND", "MAX_HEADER_BYTES", "EdgeMiddleware", "valid_host"]
@@ -75,12 +77,12 @@ class EdgeMiddleware:
             return
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers", ()))
         if sum(len(name) + len(value) + 4 for name, value in headers) > MAX_HEADER_BYTES:
-            await _refuse(scope, receive, send, 431, "request headers too large")
+            await _refuse(scope, receive, send, HeadersTooLarge("request headers too large"))
             return
         headers = self._forward(scope, headers)
         host = next((value for name, value in headers if name == b"host"), b"")
         if not valid_host(host.decode("latin-1")):
-            await _refuse(scope, receive, send, 400, "invalid Host header")
+            await _refuse(scope, receive, send, InvalidHost("invalid Host header"))
             return
         scope["headers"] = headers
         if scope["type"] == "http":
@@ -115,8 +117,9 @@ class EdgeMiddleware:
         return kept
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
-    body = json.dumps({"error": message}).encode()
+async def _refuse(scope: Scope, receive: Receive, send: Send, error: RoundtableError) -> None:
+    """Answer ``error`` as ``web.errors`` would (Quart's handlers cannot run this early)."""
+    status, body = error.status, json.dumps(body_of(error)).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"x-content-type-options", b"nosniff")]
     if scope["type"] == "http":

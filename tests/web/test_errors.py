@@ -47,6 +47,8 @@ TABLE = {
     "BadPayload": (400, "bad_payload"),
     "UnknownAction": (400, "unknown_action"),
     "InvalidTopic": (400, "invalid_topic"),
+    "InvalidHost": (400, "invalid_host"),
+    "HeadersTooLarge": (431, "headers_too_large"),
     "MissingToken": (401, "missing_token"),
     "Forbidden": (403, "forbidden"),
     "AdminDisabled": (403, "admin_disabled"),

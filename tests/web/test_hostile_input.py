@@ -131,7 +131,7 @@ def test_hostile_control_bodies_are_400(service: Service, body: bytes, fragment:
 @pytest.mark.parametrize("path", ["/healthz", "/", "/api/countdown"])
 def test_a_10000_character_host_is_a_400_with_json(service: Service, path: str) -> None:
     status, headers, body = raw_http(service.port, f"GET {path} HTTP/1.1\r\nHost: {'a' * 10_000}".encode())
-    assert status == 400 and json.loads(body) == {"error": "invalid Host header"}
+    assert status == 400 and json.loads(body) == {"error": "invalid Host header", "code": "invalid_host"}
     assert headers["x-content-type-options"] == "nosniff"
 
 
@@ -146,13 +146,13 @@ def test_a_websocket_with_a_broken_host_is_refused_with_400(service: Service) ->
     head = (f"GET /ws HTTP/1.1\r\nHost: {'b' * 10_000}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13")
     status, _, body = raw_http(service.port, head.encode())
-    assert status == 400 and json.loads(body) == {"error": "invalid Host header"}
+    assert status == 400 and json.loads(body) == {"error": "invalid Host header", "code": "invalid_host"}
 
 
 def test_huge_headers_are_431_whole_or_400_in_pieces(service: Service) -> None:
     head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * 20_000
     status, _, body = raw_http(service.port, head)
-    assert status == 431 and json.loads(body) == {"error": "request headers too large"}
+    assert status == 431 and json.loads(body) == {"error": "request headers too large", "code": "headers_too_large"}
     many = b"GET /healthz HTTP/1.1\r\nHost: localhost" + b"".join(b"\r\nX-%d: %s" % (i, b"v" * 100) for i in range(300))
     assert raw_http(service.port, many)[0] in (400, 431)
     # A head that arrives slowly past Hypercorn's buffer limit is refused before it ends.
