@@ -83,6 +83,7 @@ def status_view(view: dict[str, Any], providers: dict[str, Any], today: dict[str
         "queued_topics": view.get("queued_topics", []),
         "conversation": view["conversation"],
         "last_conversation": view["last_conversation"],
+        "agents": view["agents"],
         "providers": providers,
         "today": today,
     }

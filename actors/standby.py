@@ -18,6 +18,7 @@ import peewee
 from actors.clock import Clock
 from actors.errors import NotTheEngine
 from actors.machine import parse_command
+from actors.providers import registry
 from actors.providers.budget import DailyBudget
 from actors.relay import RemoteEngine
 from actors.round import countdown_view, status_view
@@ -70,6 +71,7 @@ class StandbySystem:
             # The plan lives in the engine: a standby's visitors learn who speaks next
             # from the next message or state event (which carry ``next``).
             "next": None,
+            "agents": registry.agents_view(tuple(self.settings.providers)),
         }
         if include_messages:
             view["messages"] = list(active["messages"]) if active is not None else []

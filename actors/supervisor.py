@@ -460,6 +460,7 @@ class Supervisor(pykka.ThreadingActor):
             "last_conversation": self._last_conversation,
             "messages_per_round": self.settings.messages_per_round,
             "next": self._upcoming(rnd),
+            "agents": registry.agents_view(tuple(self.settings.providers)),
         }
         if include_messages:
             view["messages"] = list(rnd.revealed) if rnd else []

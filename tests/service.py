@@ -60,9 +60,12 @@ class Service:
     def __init__(
         self, tmp_path: Path, env: dict[str, str] | None = None, *, port: int | None = None,
         args: tuple[str, ...] = (), preexec: Callable[[], None] | None = None,
+        script: Path = ROOT / "run.py",
     ) -> None:
-        """``preexec`` runs in the child before ``run.py`` (e.g. to lower its limits)."""
+        """``preexec`` runs in the child before ``run.py`` (e.g. to lower its limits);
+        ``script`` replaces ``run.py`` (``tests/toy_run.py`` registers a provider first)."""
         self.args = args
+        self.script = script
         self.preexec = preexec
         self.port = port or free_port()
         self.database = tmp_path / "roundtable.db"
@@ -94,7 +97,7 @@ class Service:
     def start(self, timeout: float = 30.0, *, wait_ready: bool = True) -> Service:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()/kill()
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--env-file", "/nonexistent", *self.args],
+            [sys.executable, str(self.script), "--env-file", "/nonexistent", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=self.preexec,
         )
         if wait_ready:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, render_template, request
+from quart import Blueprint, Response, render_template, request
 
 from settings import VERSION
 from storage import queries
-from web import transcript
+from web import roster, transcript
 from web.context import Context
 
 __all__ = ["bp", "not_found_page", "site_url"]
@@ -29,6 +29,21 @@ def site_url() -> str:
     """The site's absolute base URL, no trailing slash: ``PUBLIC_URL`` when set, else the
     request's own scheme and host (right unless a proxy rewrites ``Host``)."""
     return Context.current().settings.public_url or request.host_url.rstrip("/")
+
+
+@bp.app_context_processor
+def _agents() -> dict[str, str]:
+    """``agent_count`` and ``agent_labels`` for every template (``web.roster``)."""
+    return roster.page_values(Context.current().settings.providers)
+
+
+@bp.get("/agents.css")
+async def agents_css() -> Response:
+    """The agents' colours for pages rendered here (the widget sets them from ``hello``);
+    versioned by ``?v=`` like the static files, so it may be kept a day."""
+    names = Context.current().settings.providers
+    return Response(roster.stylesheet(names), content_type="text/css; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=86400"})
 
 
 @bp.get("/")

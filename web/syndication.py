@@ -13,7 +13,7 @@ from typing import Any, Final
 from quart import Blueprint, Response
 
 from storage import queries
-from web import transcript
+from web import roster, transcript
 from web.context import Context
 from web.pages import site_url
 
@@ -51,7 +51,7 @@ def _atom(rounds: list[dict[str, Any]], base: str, now_ms: int) -> bytes:
     root = ET.Element(f"{{{ATOM}}}feed")
     _sub(root, "id", f"{base}/feed.xml")
     _sub(root, "title", f"{transcript.SITE_NAME}: finished rounds")
-    _sub(root, "subtitle", "Four AI agents hold a live, scheduled conversation.")
+    _sub(root, "subtitle", f"{roster.agent_count().capitalize()} AI agents hold a live, scheduled conversation.")
     newest = max((r.get("ended_at") or 0 for r in rounds), default=0) or now_ms
     _sub(root, "updated", transcript.iso_time(newest))
     ET.SubElement(root, f"{{{ATOM}}}link", rel="self", href=f"{base}/feed.xml", type="application/atom+xml")

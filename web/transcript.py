@@ -16,6 +16,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from web import roster
+
 __all__ = [
     "SITE_NAME",
     "badge",
@@ -46,7 +48,7 @@ def description(conversation: dict[str, Any]) -> str:
     """A line or two for link previews: the opening message, cut at a word."""
     messages = conversation.get("messages") or []
     if not messages:
-        return f"A round of {SITE_NAME}, a live conversation between four AI agents: {title(conversation)}."
+        return f"A round of {SITE_NAME}, a live conversation between {roster.agent_count()} AI agents: {title(conversation)}."
     first = messages[0]
     text = f"{_one_line(first.get('persona'))}: {_one_line(first.get('content'))}"
     if len(text) <= DESCRIPTION_CHARS:

@@ -165,7 +165,7 @@ BUILT_IN: Final = (
 )
 
 _lock = threading.Lock()
-_specs: dict[str, ProviderSpec] = {spec.name: spec for spec in BUILT_IN}
+_specs: dict[str, ProviderSpec] = {}
 
 
 def register(spec: ProviderSpec, *, replace: bool = False) -> ProviderSpec | None:
@@ -217,6 +217,10 @@ def _problem(spec: ProviderSpec) -> str | None:
     if ":" not in spec.provider_class:
         return "provider_class is 'module:Class'"
     return None
+
+
+for _spec in BUILT_IN:  # checked like any other
+    register(_spec)
 
 
 def specs() -> tuple[ProviderSpec, ...]:

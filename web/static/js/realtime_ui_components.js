@@ -7,6 +7,9 @@
  *   [data-roundtable-history]              past rounds, newest first, with "older" paging
  *
  * The server is the script tag's data-server attribute (default: the page's origin).
+ * The agents (ids, names, labels, colours) come from the server too (hello.agents, or
+ * /api/status.agents); the script knows none of them. Colours are set through the CSSOM
+ * (style.setProperty), which a `style-src 'self'` policy allows.
  * Model output is untrusted: every server-provided string goes through textContent,
  * and links are only ever set from validated http(s) URLs.
  */
@@ -19,7 +22,7 @@
    * @typedef {Object} Message
    * @property {number} [conversation_id]
    * @property {number} seq                 1-based position in the round
-   * @property {string} agent               openai | anthropic | perplexity | gemini
+   * @property {string} agent               an agent id of hello.agents
    * @property {string} persona             display name (always shown from the data)
    * @property {string} provider            who really answered
    * @property {string} model
@@ -35,6 +38,16 @@
    */
 
   /**
+   * An agent taking part (hello.agents, /api/status.agents), in speaking order.
+   * @typedef {Object} Agent
+   * @property {string} id                  the agent id (= its provider's name)
+   * @property {string} persona             display name
+   * @property {string} label               its provider, for people ("OpenAI")
+   * @property {string} colour              "#rrggbb" on a light background
+   * @property {string} [colour_dark]       "#rrggbb" on a dark background
+   */
+
+  /**
    * Engine state shared by hello, state and /api/countdown.
    * @typedef {Object} EngineState
    * @property {'countdown'|'active'|'complete'|'paused'} state
@@ -42,7 +55,8 @@
    * @property {?string} next_topic
    */
 
-  var AGENTS = ['openai', 'anthropic', 'perplexity', 'gemini'];
+  var AGENT_ID = /^[a-z][a-z0-9_]{0,31}$/;
+  var COLOUR = /^#[0-9a-fA-F]{6}$/;
   var PING_EVERY_MS = 15000;
   var QUICK_PINGS_MS = [0, 400, 900];
   var SAMPLE_WINDOW = 12;            // keep recent clock samples only (device clocks get adjusted)
@@ -192,8 +206,37 @@
 
   // ---------------------------------------------------------------- messages
 
+  // ---------------------------------------------------------------- agents
+
+  /** @type {Object<string, Agent>} the agents the server named, by id */
+  var agents = Object.create(null);
+
+  /** Learns the agents from hello.agents or /api/status.agents; ignores anything malformed. */
+  function learnAgents(list) {
+    if (!Array.isArray(list)) return;
+    list.forEach(function (agent) {
+      if (agent && typeof agent.id === 'string' && AGENT_ID.test(agent.id)) agents[agent.id] = agent;
+    });
+  }
+
   function agentOf(message) {
-    return AGENTS.indexOf(message.agent) >= 0 ? message.agent : 'unknown';
+    var id = message && message.agent;
+    return typeof id === 'string' && agents[id] ? id : 'unknown';
+  }
+
+  /**
+   * Shows `node` (a message card or the typing line) as `agentId`: data-agent, and the
+   * agent's colours as custom properties through the CSSOM. A host page may still theme an
+   * agent with --rt-color-<id> and --rt-color-<id>-dark.
+   */
+  function paintAgent(node, agentId) {
+    node.setAttribute('data-agent', agentId);
+    var agent = agents[agentId];
+    [['--rt-agent-light', 'colour', ''], ['--rt-agent-dark', 'colour_dark', '-dark']].forEach(function (p) {
+      var colour = agent && COLOUR.test(String(agent[p[1]])) ? agent[p[1]] : null;
+      if (colour) node.style.setProperty(p[0], 'var(--rt-color-' + agentId + p[2] + ', ' + colour + ')');
+      else node.style.removeProperty(p[0]);
+    });
   }
 
   /** The honest-attribution badge, or null for a message from the agent's own API. */
@@ -235,10 +278,11 @@
   /** @param {Message} message @returns {HTMLLIElement} */
   function renderMessage(message) {
     var item = h('li', 'rt-msg');
-    item.setAttribute('data-agent', agentOf(message));
+    paintAgent(item, agentOf(message));
     item.setAttribute('data-source', ['api', 'fallback', 'template'].indexOf(message.source) >= 0 ? message.source : 'api');
     item.setAttribute('data-seq', String(message.seq));
-    var persona = String(message.persona || message.agent || '?');
+    var known = agents[agentOf(message)];
+    var persona = String(message.persona || (known && known.persona) || message.agent || '?');
     var head = h('div', 'rt-msg-head');
     var avatar = h('span', 'rt-avatar', persona.charAt(0).toUpperCase());
     avatar.setAttribute('aria-hidden', 'true');
@@ -378,6 +422,7 @@
   /** hello: rebuild everything; merging by conversation_id + seq means no duplicates. */
   LiveWidget.prototype.onHello = function (frame, receivedAt) {
     this.clock.seed(frame.server_time, receivedAt);
+    learnAgents(frame.agents);
     if (Number.isInteger(frame.messages_per_round)) this.perRound = frame.messages_per_round;
     if (frame.last_conversation) this.lastConversation = frame.last_conversation;
     this.running = frame.conversation && Number.isInteger(frame.conversation.id) ? frame.conversation.id : null;
@@ -426,7 +471,7 @@
     if (this.seen.has(frame.conversation_id + ':' + frame.seq)) return;
     this.typingSeq = frame.seq;
     this.typing.textContent = '';
-    this.typing.setAttribute('data-agent', agentOf(frame));
+    paintAgent(this.typing, agentOf(frame));
     var dots = this.typing.appendChild(h('span', 'rt-dots'));
     dots.setAttribute('aria-hidden', 'true');
     for (var i = 0; i < 3; i++) dots.appendChild(h('span'));
@@ -776,6 +821,7 @@
     var self = this;
     return fetchJson('/api/status').then(function (r) {
       var body = r.ok && r.body ? r.body : {};
+      learnAgents(body.agents);
       if (body.last_conversation) self.lastConversation = body.last_conversation;
       var c = body.conversation;
       self.running = c && Number.isInteger(c.id) ? c.id : null;
@@ -801,7 +847,8 @@
     var heading = root.querySelector('[data-rt-heading]') || body;
     body.setAttribute('aria-busy', 'true');
     body.textContent = 'Loading\u2026';
-    fetchJson('/api/conversations/' + id).then(function (r) {
+    Promise.all([fetchJson('/api/conversations/' + id), loadAgents()]).then(function (answers) {
+      var r = answers[0];
       body.textContent = '';
       if (!r.ok || !r.body) {
         body.appendChild(h('p', 'rt-empty', r.status === 404 ? 'There is no round number ' + id + '.' : 'This round could not be loaded.'));
@@ -811,6 +858,13 @@
     }).catch(function () {
       body.textContent = 'This round could not be loaded. Check your connection and reload.';
     }).finally(function () { body.setAttribute('aria-busy', 'false'); });
+  }
+
+  /** The agents from /api/status, for a page that has no hello; never rejects. */
+  function loadAgents() {
+    return fetchJson('/api/status').then(function (r) {
+      if (r.ok && r.body) learnAgents(r.body.agents);
+    }).catch(function () { /* the messages still show, in the neutral colour */ });
   }
 
   /** A server-rendered transcript shows UTC times; show them in the visitor's own zone. */
