@@ -29,6 +29,9 @@ __all__ = [
 #: Roundtable's version (pyproject.toml reads it from here; CHANGELOG.md tells what changed).
 VERSION: Final = "0.1.0"
 
+#: The default round gives each agent this many turns (16 messages for four agents), so
+#: a newly registered provider needs no MESSAGES_PER_ROUND of its own.
+TURNS_PER_AGENT: Final = 4
 #: MODERATION values, as ``_Reader.choice`` compares them (upper case).
 MODERATION_MODES: Final = ("AUTO", "OPENAI", "LOCAL", "OFF")
 DATABASE_SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", "postgresql+pool")
@@ -126,7 +129,7 @@ class Settings:
                 "ROUND_INTERVAL_SECONDS", 1800.0, minimum=0.001,
                 doc="start-to-start spacing of scheduled rounds (slots aligned to the Unix epoch, UTC)"),
             messages_per_round=env.integer(
-                "MESSAGES_PER_ROUND", 16, minimum=1,
+                "MESSAGES_PER_ROUND", TURNS_PER_AGENT * len(registry.specs()), minimum=1,
                 doc=f"messages in a round; a multiple of the {len(registry.specs())} agents"),
             message_gap_min_seconds=env.number(
                 "MESSAGE_GAP_MIN_SECONDS", 60.0, minimum=0.0,

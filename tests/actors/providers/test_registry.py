@@ -55,8 +55,10 @@ def test_one_entry_gives_a_provider_its_settings() -> None:
 
 
 def test_the_round_length_must_fit_every_registered_agent() -> None:
-    with registry.registered(SPEC), pytest.raises(SettingsError, match="multiple of the 5 agents"):
-        Settings.from_env({"MESSAGES_PER_ROUND": "16"})
+    with registry.registered(SPEC):
+        assert Settings.from_env({}).messages_per_round == 20  # four turns each by default
+        with pytest.raises(SettingsError, match="multiple of the 5 agents"):
+            Settings.from_env({"MESSAGES_PER_ROUND": "16"})
 
 
 def test_prompts_templates_prices_and_pages_read_the_entry() -> None:
