@@ -92,7 +92,7 @@ class Settings:
     circuit_failure_threshold: int = 3
     circuit_cooldown_seconds: float = 60.0
     provider_max_attempts: int = 3
-    tick_seconds: float = 0.1
+    tick_seconds: float = 1.0
     typing_lead_seconds: float = 2.0
     log_level: str = "INFO"
     ws_compression: bool = False
@@ -182,8 +182,9 @@ class Settings:
                 "PROVIDER_MAX_ATTEMPTS", 3, minimum=1, maximum=10,
                 doc="tries per provider per message (bounded by the message's deadline)"),
             tick_seconds=env.number(
-                "TICK_SECONDS", 0.1, minimum=0.001, maximum=5.0,
-                doc="how often the Supervisor checks the clock (tests use tiny values)"),
+                "TICK_SECONDS", 1.0, minimum=0.001, maximum=5.0,
+                doc="the longest the Supervisor sleeps between looks at the clock; it wakes "
+                    "anyway when a reveal, a slot or a deadline falls due, or a reply arrives"),
             typing_lead_seconds=env.number(
                 "TYPING_LEAD_SECONDS", 2.0, minimum=0.0,
                 doc="the typing indicator shows this long before a reveal"),

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -258,19 +257,11 @@ class Cluster:
 
 
 def _warm_up(settings: Settings) -> None:
-    """A standby's daemon thread: import the provider SDKs now, so that a takeover starts
-    the engine in a fraction of a second instead of the seconds the first import takes."""
-    from actors.providers import (
-        chain,  # noqa: F401 - the gateway, moderation, the openai SDK
-        registry,
-    )
+    """A standby's daemon thread: import the provider SDKs now, so that the engine's first
+    calls after a takeover find them loaded (the first import takes seconds)."""
+    from actors.providers.lazy import load_sdks
 
-    for name, provider in settings.providers.items():
-        if provider.configured and name in registry.names():
-            try:
-                importlib.import_module(registry.get(name).module)
-            except ImportError as exc:  # the takeover will say it again, where it matters
-                log.debug("could not import %s early: %s", name, exc)
+    load_sdks(settings)
 
 
 def _start_demo_round(system: RoundtableSystem) -> None:

@@ -2,10 +2,12 @@
 
 It is the only place that decides what happens next. It never blocks on an agent: it
 asks an agent to write message k+1 as soon as message k is revealed, and the reply comes
-back as a ``generation_done`` message. A ``Ticker`` thread calls ``tick`` a few times a
-second; every decision (a slot arriving, a reveal falling due, a deadline passing, the
-complete hold ending) is taken there, against the injected clock. Admin commands are
-messages too, so they are handled between ticks while generation runs elsewhere.
+back as a ``generation_done`` message. A ``Ticker`` thread calls ``tick``, which takes
+every decision that fell due (a slot arriving, a reveal falling due, a deadline passing,
+the complete hold ending), against the injected clock, and says when the next one falls
+due; the Ticker sleeps until then (or until ``wake`` is called: a reply or a command may
+bring something due sooner). Admin commands are messages too, so they are handled
+between ticks while generation runs elsewhere.
 """
 
 from __future__ import annotations
@@ -75,8 +77,10 @@ class Supervisor(pykka.ThreadingActor):
         topics: tuple[str, ...],
         last_conversation: dict[str, Any] | None = None,
         rng: random.Random | None = None,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        self._wake = wake or (lambda: None)
         self.settings = settings
         self._clock = clock
         self._agents = agents
@@ -147,8 +151,9 @@ class Supervisor(pykka.ThreadingActor):
         )
 
     # -- the clock -------------------------------------------------------------------
-    def tick(self) -> None:
-        """Take every decision that has fallen due. Called by the Ticker."""
+    def tick(self) -> float:
+        """Take every decision that has fallen due; when the next one falls due (epoch
+        seconds: the Ticker sleeps until then). Called by the Ticker."""
         now = self._clock.now()
         self._handle_slots(now)
         if now - self._last_heartbeat >= HEARTBEAT_SECONDS:
@@ -159,6 +164,25 @@ class Supervisor(pykka.ThreadingActor):
         elif state is State.COMPLETE and now >= self._complete_until:
             self._machine.move("end_hold")
             self._announce_state()
+        return self._next_due()
+
+    def _next_due(self) -> float:
+        """The earliest instant ``tick`` has something to do: the next slot, the heartbeat,
+        the end of the complete hold, or the next message's reveal (when it is ready; when
+        it is being stored, ``message_saved`` comes first) or rescue deadline."""
+        due = min(self._next_slot, self._last_heartbeat + HEARTBEAT_SECONDS)
+        state, rnd = self._machine.state, self._round
+        if state is State.COMPLETE:
+            return min(due, self._complete_until)
+        if state is not State.ACTIVE or rnd is None or rnd.next_seq > self.settings.messages_per_round:
+            return due
+        seq = rnd.next_seq
+        planned = rnd.plan.reveal_time(seq)
+        if seq not in rnd.ready:
+            return min(due, planned + self.settings.generation_grace_seconds + AGENT_MARGIN_SECONDS)
+        if rnd.storing == seq:
+            return due
+        return min(due, max(planned, rnd.store_again_at))
 
     def _handle_slots(self, now: float) -> None:
         while now >= self._next_slot:
@@ -264,6 +288,7 @@ class Supervisor(pykka.ThreadingActor):
         rnd.ready[seq] = outcome
         if self._machine.state is State.ACTIVE:
             self._advance_round(self._clock.now())
+        self._wake()  # its reveal may fall due before the Ticker's next look
 
     def _store(self, rnd: ActiveRound, seq: int, planned: float, now: float) -> None:
         """Have message ``seq`` stored; it is revealed when Persistence says it is stored
@@ -293,6 +318,7 @@ class Supervisor(pykka.ThreadingActor):
         self._reveal(rnd, seq, message, now)
         if self._machine.state is State.ACTIVE:
             self._advance_round(now)
+        self._wake()
 
     def _reveal(self, rnd: ActiveRound, seq: int, message: dict[str, Any], now: float) -> None:
         outcome = rnd.ready.pop(seq)
@@ -400,6 +426,7 @@ class Supervisor(pykka.ThreadingActor):
             return refusal
         log.info("admin command: %s (state %s -> %s)", command, before, self._machine.state)
         self._save_status()
+        self._wake()
         return self.snapshot(include_messages=False)
 
     def _queue_topic(self, now: float, arguments: Mapping[str, str]) -> None:

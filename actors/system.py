@@ -32,7 +32,7 @@ from actors.providers.templates import TemplateWriter
 from actors.retention import DAY_SECONDS, RetentionJob
 from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
-from actors.ticker import Ticker
+from actors.ticker import Alarm, Ticker
 from actors.topics import load_topics
 from settings import Settings
 from storage import queries
@@ -63,6 +63,10 @@ log = logging.getLogger("roundtable.system")
 ASK_TIMEOUT: Final = 10.0
 #: How long shutdown waits for an agent busy in a provider call (after aborting it).
 AGENT_STOP_TIMEOUT: Final = 2.0
+#: The SDKs (seconds of CPU and most of the process's memory) load this long after the
+#: engine starts deciding, so that they never compete with start-up: the web server is
+#: up within milliseconds of it (``bench/startup.py``).
+SDK_LOAD_DELAY_SECONDS: Final = 0.5
 
 
 @dataclass
@@ -85,6 +89,10 @@ class RoundtableSystem:
     own_lock: Lock | None = None
     #: Set by ``halt_engine``: Persistence stops waiting for an unanswering database.
     abandon: threading.Event = field(default_factory=threading.Event)
+    #: Rung by the Supervisor when something may fall due before the Ticker's next look.
+    alarm: Alarm = field(default_factory=Alarm)
+    #: Set once the configured providers' SDKs are imported (``/readyz`` waits for it).
+    sdks_loaded: threading.Event = field(default_factory=threading.Event)
 
     def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
         """The ``hello`` body: state, next round, the current round (and its messages)."""
@@ -114,13 +122,13 @@ class RoundtableSystem:
         return {**status, "role": "engine", "instance": instance_id()}
 
     def start_ticker(self) -> None:
-        """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) and the model watch
-        (which loads the SDKs in the background, after start-up) if not started yet.
+        """Start deciding (a ``Ticker`` calling ``Supervisor.tick``) if not started yet, and
+        the thread that loads the SDKs after start-up, then runs the model watch.
         ``create_system`` calls it, unless told not to (tests that tick by hand)."""
         if self.ticker is None:
-            self.ticker = Ticker(self.supervisor, self.settings.tick_seconds)
+            self.ticker = Ticker(self.supervisor, self.settings.tick_seconds, self.clock, self.alarm)
             self.ticker.start()
-            _start_model_watch(self)
+            _start_background(self)
 
     def halt_engine(self) -> None:
         """Stop deciding at once (the ticker and the Supervisor): no more reveals, saves or
@@ -233,6 +241,7 @@ def _create_system(
 ) -> RoundtableSystem:
     clock = clock or SystemClock()
     abandon = threading.Event()
+    alarm = Alarm()
     db = connect(settings.database_url)
     try:  # fail fast, here, with a StorageError that says why (not a dead actor later)
         _create_tables(db)
@@ -265,6 +274,7 @@ def _create_system(
             topics=topics,
             last_conversation=queries.last_completed_conversation(db),
             rng=random.Random(),
+            wake=alarm.ring,
         )
         refs.append(supervisor_ref)
     except BaseException:
@@ -274,7 +284,7 @@ def _create_system(
     return RoundtableSystem(
         settings=settings, clock=clock, db=db, supervisor=supervisor_ref.proxy(),
         broadcaster=broadcaster_ref.proxy(), persistence=persistence, gateways=gateways,
-        actors=refs, closers=closers, budget=budget, abandon=abandon,
+        actors=refs, closers=closers, budget=budget, abandon=abandon, alarm=alarm,
     )
 
 
@@ -287,18 +297,37 @@ def _start_retention(system: RoundtableSystem) -> None:
         system.closers.insert(0, job.stop)
 
 
-def _start_model_watch(system: RoundtableSystem) -> None:
-    """Ask each configured provider whether its model is offered, now and daily, on a
-    thread of its own (start-up never waits); the result shows in ``/api/status``."""
+def _start_background(system: RoundtableSystem) -> None:
+    """On a daemon thread, ``SDK_LOAD_DELAY_SECONDS`` after the engine starts deciding (the
+    web server is up by then): import the configured providers' SDKs, set
+    ``sdks_loaded``, then ask each provider whether its model is offered, now and daily
+    (``/api/status`` shows it). Start-up never waits for any of it."""
     from actors.providers.catalog import ModelWatch
+    from actors.providers.lazy import load_sdks
 
-    gateways = system.gateways
+    gateways, settings, stop = system.gateways, system.settings, threading.Event()
 
     def report(name: str, view: dict[str, Any]) -> None:
         gateways[name].set_model_check(view)
 
-    watch = ModelWatch(list(system.settings.providers.values()), report, system.clock.now).start()
-    system.closers.insert(0, watch.stop)
+    watch = ModelWatch(list(settings.providers.values()), report, system.clock.now)
+
+    def run() -> None:
+        if stop.wait(SDK_LOAD_DELAY_SECONDS):
+            return
+        load_sdks(settings)
+        system.sdks_loaded.set()
+        if not stop.is_set():
+            watch.start()
+
+    def halt() -> None:
+        stop.set()
+        watch.stop()
+
+    if not settings.configured_providers:
+        system.sdks_loaded.set()  # nothing to load: ready at once
+    threading.Thread(target=run, name="roundtable-sdk-load", daemon=True).start()
+    system.closers.insert(0, halt)
 
 
 def _flagged_alert(text: str) -> None:

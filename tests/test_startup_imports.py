@@ -30,6 +30,10 @@ system.start_ticker()  # as actors.cluster does before serving
 create_app(system, system.settings)
 loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("openai", "anthropic")
                 or name.startswith("google.genai"))
+if sys.argv[3] == "wait":  # then the background thread loads them
+    assert system.sdks_loaded.wait(120), "the SDKs never loaded"
+    loaded = sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in ("openai", "anthropic")}
+                    | {"google.genai" for name in sys.modules if name.startswith("google.genai")})
 system.stop()
 print(json.dumps(loaded))
 """
@@ -45,13 +49,23 @@ def keys_env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("keys", [False, True], ids=["without keys", "with all four keys"])
-def test_starting_imports_no_provider_sdk(tmp_path: Path, keys: bool) -> None:
-    env = keys_env() if keys else {}
+def probe(tmp_path: Path, env: dict[str, str], wait: bool = False) -> list[str]:
+    """The SDK modules loaded after start-up (with ``wait``: once ``sdks_loaded`` is set)."""
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'r.db'}", json.dumps(env)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'r.db'}", json.dumps(env),
+         "wait" if wait else "now"],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
     )
     assert result.returncode == 0, result.stderr
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return list(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("keys", [False, True], ids=["without keys", "with all four keys"])
+def test_starting_imports_no_provider_sdk(tmp_path: Path, keys: bool) -> None:
+    loaded = probe(tmp_path, keys_env() if keys else {})
     assert loaded == [], f"imported at start-up: {loaded[:5]}"
+
+
+def test_the_sdks_load_in_the_background_after_start_up(tmp_path: Path) -> None:
+    """So that the first round's calls find them loaded (``/readyz`` waits for it)."""
+    assert probe(tmp_path, keys_env(), wait=True) == ["anthropic", "google.genai", "openai"]

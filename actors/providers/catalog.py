@@ -33,10 +33,6 @@ log = logging.getLogger("roundtable.models")
 
 #: The running engine asks again this often (and at start-up): retirements get announced.
 CHECK_INTERVAL_SECONDS: Final = 86_400.0
-#: The first check (which imports the SDKs: seconds of CPU and most of the process's
-#: memory) waits this long, so it never competes with start-up: ``/healthz`` answers well
-#: within it (``bench/startup.py``).
-FIRST_CHECK_DELAY_SECONDS: Final = 2.0
 #: A models list is small; more than this is not one.
 MAX_LIST_BYTES: Final = 4 * 1024 * 1024
 #: Announced retirements (YYYY-MM-DD) that the models endpoints do not report, checked
@@ -201,11 +197,9 @@ def _describe(exc: Exception, api_key: str) -> str:
 
 
 class ModelWatch:
-    """Checks every configured provider's model ``delay`` seconds after ``start``, then
-    every ``interval`` seconds, on one daemon thread of its own (start-up never waits for
-    it), and hands each result to ``report(provider, view)``
-    (``ProviderGateway.set_model_check``). Its first pass loads the SDKs (the listers
-    import them), so an agent's first call finds them loaded."""
+    """Checks every configured provider's model at ``start``, then every ``interval``
+    seconds, on one daemon thread of its own (start-up never waits for it), and hands each
+    result to ``report(provider, view)`` (``ProviderGateway.set_model_check``)."""
 
     def __init__(
         self,
@@ -215,14 +209,12 @@ class ModelWatch:
         *,
         interval: float = CHECK_INTERVAL_SECONDS,
         timeout: float = 15.0,
-        delay: float = FIRST_CHECK_DELAY_SECONDS,
     ) -> None:
         self._providers = [p for p in providers if p.configured]
         self._report = report
         self._now = now
         self._interval = interval
         self._timeout = timeout
-        self._delay = delay
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="model-watch", daemon=True)
 
@@ -236,7 +228,6 @@ class ModelWatch:
         self._stop.set()
 
     def _run(self) -> None:
-        self._stop.wait(self._delay)
         while not self._stop.is_set():
             for settings in self._providers:
                 if self._stop.is_set():

@@ -10,14 +10,17 @@ or ``load`` (the model watch's thread) imports the module and builds the real pr
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from typing import Any
 
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
 from actors.providers.errors import ErrorKind
-from settings import ProviderSettings
+from settings import ProviderSettings, Settings
 
-__all__ = ["LazyProvider"]
+__all__ = ["LazyProvider", "load_sdks"]
+
+log = logging.getLogger("roundtable.gateway")
 
 
 class LazyProvider:
@@ -59,3 +62,21 @@ class LazyProvider:
         close = getattr(provider, "close", None)
         if callable(close):
             close()
+
+
+def load_sdks(settings: Settings) -> None:
+    """Import every configured provider's module (its registry entry's) and the
+    moderation check's, so that first calls find their SDKs loaded. Blocks for seconds:
+    run it on a thread of its own, never on the event loop or an actor's."""
+    from actors.providers import registry
+
+    known = registry.names()
+    names = [registry.get(n).module for n, ps in settings.providers.items() if ps.configured and n in known]
+    openai = settings.providers.get("openai")
+    if settings.moderation != "off" and openai is not None and openai.configured:
+        names.append("actors.providers.moderation_openai")
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:  # the first call will say it again, where it matters
+            log.debug("could not import %s early: %s", name, exc)

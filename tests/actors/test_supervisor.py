@@ -271,3 +271,30 @@ def test_slots_skipped_ahead_stay_skipped_after_a_restart(make_engine: Callable[
     engine.system.stop()
     restarted = make_engine()
     assert restarted.system.snapshot()["next_round_at"] == int((SLOT + 2 * INTERVAL) * 1000)
+
+
+def test_tick_says_when_the_next_reveal_falls_due(make_engine: Callable[..., Engine]) -> None:
+    """The Ticker sleeps until the instant ``tick`` returns: the planned reveal once the
+    agent's reply is in (it rings the alarm), not the next poll of a fixed interval."""
+    engine = make_engine(now=SLOT + 100)
+    supervisor, alarm = engine.system.supervisor, engine.system.alarm
+    engine.system.command("force")
+    for _ in range(50):  # each reply or command rings the alarm; a tick then sees it
+        due = supervisor.tick().get(timeout=5)
+        upcoming = engine.system.snapshot()["next"]
+        if due > engine.clock.now() and due == pytest.approx(upcoming["at"] / 1000, abs=0.001):
+            break
+        alarm.wait(5)
+    else:
+        raise AssertionError(f"tick never named the next reveal ({upcoming}); it said {due}")
+    engine.clock.advance(due - engine.clock.now())
+    seen = engine.run_until(lambda e: e["type"] == "message" and e["seq"] == upcoming["seq"], step=0.0, max_steps=5)
+    assert seen[-1]["revealed_at"] == upcoming["at"]  # at its planned instant, not a poll later
+
+
+def test_idle_ticks_sleep_until_the_next_slot_or_heartbeat(make_engine: Callable[..., Engine]) -> None:
+    engine = make_engine(now=SLOT - 10)
+    assert engine.system.supervisor.tick().get(timeout=5) == pytest.approx(SLOT, abs=0.001)
+    engine.clock.advance(11)  # the slot: a round starts, then the hold after it
+    engine.run_until(is_state("complete"), step=1.0)
+    assert engine.system.supervisor.tick().get(timeout=5) <= engine.clock.now() + 5  # COMPLETE_HOLD 5 s
