@@ -24,7 +24,9 @@ stable code (``snake_case``; clients and scripts may branch on it, so it never c
         EngineStopped            503 engine_stopped      the engine stopped under the request
         NoEngine                 503 no_engine           a relayed command no engine took (not applied)
         storage.errors.StorageError
-                                 503 storage_unavailable (Retry-After: 5)
+                                 503 storage_unavailable the database failed (Retry-After: 5)
+          storage.leader.EngineLockHeld
+                                 503 engine_lock_held    another process runs the engine (embedders)
 
 ``str(error)`` is written for the client (no internals); a class whose message may carry
 internals sets ``public_message`` and the client gets that instead. ``web.errors`` turns

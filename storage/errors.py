@@ -3,7 +3,7 @@
 ::
 
     StorageError(message, transient=False, connection_lost=False)
-                       a ``RoundtableError`` (``actors.errors``): 503 storage_unavailable
+                       an ``actors.errors.Unavailable``: 503 storage_unavailable
                        with ``Retry-After``; clients get a generic message, never the
                        driver's text
       transient        another attempt may succeed: SQLite "database is locked/busy",
@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import peewee
 
-from actors.errors import RoundtableError
+from actors.errors import Unavailable
 
 __all__ = ["StorageError", "translate"]
 
@@ -31,11 +31,10 @@ _RETRYABLE_PGCODES = frozenset({"40001", "40P01", "55P03"})
 _SQLITE_BUSY_WORDS = ("database is locked", "database is busy", "database table is locked")
 
 
-class StorageError(RoundtableError):
+class StorageError(Unavailable):
     """A database operation failed. ``str(error)`` never contains a password, but may
     name hosts and files: clients are told ``public_message`` only."""
 
-    status = 503
     code = "storage_unavailable"
     public_message: ClassVar[str | None] = "the database is unavailable; try again shortly"
     retry_after: int | None = 5

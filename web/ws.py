@@ -26,8 +26,9 @@ from hypercorn.utils import UnexpectedMessageError
 from quart import Blueprint, websocket
 
 from actors.broadcaster import CloseReason, Connection, encode
+from actors.errors import Unavailable
 from actors.round import ms
-from web.context import Context, EngineTimeout
+from web.context import Context
 from web.edge import CONNECTION_GONE, CONNECTION_SEND
 from web.hypercorn_patches import direct_writer
 from web.limits import EdgeLimits, KeyedBuckets
@@ -88,8 +89,8 @@ async def _live(context: Context, connection: Connection, limits: EdgeLimits) ->
     try:
         try:
             snapshot = await context.call(context.system.snapshot)
-        except EngineTimeout:
-            log.warning("closing WebSocket %s: the engine did not answer in time", connection.name)
+        except Unavailable as exc:  # busy, stopping, or the database is out: try again
+            log.warning("closing WebSocket %s: %s", connection.name, exc)
             await websocket.accept()  # accepted, so the client sees 1013 (try again), not a 403
             await _close(CLOSE_TRY_AGAIN, "the engine is busy; reconnect")
             return

@@ -19,10 +19,12 @@ import pytest
 from quart import Quart
 from werkzeug.datastructures import Headers
 
+from actors.broadcaster import Hub
 from actors.clock import SystemClock
 from actors.errors import (
     BadPayload,
     CommandRefused,
+    EngineStopped,
     EngineTimeout,
     MissingToken,
     NotTheEngine,
@@ -36,6 +38,7 @@ from settings import Settings
 from storage import connect, setup_database
 from storage.errors import StorageError
 from storage.leader import EngineLockHeld
+from tests.web.test_ws_edges import _websocket_scope
 from web.app import create_app
 
 SECRET = "psycopg2 said: connection to 10.9.8.7 failed for user roundtable"
@@ -200,3 +203,33 @@ def test_a_bad_payload_is_a_value_error_no_more() -> None:
     those types can no longer pass for a refusal."""
     assert not issubclass(BadPayload, ValueError)
     assert not any(issubclass(cls, (ValueError, RuntimeError)) for cls in error_classes())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [StorageError(SECRET, transient=True), EngineStopped("stopping"), EngineTimeout("busy")],
+    ids=lambda error: type(error).__name__,
+)
+def test_a_visitor_whose_hello_is_unavailable_is_told_to_try_again(
+    error: RoundtableError, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Any 503 while reading the hello (a standby's database out, an engine stepping
+    down) closes with 1013, so the widget reconnects: one log line, no traceback."""
+
+    async def scenario() -> list[dict[str, Any]]:
+        hub = Hub(asyncio.get_running_loop())
+        app = create_app(FakeSystem(error), Settings(providers={}), hub)
+        to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        to_app.put_nowait({"type": "websocket.connect"})
+        task = asyncio.ensure_future(app(_websocket_scope("/ws"), to_app.get, from_app.put))  # type: ignore[arg-type]
+        sent = [await asyncio.wait_for(from_app.get(), 5) for _ in range(2)]
+        to_app.put_nowait({"type": "websocket.disconnect", "code": 1013})
+        await asyncio.wait_for(task, 5)
+        return sent
+
+    accepted, closed = asyncio.run(scenario())
+    assert accepted["type"] == "websocket.accept"
+    assert closed["type"] == "websocket.close" and closed["code"] == 1013
+    lines = [r for r in caplog.records if r.name.startswith("roundtable")]
+    assert len(lines) == 1 and lines[0].exc_info is None and SECRET not in closed.get("reason", "")
