@@ -34,7 +34,7 @@ from actors.engine import Engine
 from actors.errors import RoundtableError
 from actors.follow import Delivered, Follower
 from actors.observe import events
-from actors.relay import CommandRelay, RemoteEngine
+from actors.relay import CommandRelay
 from actors.standby import StandbySystem
 from actors.system import RoundtableSystem, create_system
 from settings import Settings
@@ -206,7 +206,7 @@ class Cluster:
         SQLite). With ``wait``, the first LISTEN is in place before this returns."""
         settings = self.settings
         db = connect(settings.database_url)
-        standby = StandbySystem(settings, db, SystemClock(), RemoteEngine(db))
+        standby = StandbySystem(settings, db, SystemClock())
         follower = Follower(standby, self.delivered, self.hub.deliver_threadsafe)
         listener = None
         if settings.is_postgres:

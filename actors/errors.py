@@ -19,7 +19,6 @@ stable code (``snake_case``; clients and scripts may branch on it, so it never c
         TooManyAttempts          429 too_many_attempts   the wrong-token throttle of /control
         RateLimited              429 rate_limited        requests to /api/* over the per-address rate
       Unavailable                503 unavailable
-        NotTheEngine             503 not_the_engine      a standby with no way to relay a command
         EngineTimeout            503 engine_timeout      the engine did not answer in time
         EngineStopped            503 engine_stopped      the engine stopped under the request
         NoEngine                 503 no_engine           a relayed command no engine took (not applied)
@@ -55,7 +54,6 @@ __all__ = [
     "InvalidTopic",
     "MissingToken",
     "NoEngine",
-    "NotTheEngine",
     "RateLimited",
     "RoundtableError",
     "TooManyAttempts",
@@ -165,10 +163,6 @@ class RateLimited(TooManyRequests):
 class Unavailable(RoundtableError):
     status = 503
     code = "unavailable"
-
-
-class NotTheEngine(Unavailable):
-    code = "not_the_engine"
 
 
 class EngineTimeout(Unavailable):

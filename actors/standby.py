@@ -11,12 +11,11 @@ layer's worker threads).
 from __future__ import annotations
 
 import math
-from typing import Any, Final
+from typing import Any
 
 import peewee
 
 from actors.clock import Clock
-from actors.errors import NotTheEngine
 from actors.machine import parse_command
 from actors.providers import registry
 from actors.providers.budget import DailyBudget
@@ -28,11 +27,7 @@ from storage import queries
 from storage.db import close_database
 from storage.leader import instance_id
 
-__all__ = ["NOT_THE_ENGINE", "StandbySystem"]
-
-NOT_THE_ENGINE: Final = (
-    "this instance is a standby; the engine runs on another instance — send /control there"
-)
+__all__ = ["StandbySystem"]
 
 
 def _ms(seconds: float | None) -> int | None:
@@ -42,13 +37,11 @@ def _ms(seconds: float | None) -> int | None:
 class StandbySystem:
     """A read-only view of the engine that runs elsewhere. Any thread."""
 
-    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock, remote: RemoteEngine | None = None) -> None:
-        """``remote`` relays admin commands to the engine's instance; without it
-        they are refused with 503 (``NotTheEngine``)."""
+    def __init__(self, settings: Settings, db: peewee.Database, clock: Clock) -> None:
         self.settings = settings
         self.db = db
         self.clock = clock
-        self._remote = remote
+        self._remote = RemoteEngine(db)
 
     def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
         """The ``hello`` body, as the engine would give it, from the database."""
@@ -99,8 +92,6 @@ class StandbySystem:
         """Relayed to the engine (a bad request is answered here): its view, or its
         refusal raised with the same class, code and status, as a local engine would."""
         command, taken = parse_command(action, arguments)
-        if self._remote is None:
-            raise NotTheEngine(NOT_THE_ENGINE)
         return dict(self._remote.ask({"action": str(command), **taken}))
 
     def _calls_today(self) -> dict[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any, Final
 
+import peewee
 from quart import Blueprint, Response
 
 from storage import queries
@@ -42,7 +43,7 @@ async def feed() -> Response:
     return _xml(body, "application/atom+xml")
 
 
-def _finished_with_messages(db: Any) -> list[dict[str, Any]]:
+def _finished_with_messages(db: peewee.Database) -> list[dict[str, Any]]:
     return queries.completed_conversations(db, FEED_ENTRIES, with_messages=True)
 
 

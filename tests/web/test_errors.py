@@ -27,7 +27,7 @@ from actors.errors import (
     EngineStopped,
     EngineTimeout,
     MissingToken,
-    NotTheEngine,
+    NoEngine,
     RoundtableError,
     TooManyAttempts,
     body_of,
@@ -61,7 +61,6 @@ TABLE = {
     "TooManyAttempts": (429, "too_many_attempts"),
     "RateLimited": (429, "rate_limited"),
     "Unavailable": (503, "unavailable"),
-    "NotTheEngine": (503, "not_the_engine"),
     "EngineTimeout": (503, "engine_timeout"),
     "EngineStopped": (503, "engine_stopped"),
     "NoEngine": (503, "no_engine"),
@@ -160,11 +159,11 @@ def test_an_unknown_code_from_a_newer_instance_keeps_its_status() -> None:
 
 def test_a_refusal_is_one_line_without_a_traceback(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    status, _, _ = get_status(app_raising(NotTheEngine("this instance is a standby")))
+    status, _, _ = get_status(app_raising(NoEngine("no engine answered in time")))
     assert status == 503
     lines = [r for r in caplog.records if r.name == "roundtable.web"]
     assert len(lines) == 1 and lines[0].exc_info is None
-    assert lines[0].getMessage() == "503 not_the_engine on GET /api/status: this instance is a standby"
+    assert lines[0].getMessage() == "503 no_engine on GET /api/status: no engine answered in time"
 
 
 def test_a_bug_in_the_engine_is_a_500_that_says_nothing_and_is_logged_with_its_traceback(
@@ -194,7 +193,7 @@ def test_a_bug_behind_control_is_a_500_and_a_standby_refusal_a_503() -> None:
         return response.status_code, asyncio.run(response.get_json())
 
     assert post(RuntimeError(SECRET)) == (500, {"error": "internal server error", "code": "internal_error"})
-    assert post(NotTheEngine("a standby")) == (503, {"error": "a standby", "code": "not_the_engine"})
+    assert post(NoEngine("not applied")) == (503, {"error": "not applied", "code": "no_engine"})
     assert post(EngineTimeout("busy"))[1]["code"] == "engine_timeout"
 
 
