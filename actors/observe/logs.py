@@ -26,7 +26,8 @@ __all__ = ["JsonFormatter", "RedactingFilter", "configure", "secrets_of"]
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 #: pykka logs every exception an ask returns to its caller, with a traceback, at INFO; the
-#: caller answers it (a refused /control command is a 409), so that is noise.
+#: caller deals with it (a database error from Persistence is logged there), so that is
+#: noise. Refusals never take that path: the Supervisor returns them as values.
 QUIET: Final = ("httpx", "httpx2", "httpcore", "httpcore2", "openai", "anthropic", "google_genai",
                 "hypercorn.access", "transitions", "pykka")
 MASK: Final = "***"

@@ -7,6 +7,7 @@ events the Broadcaster publishes from a queue, waiting with timeouts.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import queue
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from actors.errors import CommandRefused
+from actors.errors import BadPayload, CommandRefused, InvalidTopic, RoundtableError, UnknownAction
 from actors.providers.base import GenerationRequest, Reply
 from actors.system import RoundtableSystem, create_system
 from settings import Settings
@@ -160,6 +161,23 @@ def test_a_slot_that_arrives_while_paused_is_skipped_and_the_grid_goes_on(make_e
         engine.system.command("force")
     engine.system.command("resume")
     assert engine.system.snapshot()["state"] == "countdown"
+
+
+@pytest.mark.parametrize(
+    ("action", "arguments", "error"),
+    [("resume", {}, CommandRefused), ("bogus", {}, UnknownAction), ("queue_topic", {"topic": "x"}, InvalidTopic),
+     ("queue_topic", {}, BadPayload)],
+)
+def test_refusals_are_values_across_the_actor_boundary_never_pykka_tracebacks(
+    make_engine: Callable[..., Engine], caplog: pytest.LogCaptureFixture,
+    action: str, arguments: dict[str, str], error: type[RoundtableError],
+) -> None:
+    engine = make_engine()
+    caplog.set_level(logging.DEBUG, logger="pykka")  # pykka logs an ask's exception at INFO
+    with pytest.raises(error):
+        engine.system.command(action, **arguments)
+    assert not [r for r in caplog.records if r.name.startswith("pykka") and r.exc_info], caplog.text
+    assert engine.system.snapshot()["state"] == "countdown"  # nothing changed
 
 
 def test_pausing_mid_round_holds_it_and_resume_finishes_it(make_engine: Callable[..., Engine]) -> None:
