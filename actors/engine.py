@@ -3,8 +3,8 @@ may ask of this instance's system, whichever role it has.
 
 Two classes implement it: ``actors.system.RoundtableSystem`` (the engine runs here: it
 asks the actors) and ``actors.standby.StandbySystem`` (another instance runs it: it reads
-the database and relays commands). mypy checks both against it
-(``tests/actors/test_engine_protocol.py`` assigns each to an ``Engine``). Every method
+the database and relays commands). mypy checks both against it where
+``actors.cluster.Cluster`` serves either one as an ``Engine``. Every method
 blocks the calling thread (an actor ask, a database read, a relayed command): the web
 layer calls them on worker threads (``web.context.Context.call``), never on the loop.
 """
