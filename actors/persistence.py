@@ -36,7 +36,7 @@ import pykka
 from actors.observe import events
 from actors.providers.base import ApiCall, Outcome
 from storage import queries, retention
-from storage.db import retrying
+from storage.db import refresh_statistics, retrying
 from storage.errors import StorageError
 from storage.models import (
     STATUS_ROW_ID,
@@ -249,6 +249,10 @@ class Persistence(pykka.ThreadingActor):
         conversations with their messages, and time-stamped rows (``storage.retention``);
         the count removed per table."""
         return retention.prune(self._db, round(cutoff * 1000), keep_open=True)
+
+    def refresh_statistics(self) -> None:
+        """Refresh the planner's statistics (bounded ``ANALYZE``): the daily job's."""
+        refresh_statistics(self._db, keep_open=True)
 
     def _run(self, action: str, work: Callable[[], T]) -> T:
         # The actor thread keeps its connection between messages (reopened after a loss).

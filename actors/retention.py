@@ -1,4 +1,5 @@
-"""The engine's retention job: with ``RETENTION_DAYS`` set, old rows are pruned daily."""
+"""The engine's daily jobs: with ``RETENTION_DAYS`` set, old rows are pruned; always, the
+planner's statistics are refreshed, so they follow the history as it grows."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from actors.clock import Clock
 from actors.daemon import DaemonLoop
 from storage.errors import StorageError
 
-__all__ = ["DAY_SECONDS", "RetentionJob"]
+__all__ = ["DAY_SECONDS", "RetentionJob", "StatisticsJob"]
 
 log = logging.getLogger("roundtable.retention")
 
@@ -69,6 +70,26 @@ class RetentionJob(DaemonLoop):
         while not self._stopped.is_set():
             self.run_if_due()
             self._stopped.wait(self._poll)
+
+
+class StatisticsJob(DaemonLoop):
+    """A daemon thread of the engine that asks Persistence to refresh the planner's
+    statistics (``storage.db.refresh_statistics``: bounded, and on PostgreSQL only the
+    tables that outgrew theirs) every ``every_seconds`` (a day; start-up has just refreshed
+    them). Without it SQLite never updates them, and PostgreSQL only when autovacuum
+    runs."""
+
+    def __init__(self, persistence: Any, *, every_seconds: float = DAY_SECONDS) -> None:
+        super().__init__("roundtable-statistics")
+        self._persistence = persistence
+        self._every = every_seconds
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._every):
+            try:
+                self._persistence.refresh_statistics().get(timeout=PRUNE_TIMEOUT_SECONDS)
+            except (StorageError, pykka.ActorDeadError, pykka.Timeout) as exc:
+                log.warning("could not refresh the planner's statistics (%s); trying again tomorrow", exc)
 
 
 def _iso(seconds: float) -> str:

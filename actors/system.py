@@ -29,7 +29,7 @@ from actors.observe import events, metrics
 from actors.persistence import Persistence
 from actors.providers import registry
 from actors.providers.templates import TemplateWriter
-from actors.retention import DAY_SECONDS, RetentionJob
+from actors.retention import DAY_SECONDS, RetentionJob, StatisticsJob
 from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Alarm, Ticker
@@ -289,10 +289,13 @@ def _create_system(
 
 
 def _start_retention(system: RoundtableSystem) -> None:
-    """With ``RETENTION_DAYS``, the daily prune; stopped with the engine's closers."""
+    """The daily statistics refresh and, with ``RETENTION_DAYS``, the daily prune; stopped
+    with the engine's closers."""
     days = system.settings.retention_days
+    jobs: list[RetentionJob | StatisticsJob] = [StatisticsJob(system.persistence)]
     if days is not None:
-        job = RetentionJob(system.persistence, system.clock, days * DAY_SECONDS)
+        jobs.append(RetentionJob(system.persistence, system.clock, days * DAY_SECONDS))
+    for job in jobs:
         job.start()
         system.closers.insert(0, job.stop)
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import peewee
 
-from storage.db import retrying
+from storage.db import refresh_statistics, retrying
 from storage.models import ApiCallRecord, AuditEntry, Conversation, ConversationStatus, Message
 
 __all__ = ["TIMESTAMPED", "parse_duration", "prune"]
@@ -40,9 +40,9 @@ def parse_duration(text: str) -> int:
 
 
 def prune(db: peewee.Database, cutoff_ms: int, *, keep_open: bool = False) -> dict[str, int]:
-    """Delete the rows older than ``cutoff_ms`` (exclusive); the count removed per table.
-    Runs on the calling thread (``keep_open`` as in ``storage.db.using``); raises
-    ``StorageError``."""
+    """Delete the rows older than ``cutoff_ms`` (exclusive), then refresh the planner's
+    statistics (the tables just changed); the count removed per table. Runs on the
+    calling thread (``keep_open`` as in ``storage.db.using``); raises ``StorageError``."""
 
     def work() -> dict[str, int]:
         with db.atomic():
@@ -51,7 +51,9 @@ def prune(db: peewee.Database, cutoff_ms: int, *, keep_open: bool = False) -> di
                 removed[model._meta.table_name] = model.delete().where(column < cutoff_ms).execute()
             return removed
 
-    return retrying(db, "prune", work, keep_open=keep_open)
+    removed = retrying(db, "prune", work, keep_open=keep_open)
+    refresh_statistics(db, keep_open=keep_open)
+    return removed
 
 
 def _prune_conversations(cutoff_ms: int) -> dict[str, int]:

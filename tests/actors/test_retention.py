@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import peewee
 import pytest
 
 from actors.persistence import Persistence
-from actors.retention import DAY_SECONDS, RetentionJob
+from actors.retention import DAY_SECONDS, RetentionJob, StatisticsJob
 from actors.system import create_system
 from settings import Settings, SettingsError
 from storage import connect, setup_database, using
@@ -117,3 +118,64 @@ def test_without_retention_days_nothing_is_pruned(database_url: str) -> None:
 def test_a_bad_retention_days_names_the_setting(value: str) -> None:
     with pytest.raises(SettingsError, match="RETENTION_DAYS"):
         Settings.from_env({"RETENTION_DAYS": value})
+
+
+def analyzed_rows(db: peewee.Database, table: str) -> int:
+    """The row count SQLite's statistics hold for ``table`` (from the last ANALYZE)."""
+    with using(db):
+        stats = db.execute_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchall()
+    return int(stats[0][0].split()[0]) if stats else 0
+
+
+def test_a_prune_leaves_sqlites_planner_statistics_current(tmp_path: Path) -> None:
+    # SQLite never refreshes them by itself (PostgreSQL's autovacuum does after deletes).
+    db = connect(f"sqlite:///{tmp_path / 'r.db'}")
+    setup_database(db)
+    for age_days in range(40):
+        add_call(db, NOW - (age_days + 0.5) * DAY_SECONDS)
+    ref = Persistence.start(db)
+    try:
+        persistence = ref.proxy()
+        persistence.refresh_statistics().get(timeout=30)
+        assert analyzed_rows(db, "api_calls") == 40
+
+        RetentionJob(persistence, FakeClock(NOW), 10 * DAY_SECONDS).run_if_due()
+
+        assert len(call_times(db)) == 10 and analyzed_rows(db, "api_calls") == 10
+    finally:
+        ref.stop()
+        db.close()
+
+
+class CountingPersistence:
+    def __init__(self) -> None:
+        self.refreshed = threading.Semaphore(0)
+
+    def refresh_statistics(self) -> object:
+        self.refreshed.release()
+        return Done()
+
+
+class Done:
+    def get(self, timeout: float) -> None:
+        return None
+
+
+def test_the_statistics_job_refreshes_them_every_period() -> None:
+    persistence = CountingPersistence()
+    job = StatisticsJob(persistence, every_seconds=0.01)
+    job.start()
+    try:
+        assert persistence.refreshed.acquire(timeout=10) and persistence.refreshed.acquire(timeout=10)
+    finally:
+        job.stop()
+
+
+def test_every_engine_runs_the_daily_statistics_refresh(database_url: str) -> None:
+    system = create_system(Settings.from_env({"DATABASE_URL": database_url}), clock=FakeClock(NOW),
+                           start_ticker=False)
+    try:
+        assert any(t.name == "roundtable-statistics" for t in threading.enumerate())
+    finally:
+        system.stop()
+    assert not any(t.name == "roundtable-statistics" for t in threading.enumerate())
