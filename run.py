@@ -121,7 +121,6 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     try:
         system = await cluster.start()  # StorageError when the database is unreachable
         app = create_app(system, fit_to_open_file_limit(settings), hub)
-        cluster.bind(app.extensions["roundtable"])
         config = hypercorn_config(settings)
         set_websocket_compression(settings.ws_compression)
         apply_stream_fixes()

@@ -14,9 +14,10 @@ life of the process, until ``Cluster.stop()``:
   instance may already lead, and this instance becomes a standby that takes the lock back
   when it can. No instance gives up for good on a database hiccup.
 
-The app's ``Context.system`` is swapped on every change (the standby view first, then the
-old engine is stopped), so requests always find a live system. Methods run on the event
-loop; blocking work goes to worker threads.
+The app serves ``Cluster.start()``'s ``Engine`` (an ``actors.engine.Switched``) for the
+life of the process; it is switched on every change of role (the standby view first, then
+the old engine is stopped), so requests always find a live system. Methods run on the
+event loop; blocking work goes to worker threads.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ import enum
 import logging
 import threading
 from collections.abc import Callable
-from typing import Final, Protocol
+from typing import Final
 
 from actors.broadcaster import Hub
 from actors.clock import SystemClock
-from actors.engine import Engine
+from actors.engine import Engine, Switched
 from actors.errors import RoundtableError
 from actors.follow import Delivered, Follower
 from actors.observe import events
@@ -55,12 +56,6 @@ TAKEOVER_POLL_SECONDS: Final = 1.0
 LOCK_CHECK_SECONDS: Final = 2.0
 
 
-class _Serving(Protocol):
-    """What serves this instance's visitors (``web.context.Context``)."""
-
-    system: Engine
-
-
 class Role(enum.StrEnum):
     ENGINE = "engine"
     STANDBY = "standby"
@@ -76,9 +71,9 @@ class Cluster:
         self.hub = hub
         self.lock = lock or engine_lock(settings.database_url)
         self.delivered = Delivered()
-        self.system: Engine | None = None
+        #: What the web layer serves: this instance's engine or standby view, as it changes.
+        self.system = Switched(settings)
         self._start_round = start_round
-        self._context: _Serving | None = None
         self._engine: RoundtableSystem | None = None
         self._standby: StandbySystem | None = None
         self._follower: Follower | None = None
@@ -95,8 +90,9 @@ class Cluster:
 
     # -- lifecycle (on the loop) -------------------------------------------------------
     async def start(self) -> Engine:
-        """Take the lock and start the engine, or serve as a standby; the system.
-        Raises ``StorageError`` when the database cannot be reached at all."""
+        """Take the lock and start the engine, or serve as a standby; the ``Engine`` to
+        serve for the life of the process (it follows the role). Raises
+        ``StorageError`` when the database cannot be reached at all."""
         if await asyncio.to_thread(self.lock.try_acquire):
             await self._lead()
         else:
@@ -104,13 +100,8 @@ class Cluster:
             threading.Thread(target=_warm_up, args=(self.settings,), name="roundtable-warm-up", daemon=True).start()
             log.info("another instance runs the engine on this database (%s); serving visitors "
                      "as a standby, waiting to take over", self.lock.holder())
-        assert self.system is not None
         self._task = asyncio.create_task(self._keep_role())
         return self.system
-
-    def bind(self, context: _Serving) -> None:
-        """The app's ``Context``, whose ``system`` follows this instance's role."""
-        self._context = context
 
     async def _keep_role(self) -> None:
         """Keep the role right until ``stop``: take over as a standby, step down as an
@@ -243,11 +234,9 @@ class Cluster:
             self._publisher = None
 
     def _serve(self, system: Engine) -> None:
-        """Serve ``system`` (typed ``Engine``: mypy proves here that the engine and the
-        standby view both implement the protocol)."""
-        self.system = system
-        if self._context is not None:
-            self._context.system = system
+        """Serve ``system`` from now on (typed ``Engine``: mypy proves here that the engine
+        and the standby view both implement the protocol)."""
+        self.system.switch(system)
 
     async def _pause(self, seconds: float) -> None:
         try:

@@ -18,7 +18,7 @@ import peewee
 from actors.clock import Clock
 from settings import Settings
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "Switched"]
 
 
 class Engine(Protocol):
@@ -51,3 +51,49 @@ class Engine(Protocol):
         """Carry out an admin command (``actors.machine.Command``): the snapshot. Raises
         its refusal as an ``actors.errors.RoundtableError`` (on the calling thread)."""
         ...
+
+
+class Switched:
+    """An ``Engine`` that forwards to whichever system serves this instance now.
+
+    ``actors.cluster.Cluster`` switches it on every change of role (the standby view
+    first, then the old engine is stopped), so the web layer holds one ``Engine`` for the
+    life of the process and every request finds a live system. Switched on the loop;
+    read from any thread (one attribute read: atomic).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._current: Engine | None = None
+
+    def switch(self, system: Engine) -> None:
+        self._current = system
+
+    @property
+    def current(self) -> Engine:
+        assert self._current is not None, "no system serves yet: Cluster.start() first"
+        return self._current
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def clock(self) -> Clock:
+        return self.current.clock
+
+    @property
+    def db(self) -> peewee.Database:
+        return self.current.db
+
+    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
+        return self.current.snapshot(include_messages)
+
+    def countdown(self) -> dict[str, Any]:
+        return self.current.countdown()
+
+    def status(self) -> dict[str, Any]:
+        return self.current.status()
+
+    def command(self, action: str, **arguments: object) -> dict[str, Any]:
+        return self.current.command(action, **arguments)

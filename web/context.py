@@ -30,7 +30,7 @@ STOPPED: Final = "the engine is stopping or changing instance; try again"
 
 @dataclass
 class Context:
-    #: This instance's engine or standby view; ``actors.cluster`` swaps it on a change of role.
+    #: This instance's engine (in ``run.py``, ``actors.cluster``'s, which follows the role).
     system: Engine
     settings: Settings
     hub: Hub | None
@@ -42,7 +42,6 @@ class Context:
     finished_rounds: FinishedRounds = field(default_factory=FinishedRounds)
 
     def __post_init__(self) -> None:
-        # ``self.system`` is read at each fetch: a standby's takeover swaps it in place.
         self.countdown_view = ViewCache(lambda: self.call(self.system.countdown), COUNTDOWN_MAX_AGE)
         self.status_view = ViewCache(lambda: self.call(self.system.status), STATUS_MAX_AGE)
         if self.hub is not None:
