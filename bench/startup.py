@@ -2,15 +2,16 @@
 
 Each start spawns ``python run.py`` (``tests.service.Service``: a free port, a temp SQLite
 file) and times spawn -> the first ``/healthz`` 200 (polled every 10 ms), then reads the
-server's RSS at that moment and ``--settle`` seconds later. "with keys" sets all four
+server's RSS at that moment and ``--settle`` seconds later, then times spawn -> ``/readyz``
+(200 once the SDKs, loaded in the background after start-up, are in). "with keys" sets all four
 ``*_API_KEY``s with every ``*_BASE_URL`` at a local port where nothing listens (no request
 can succeed, as with a provider that is down; the SDKs still load for the model check). On
 the last start of each kind the script then waits for every provider's model check (the
 background thread that imports the SDKs) and reads the RSS with the SDKs loaded, then
 measures idle CPU over ``--idle`` seconds: no visitor, countdown state, the default
-timings (TICK_SECONDS 0.1, a round every 30 minutes; the tests' fast timings are undone).
+timings (a round every 30 minutes; the tests' fast timings are undone).
 
-    .venv/bin/python bench/startup.py [--starts 5] [--settle 1] [--idle 20]
+    .venv/bin/python bench/startup.py [--starts 5] [--settle 0.3] [--idle 20]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ DEFAULT_TIMINGS = {
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=5, help="starts per kind (median reported)")
-    parser.add_argument("--settle", type=float, default=1.0, help="seconds after /healthz for the second RSS")
+    parser.add_argument("--settle", type=float, default=0.3, help="seconds after /healthz for the second RSS")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured (0: none)")
     return parser.parse_args(argv)
 
@@ -63,19 +64,20 @@ def keys_env() -> dict[str, str]:
     return env
 
 
-def wait_healthz(service: Service, timeout: float = 120.0) -> None:
+def wait_probe(service: Service, path: str, timeout: float = 120.0) -> None:
+    """Until ``path`` answers 200 (``/healthz``: alive; ``/readyz``: the SDKs loaded too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert service.process is not None
         if service.process.poll() is not None:
             raise RuntimeError(f"service exited:\n{service.logs()[-2000:]}")
         try:
-            if service.get("/healthz", timeout=1.0)[0] == 200:
+            if service.get(path, timeout=1.0)[0] == 200:
                 return
         except OSError:
             pass
         time.sleep(0.01)  # polling the probe: the figure is the first moment it answers
-    raise TimeoutError("no /healthz")
+    raise TimeoutError(f"no {path}")
 
 
 def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
@@ -97,10 +99,12 @@ def one_start(env: dict[str, str], settle: float, last: bool, idle: float) -> di
         assert service.process is not None
         pid = service.process.pid
         try:
-            wait_healthz(service)
+            wait_probe(service, "/healthz")
             figures = {"healthz_s": time.perf_counter() - started, "rss_healthz": rss_kib(pid) / 1024}
             time.sleep(settle)  # the figure is the RSS this long after start-up
             figures["rss_settled"] = rss_kib(pid) / 1024
+            wait_probe(service, "/readyz")
+            figures["readyz_s"] = time.perf_counter() - started
             if last:
                 figures |= after_start(service, pid, idle)
         finally:
@@ -131,6 +135,7 @@ def run_kind(label: str, env: dict[str, str], args: argparse.Namespace) -> tuple
     return (
         label,
         f"{statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f})",
+        f"{statistics.median(r['readyz_s'] for r in runs):.2f} s",
         f"{statistics.median(r['rss_healthz'] for r in runs):.1f} MiB",
         f"{statistics.median(r['rss_settled'] for r in runs):.1f} MiB",
         f"{last.get('rss_loaded', float('nan')):.1f} MiB after {last.get('checks_s', float('nan')):.1f} s",
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     rows = [run_kind("no keys", {}, args), run_kind("all four keys", keys_env(), args)]
     print(f"\nstart-up: {args.starts} starts per kind, medians (min-max); {machine_line()}")
-    print(table(("kind", "spawn -> /healthz", "RSS at /healthz", f"RSS +{args.settle:g} s",
+    print(table(("kind", "spawn -> /healthz", "-> /readyz (SDKs loaded)", "RSS at /healthz", f"RSS +{args.settle:g} s",
                  "RSS, model checks done (last start)", f"idle CPU over {args.idle:g} s (last start)"), rows))
     return 0
 

@@ -1,4 +1,5 @@
-"""Start-up never imports a provider SDK (seconds and tens of MiB each), with or without keys.
+"""Start-up never imports a provider SDK (seconds and tens of MiB each), nor the price
+dataset (pydantic), with or without keys.
 
 A fresh interpreter builds the whole engine and the web app on a temp SQLite file, as
 ``run.py`` does (the ticker and the model watch started), and lists the SDK modules it
@@ -28,11 +29,11 @@ env = {"DATABASE_URL": sys.argv[1], **json.loads(sys.argv[2])}
 system = create_system(Settings.from_env(env), start_ticker=False)
 system.start_ticker()  # as actors.cluster does before serving
 create_app(system, system.settings)
-loaded = sorted(name for name in sys.modules if name.split(".")[0] in ("openai", "anthropic")
-                or name.startswith("google.genai"))
+HEAVY = ("openai", "anthropic", "genai_prices", "pydantic")
+loaded = sorted(name for name in sys.modules if name.split(".")[0] in HEAVY or name.startswith("google.genai"))
 if sys.argv[3] == "wait":  # then the background thread loads them
     assert system.sdks_loaded.wait(120), "the SDKs never loaded"
-    loaded = sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in ("openai", "anthropic")}
+    loaded = sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in HEAVY}
                     | {"google.genai" for name in sys.modules if name.startswith("google.genai")})
 system.stop()
 print(json.dumps(loaded))
@@ -68,4 +69,4 @@ def test_starting_imports_no_provider_sdk(tmp_path: Path, keys: bool) -> None:
 
 def test_the_sdks_load_in_the_background_after_start_up(tmp_path: Path) -> None:
     """So that the first round's calls find them loaded (``/readyz`` waits for it)."""
-    assert probe(tmp_path, keys_env(), wait=True) == ["anthropic", "google.genai", "openai"]
+    assert probe(tmp_path, keys_env(), wait=True) == ["anthropic", "genai_prices", "google.genai", "openai", "pydantic"]

@@ -65,13 +65,15 @@ class LazyProvider:
 
 
 def load_sdks(settings: Settings) -> None:
-    """Import every configured provider's module (its registry entry's) and the
-    moderation check's, so that first calls find their SDKs loaded. Blocks for seconds:
+    """Import every configured provider's module (its registry entry's), the price
+    dataset and the moderation check's, so that first calls find their SDKs loaded. Blocks for seconds:
     run it on a thread of its own, never on the event loop or an actor's."""
     from actors.providers import registry
 
     known = registry.names()
     names = [registry.get(n).module for n, ps in settings.providers.items() if ps.configured and n in known]
+    if names:
+        names.append("genai_prices")  # the price dataset, read at the first priced reply
     openai = settings.providers.get("openai")
     if settings.moderation != "off" and openai is not None and openai.configured:
         names.append("actors.providers.moderation_openai")

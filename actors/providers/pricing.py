@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from genai_prices import Usage, calc_price
-
 from actors.providers import registry
 from actors.providers.base import Reply
 
@@ -146,6 +144,10 @@ def _dataset_usd(
     provider_id = _price_key(provider)
     if provider_id is None:
         return None
+    # Imported on the first priced reply: the dataset and pydantic cost ~25 MiB and 0.3 s,
+    # which a start-up (and an engine without keys) never needs.
+    from genai_prices import Usage, calc_price
+
     when = dt.datetime.fromtimestamp(at, dt.UTC) if at is not None else None
     usage = Usage(input_tokens=prompt, output_tokens=completion, web_searches=searches)
     try:
