@@ -5,7 +5,8 @@ is also its agent's id and, upper-cased, its settings prefix: ``OPENAI_API_KEY``
 label, where its class lives, its default base URL and model, its history budget, its
 price key, its colours, its agent's persona and template voice, and how to list the
 models a key may call. Settings, prompts, templates, prices, the model check, the pages
-and the widget (through ``hello.agents``) all read it; nothing else names a provider.
+and the widget (through ``hello.agents``) all read it; no other list of providers exists
+(what names one provider, like its own module or OpenAI's moderation, is about that one).
 
 Adding a provider is a module with a ``Provider`` class plus one ``ProviderSpec`` in
 ``BUILT_IN`` below (or, for an embedder or a test, one ``register(spec)`` call before
