@@ -52,6 +52,11 @@ class Engine(Protocol):
         its refusal as an ``actors.errors.RoundtableError`` (on the calling thread)."""
         ...
 
+    def providers_ready(self) -> bool:
+        """Whether the configured providers' SDKs are loaded (``/readyz``); they load in
+        the background after an engine starts. A standby has none to load."""
+        ...
+
 
 class Switched:
     """An ``Engine`` that forwards to whichever system serves this instance now.
@@ -97,3 +102,6 @@ class Switched:
 
     def command(self, action: str, **arguments: object) -> dict[str, Any]:
         return self.current.command(action, **arguments)
+
+    def providers_ready(self) -> bool:
+        return self.current.providers_ready()

@@ -73,6 +73,9 @@ class StandbySystem:
     def countdown(self) -> dict[str, Any]:
         return countdown_view(self.snapshot(include_messages=False))
 
+    def providers_ready(self) -> bool:
+        return True  # the engine's instance calls the providers
+
     def status(self) -> dict[str, Any]:
         """As the engine's, but with no provider health (the engine's instance has it)."""
         view = self.snapshot(include_messages=False)

@@ -2,8 +2,8 @@
 
 Each start spawns ``python run.py`` (``tests.service.Service``: a free port, a temp SQLite
 file) and times spawn -> the first ``/healthz`` 200 (polled every 10 ms), then reads the
-server's RSS at that moment and ``--settle`` seconds later, then times spawn -> ``/readyz``
-(200 once the SDKs, loaded in the background after start-up, are in). "with keys" sets all four
+server's RSS at that moment, then spawn -> ``/readyz`` (200 once the SDKs, loaded in the
+background after start-up, are in) and the RSS then. "with keys" sets all four
 ``*_API_KEY``s with every ``*_BASE_URL`` at a local port where nothing listens (no request
 can succeed, as with a provider that is down; the SDKs still load for the model check). On
 the last start of each kind the script then waits for every provider's model check (the
@@ -11,7 +11,7 @@ background thread that imports the SDKs) and reads the RSS with the SDKs loaded,
 measures idle CPU over ``--idle`` seconds: no visitor, countdown state, the default
 timings (a round every 30 minutes; the tests' fast timings are undone).
 
-    .venv/bin/python bench/startup.py [--starts 5] [--settle 0.3] [--idle 20]
+    .venv/bin/python bench/startup.py [--starts 5] [--idle 20]
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ DEFAULT_TIMINGS = {
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--starts", type=int, default=5, help="starts per kind (median reported)")
-    parser.add_argument("--settle", type=float, default=0.3, help="seconds after /healthz for the second RSS")
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured (0: none)")
     return parser.parse_args(argv)
 
@@ -91,7 +90,7 @@ def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
     raise TimeoutError("model checks never finished")
 
 
-def one_start(env: dict[str, str], settle: float, last: bool, idle: float) -> dict[str, float]:
+def one_start(env: dict[str, str], last: bool, idle: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="roundtable-startup-") as tmp:
         service = Service(Path(tmp), {**DEFAULT_TIMINGS, **env})
         started = time.perf_counter()
@@ -101,10 +100,9 @@ def one_start(env: dict[str, str], settle: float, last: bool, idle: float) -> di
         try:
             wait_probe(service, "/healthz")
             figures = {"healthz_s": time.perf_counter() - started, "rss_healthz": rss_kib(pid) / 1024}
-            time.sleep(settle)  # the figure is the RSS this long after start-up
-            figures["rss_settled"] = rss_kib(pid) / 1024
             wait_probe(service, "/readyz")
             figures["readyz_s"] = time.perf_counter() - started
+            figures["rss_ready"] = rss_kib(pid) / 1024
             if last:
                 figures |= after_start(service, pid, idle)
         finally:
@@ -128,7 +126,7 @@ def after_start(service: Service, pid: int, idle: float) -> dict[str, float]:
 def run_kind(label: str, env: dict[str, str], args: argparse.Namespace) -> tuple[str, ...]:
     runs = []
     for i in range(args.starts):
-        runs.append(one_start(env, args.settle, i == args.starts - 1, args.idle))
+        runs.append(one_start(env, i == args.starts - 1, args.idle))
         progress(f"{label} start {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()))
     times = [r["healthz_s"] for r in runs]
     last = runs[-1]
@@ -137,7 +135,7 @@ def run_kind(label: str, env: dict[str, str], args: argparse.Namespace) -> tuple
         f"{statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f})",
         f"{statistics.median(r['readyz_s'] for r in runs):.2f} s",
         f"{statistics.median(r['rss_healthz'] for r in runs):.1f} MiB",
-        f"{statistics.median(r['rss_settled'] for r in runs):.1f} MiB",
+        f"{statistics.median(r['rss_ready'] for r in runs):.1f} MiB",
         f"{last.get('rss_loaded', float('nan')):.1f} MiB after {last.get('checks_s', float('nan')):.1f} s",
         f"{last['idle_pct']:.2f}%" if "idle_pct" in last else "-",
     )
@@ -147,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     rows = [run_kind("no keys", {}, args), run_kind("all four keys", keys_env(), args)]
     print(f"\nstart-up: {args.starts} starts per kind, medians (min-max); {machine_line()}")
-    print(table(("kind", "spawn -> /healthz", "-> /readyz (SDKs loaded)", "RSS at /healthz", f"RSS +{args.settle:g} s",
+    print(table(("kind", "spawn -> /healthz", "-> /readyz (SDKs loaded)", "RSS at /healthz", "RSS at /readyz",
                  "RSS, model checks done (last start)", f"idle CPU over {args.idle:g} s (last start)"), rows))
     return 0
 

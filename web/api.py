@@ -140,8 +140,7 @@ async def readyz() -> tuple[Response, int]:
         checks["engine"] = (await context.call(context.system.countdown))["state"]
     except Exception:
         checks["engine"] = None
-    # The engine's provider SDKs load in the background after start-up (a standby has none).
-    loaded = getattr(context.system, "sdks_loaded", None)
-    checks["providers"] = "loading" if loaded is not None and not loaded.is_set() else "loaded"
+    # The engine's provider SDKs load in the background after start-up.
+    checks["providers"] = "loaded" if context.system.providers_ready() else "loading"
     ready = checks["database"] and checks["engine"] is not None and checks["providers"] == "loaded"
     return jsonify({"ready": ready, **checks}), 200 if ready else 503
