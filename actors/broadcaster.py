@@ -5,12 +5,14 @@ to the event loop with ``loop.call_soon_threadsafe``; there the Hub writes it to
 connection. A connection with a direct writer (``web.hypercorn_patches.direct_writer``:
 uncompressed WebSockets under Hypercorn) that is idle (nothing queued, nothing being sent,
 nothing buffered in its socket) gets the event's frame, encoded once for all of them,
-written straight to its transport, in the same loop callback, with no task woken; every
-other connection, and an idle one whose write is refused, gets it through its bounded
-queue, which its own task sends in order. A connection whose queue is full is a slow visitor: it is
-dropped (closed) rather than delaying anyone else or growing memory; so is one whose
-socket stopped draining (``web.ws`` ends it as ``STALLED``), whatever its queue. At shutdown
-``Hub.close_all`` ends every connection as going away, so visitors see a clean close.
+written straight to its transport, with no task woken; every other connection, and an
+idle one whose write is refused, gets it through its bounded queue, which its own task
+sends in order. A fan-out writes ``FAN_OUT_BATCH`` connections a loop callback, so
+10,000 visitors do not hold up a request, and events go out in the order delivered.
+A connection whose queue is full is a slow visitor: it is dropped (closed) rather than
+delaying anyone else or growing memory; so is one whose socket stopped draining
+(``web.ws`` ends it as ``STALLED``), whatever its queue. At shutdown ``Hub.close_all``
+ends every connection as going away, so visitors see a clean close.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import enum
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
@@ -26,10 +29,13 @@ import pykka
 
 from actors.observe.metrics import WS_CLOSED, WS_DROPPED, WS_OPENED
 
-__all__ = ["Broadcaster", "CloseReason", "Connection", "DirectWrite", "Hub", "encode"]
+__all__ = ["FAN_OUT_BATCH", "Broadcaster", "CloseReason", "Connection", "DirectWrite", "Hub", "encode"]
 
 log = logging.getLogger("roundtable.broadcast")
 
+#: Connections one loop callback writes an event to before the loop serves anything else
+#: (about 10 ms of socket writes); a larger fan-out goes on in the next callback.
+FAN_OUT_BATCH: Final = 1000
 #: Events a connection may have waiting; a round is 16 messages plus a few states, so
 #: a visitor this far behind is not keeping up.
 QUEUE_LIMIT: Final = 256
@@ -131,6 +137,36 @@ class Connection:
         return self.reason
 
 
+class _FanOut:
+    """One event on its way to the connections there were when it was delivered."""
+
+    __slots__ = ("data", "frame", "next", "targets")
+
+    def __init__(self, data: str, targets: tuple[Connection, ...]) -> None:
+        self.data = data
+        self.frame: bytes | None = None  # encoded at the first direct write, once
+        self.targets = targets
+        self.next = 0
+
+    @property
+    def done(self) -> bool:
+        return self.next >= len(self.targets)
+
+    def send(self, budget: int) -> int:
+        """Write or queue the event for up to ``budget`` more connections; how many."""
+        start, data = self.next, self.data
+        self.next = end = min(len(self.targets), start + budget)
+        for connection in self.targets[start:end]:
+            direct = connection.direct
+            if direct is not None and connection.idle():
+                if self.frame is None:
+                    self.frame = direct.frame(data)
+                if direct.write(self.frame):
+                    continue
+            connection.offer(data)
+        return end - start
+
+
 class Hub:
     """The set of live connections of one web server, on one event loop."""
 
@@ -139,6 +175,8 @@ class Hub:
         self.connections: set[Connection] = set()
         self.listeners: list[Callable[[str], None]] = []
         self.closing = False
+        self._fan_outs: deque[_FanOut] = deque()
+        self._continuing = False  # a later callback goes on with the fan-outs
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -156,18 +194,27 @@ class Hub:
 
     def deliver(self, data: str) -> None:
         """On the loop: write ``data`` to every idle connection that can take it directly
-        (its frame encoded once), and queue it for every other connection."""
-        frame: bytes | None = None
-        for connection in tuple(self.connections):
-            direct = connection.direct
-            if direct is not None and connection.idle():
-                if frame is None:
-                    frame = direct.frame(data)
-                if direct.write(frame):
-                    continue
-            connection.offer(data)
+        (its frame encoded once), and queue it for every other connection; at most
+        ``FAN_OUT_BATCH`` connections a loop callback, events in the order delivered."""
         for listener in self.listeners:
             listener(data)
+        self._fan_outs.append(_FanOut(data, tuple(self.connections)))
+        if not self._continuing:
+            self._fan_out()
+
+    def _fan_out(self) -> None:
+        """Send the pending fan-outs, oldest first, up to a batch of connections; the rest
+        in a later loop callback, so requests, pings and reads are served in between."""
+        self._continuing = False
+        budget = FAN_OUT_BATCH
+        while self._fan_outs and budget > 0:
+            fan_out = self._fan_outs[0]
+            budget -= fan_out.send(budget)
+            if fan_out.done:
+                self._fan_outs.popleft()
+        if self._fan_outs:
+            self._continuing = True
+            self.loop.call_soon(self._fan_out)
 
     def close_all(self) -> None:
         """On the loop, when shutdown starts: end every connection, now and later, as going

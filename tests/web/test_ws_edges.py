@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from actors.broadcaster import QUEUE_LIMIT, CloseReason, Connection, Hub, encode
+from actors.broadcaster import FAN_OUT_BATCH, QUEUE_LIMIT, CloseReason, Connection, Hub, encode
 from actors.clock import SystemClock
 from settings import Settings
 from tests.service import Service
@@ -169,6 +169,27 @@ def test_a_refused_direct_write_goes_through_the_queue_and_its_limit() -> None:
     assert len(busy.pending) == QUEUE_LIMIT and busy.reason is CloseReason.TOO_SLOW
     assert ended.direct is not None and ended.direct.frames == []  # type: ignore[attr-defined]
     assert not ended.pending
+
+
+def test_a_large_fan_out_lets_the_loop_serve_others_and_keeps_every_events_order() -> None:
+    async def scenario() -> tuple[list[Socket], list[int]]:
+        loop = asyncio.get_running_loop()
+        hub = Hub(loop)
+        sockets = [Socket() for _ in range(FAN_OUT_BATCH * 2 + FAN_OUT_BATCH // 2)]
+        for i, writer in enumerate(sockets):
+            hub.add(direct(f"c{i}", writer))
+        written_when_served: list[int] = []  # frames out when "a request" got the loop
+        hub.deliver("first")
+        assert sum(len(s.frames) for s in sockets) == FAN_OUT_BATCH  # one batch, then the loop
+        loop.call_soon(lambda: written_when_served.append(sum(len(s.frames) for s in sockets)))
+        hub.deliver("second")
+        for _ in range(10):  # a few loop turns, no sleeping
+            await asyncio.sleep(0)
+        return sockets, written_when_served
+
+    sockets, written_when_served = asyncio.run(scenario())
+    assert len(written_when_served) == 1 and written_when_served[0] < 2 * len(sockets)
+    assert all(s.frames == [text_frame("first"), text_frame("second")] for s in sockets)
 
 
 def test_close_all_ends_every_connection_as_going_away() -> None:
