@@ -9,7 +9,9 @@ can succeed, as with a provider that is down; the SDKs still load for the model 
 the last start of each kind the script then waits for every provider's model check (the
 background thread that imports the SDKs) and reads the RSS with the SDKs loaded, then
 measures idle CPU over ``--idle`` seconds: no visitor, countdown state, the default
-timings (a round every 30 minutes; the tests' fast timings are undone).
+timings (a round every 30 minutes; the tests' fast timings are undone). The reference, in
+the same run: a minimal Quart app on Hypercorn (bench/_ref_servers.py), spawn -> its first
+HTTP answer, and its RSS.
 
     .venv/bin/python bench/startup.py [--starts 5] [--idle 20]
 """
@@ -18,12 +20,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from _common import (
+    ROOT,
     Service,
     cpu_seconds,
     free_port,
@@ -90,6 +96,30 @@ def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
     raise TimeoutError("model checks never finished")
 
 
+def reference_start() -> tuple[float, float]:
+    """The floor: a minimal Quart app on Hypercorn (bench/_ref_servers.py), spawn -> its
+    first HTTP answer (any status), and its RSS then (MiB)."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_ref_servers.py"), "quart-nodeflate",
+                                str(port), "0.4", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1.0)
+            except urllib.error.HTTPError:
+                break  # it answered (404): it is serving
+            except OSError:
+                time.sleep(0.01)  # polling for the first answer: that moment is the figure
+                continue
+            break
+        return time.perf_counter() - started, rss_kib(process.pid) / 1024
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def one_start(env: dict[str, str], last: bool, idle: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="roundtable-startup-") as tmp:
         service = Service(Path(tmp), {**DEFAULT_TIMINGS, **env})
@@ -123,18 +153,16 @@ def after_start(service: Service, pid: int, idle: float) -> dict[str, float]:
     return figures
 
 
-def run_kind(label: str, env: dict[str, str], args: argparse.Namespace) -> tuple[str, ...]:
-    runs = []
-    for i in range(args.starts):
-        runs.append(one_start(env, i == args.starts - 1, args.idle))
-        progress(f"{label} start {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[-1].items()))
+def row(label: str, runs: list[dict[str, float]], ref: tuple[float, float]) -> tuple[str, ...]:
     times = [r["healthz_s"] for r in runs]
+    rss = statistics.median(r["rss_healthz"] for r in runs)
     last = runs[-1]
     return (
         label,
         f"{statistics.median(times):.2f} s ({min(times):.2f}-{max(times):.2f})",
+        f"{statistics.median(times) / ref[0]:.1f}x",
         f"{statistics.median(r['readyz_s'] for r in runs):.2f} s",
-        f"{statistics.median(r['rss_healthz'] for r in runs):.1f} MiB",
+        f"{rss:.1f} MiB ({rss / ref[1]:.1f}x)",
         f"{statistics.median(r['rss_ready'] for r in runs):.1f} MiB",
         f"{last.get('rss_loaded', float('nan')):.1f} MiB after {last.get('checks_s', float('nan')):.1f} s",
         f"{last['idle_pct']:.2f}%" if "idle_pct" in last else "-",
@@ -142,11 +170,25 @@ def run_kind(label: str, env: dict[str, str], args: argparse.Namespace) -> tuple
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The reference and both kinds take turns, so that they share the machine's moods."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    rows = [run_kind("no keys", {}, args), run_kind("all four keys", keys_env(), args)]
-    print(f"\nstart-up: {args.starts} starts per kind, medians (min-max); {machine_line()}")
-    print(table(("kind", "spawn -> /healthz", "-> /readyz (SDKs loaded)", "RSS at /healthz", "RSS at /readyz",
-                 "RSS, model checks done (last start)", f"idle CPU over {args.idle:g} s (last start)"), rows))
+    kinds = {"no keys": {}, "all four keys": keys_env()}
+    reference: list[tuple[float, float]] = []
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in kinds}
+    for i in range(args.starts):
+        reference.append(reference_start())
+        progress(f"minimal Quart app start {i + 1}: {reference[-1][0]:.2f} s, {reference[-1][1]:.1f} MiB")
+        for label, env in kinds.items():
+            runs[label].append(one_start(env, i == args.starts - 1, args.idle))
+            progress(f"{label} start {i + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in runs[label][-1].items()))
+    ref = (statistics.median(r[0] for r in reference), statistics.median(r[1] for r in reference))
+    print(f"\nstart-up: {args.starts} starts per kind, taking turns, medians (min-max); {machine_line()}")
+    print(f"reference, a minimal Quart app on Hypercorn: spawn -> first answer {ref[0]:.2f} s "
+          f"({min(r[0] for r in reference):.2f}-{max(r[0] for r in reference):.2f}), RSS {ref[1]:.1f} MiB")
+    print(table(("kind", "spawn -> /healthz", "vs minimal Quart", "-> /readyz (SDKs loaded)",
+                 "RSS at /healthz (vs Quart)", "RSS at /readyz", "RSS, model checks done (last start)",
+                 f"idle CPU over {args.idle:g} s (last start)"),
+                [row(label, kind_runs, ref) for label, kind_runs in runs.items()]))
     return 0
 
 
