@@ -197,7 +197,7 @@ class Cluster:
         SQLite). With ``wait``, the first LISTEN is in place before this returns."""
         settings = self.settings
         db = connect(settings.database_url)
-        standby = StandbySystem(settings, db, SystemClock())
+        standby = StandbySystem(settings, db, SystemClock(), self.delivered.upcoming)
         follower = Follower(standby, self.delivered, self.hub.deliver_threadsafe)
         listener = None
         if settings.is_postgres:

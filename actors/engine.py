@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import peewee
 
 from actors.clock import Clock
+from actors.view import EngineView, StatusView
 from settings import Settings
 
 __all__ = ["Engine", "Switched"]
@@ -35,20 +36,19 @@ class Engine(Protocol):
         """The database the web layer reads past rounds, the audit trail and errors from."""
         ...
 
-    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
-        """The ``hello`` body: state, next round, the current round (and its messages)."""
+    def view(self) -> EngineView:
+        """State, next round, the current round and its messages, in seconds: ``hello``,
+        ``/api/countdown`` and the ``state`` event are built from it (``actors.wire``)."""
         ...
 
-    def countdown(self) -> dict[str, Any]:
-        """The ``/api/countdown`` view."""
-        ...
-
-    def status(self) -> dict[str, Any]:
-        """The ``/api/status`` view (with ``role`` and ``instance``); never a key."""
+    def status(self) -> StatusView:
+        """The view, this instance's role and id, provider health and today's spend (for
+        ``/api/status``, through ``actors.wire.status``); never a key."""
         ...
 
     def command(self, action: str, **arguments: object) -> dict[str, Any]:
-        """Carry out an admin command (``actors.machine.Command``): the snapshot. Raises
+        """Carry out an admin command (``actors.machine.Command``): the ``/control``
+        answer (``actors.wire.snapshot``, a wire shape: a standby relays the engine's). Raises
         its refusal as an ``actors.errors.RoundtableError`` (on the calling thread)."""
         ...
 
@@ -91,13 +91,10 @@ class Switched:
     def db(self) -> peewee.Database:
         return self.current.db
 
-    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
-        return self.current.snapshot(include_messages)
+    def view(self) -> EngineView:
+        return self.current.view()
 
-    def countdown(self) -> dict[str, Any]:
-        return self.current.countdown()
-
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusView:
         return self.current.status()
 
     def command(self, action: str, **arguments: object) -> dict[str, Any]:

@@ -19,15 +19,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
+from actors import wire
 from actors.broadcaster import encode
 from actors.standby import StandbySystem
+from actors.view import MessageView, Upcoming
 from storage import queries
 from storage.errors import StorageError
 
-__all__ = ["Delivered", "Follower", "state_event"]
+__all__ = ["Delivered", "Follower"]
 
 log = logging.getLogger("roundtable.follow")
 
@@ -44,6 +46,8 @@ class Delivered:
         self.conversation_id: int | None = None
         self.seq = 0
         self.state: tuple[str, int | None] | None = None
+        #: The latest ``next`` the engine announced, and the round it belongs to.
+        self._next: tuple[int | None, dict[str, Any] | None] = (None, None)
 
     def note(self, data: str) -> None:
         """Record an encoded event the engine published (a Broadcaster sink)."""
@@ -55,6 +59,8 @@ class Delivered:
             kind = event.get("type")
             if kind == "state":
                 self.state = (str(event["state"]), event.get("conversation_id"))
+            if kind in ("state", "typing"):
+                self._next = (event.get("conversation_id"), event if kind == "typing" else event.get("next"))
             if kind != "message":
                 return True
             conversation_id, seq = int(event["conversation_id"]), int(event["seq"])
@@ -64,7 +70,17 @@ class Delivered:
                     and conversation_id < self.conversation_id:
                 return False  # an older round's message
             self.conversation_id, self.seq = conversation_id, seq
+            self._next = (conversation_id, event.get("next"))
             return True
+
+    def upcoming(self, conversation_id: int) -> Upcoming | None:
+        """Who speaks next in round ``conversation_id``, as the engine last announced it
+        to this instance's visitors (None if it did not, or not for that round)."""
+        with self._lock:
+            announced_for, announced = self._next
+        if announced_for != conversation_id or not announced:
+            return None
+        return wire.upcoming_of(announced)
 
     def follows(self, event: dict[str, Any]) -> bool:
         """Whether message ``event`` comes right after the last one sent."""
@@ -72,21 +88,6 @@ class Delivered:
             if event["conversation_id"] == self.conversation_id:
                 return int(event["seq"]) == self.seq + 1
             return int(event["seq"]) == 1
-
-
-def state_event(view: dict[str, Any]) -> dict[str, Any]:
-    """The ``state`` event the engine would send, from a snapshot."""
-    conversation = view["conversation"]
-    return {
-        "type": "state",
-        "state": view["state"],
-        "conversation_id": conversation["id"] if conversation else None,
-        "topic": conversation["topic"] if conversation else None,
-        "server_time": view["server_time"],
-        "next_round_at": view["next_round_at"],
-        "next_topic": view["next_topic"],
-        "next": view.get("next"),  # the plan lives in the engine; a standby does not know it
-    }
 
 
 class Follower:
@@ -145,22 +146,22 @@ class Follower:
     def _catch_up(self, include_state: bool, include_current: bool) -> None:
         """Send what the database has and the visitors were not sent: the rest of the
         round they were watching, the state if it changed, the current round's messages."""
-        view = self._standby.snapshot(include_messages=True)
-        current = view["conversation"]
+        view = self._standby.view()
+        current = view.conversation
         tracked = self._delivered.conversation_id
-        if tracked is not None and (current is None or current["id"] != tracked):
+        if tracked is not None and (current is None or current.id != tracked):
             finished = queries.get_conversation(self._standby.db, tracked)
-            self._send_messages((finished or {}).get("messages", []))
+            self._send_messages(finished.messages if finished is not None else ())
         if include_state:
-            event = state_event(view)
+            event = wire.state(view)
             if self._delivered.state != (event["state"], event["conversation_id"]):
                 self._send(event)
         if include_current and current is not None:
-            self._send_messages(view["messages"])
+            self._send_messages(current.messages)
 
-    def _send_messages(self, messages: list[dict[str, Any]]) -> None:
-        for message in sorted(messages, key=lambda m: m["seq"]):
-            self._send({"type": "message", **message, "next": None})
+    def _send_messages(self, messages: Sequence[MessageView]) -> None:
+        for message in sorted(messages, key=lambda m: m.seq):
+            self._send(wire.message_event(message, None))
 
     def _send(self, event: dict[str, Any]) -> None:
         if self._delivered.admit(event):

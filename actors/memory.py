@@ -10,10 +10,11 @@ cut to ``MAX_LINE_CHARS``, so an earlier reply can add little to a prompt.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from collections.abc import Iterable
+from typing import Final
 
 from actors.providers.base import EarlierRound
+from actors.view import RoundView
 
 __all__ = ["DIGEST_ROUNDS", "MAX_LINE_CHARS", "digest"]
 
@@ -24,17 +25,17 @@ MAX_LINE_CHARS: Final = 160
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 
-def digest(rounds: Iterable[Mapping[str, Any]], limit: int = DIGEST_ROUNDS) -> tuple[EarlierRound, ...]:
-    """The newest ``limit`` rounds (``get_conversation`` shapes, newest first) as digests:
-    the topic, the opening line and the closing line. Rounds without messages are left out."""
+def digest(rounds: Iterable[RoundView], limit: int = DIGEST_ROUNDS) -> tuple[EarlierRound, ...]:
+    """The newest ``limit`` rounds (with their messages, newest first) as digests: the
+    topic, the opening line and the closing line. Rounds without messages are left out."""
     kept: list[EarlierRound] = []
     for rnd in rounds:
-        messages = [m for m in rnd.get("messages") or () if str(m.get("content") or "").strip()]
+        messages = [m for m in rnd.messages if m.content.strip()]
         if not messages or len(kept) >= limit:
             continue
         ends = [messages[0], messages[-1]] if len(messages) > 1 else [messages[0]]
-        lines = tuple(f"{m.get('persona') or m.get('agent')}: {first_sentence(str(m['content']))}" for m in ends)
-        kept.append(EarlierRound(str(rnd.get("topic") or ""), lines))
+        lines = tuple(f"{m.persona or m.agent}: {first_sentence(m.content)}" for m in ends)
+        kept.append(EarlierRound(rnd.topic, lines))
     return tuple(kept)
 
 

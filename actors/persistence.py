@@ -16,7 +16,7 @@ with the original chained, which goes back to the caller of an ``ask``.
 Wiring::
 
     db = storage.connect(settings.database_url)
-    persistence = Persistence.start(db).proxy()
+    persistence = Persistence.start(db, clock=SystemClock()).proxy()
     conversation_id = persistence.create_conversation(topic, now, slot, False).get(timeout=5)
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -33,8 +32,10 @@ from typing import Any, Final, TypeVar
 import peewee
 import pykka
 
+from actors.clock import Clock, SystemClock, utc_day_start
 from actors.observe import events
 from actors.providers.base import ApiCall, Outcome
+from actors.view import MessageView, RoundView
 from storage import queries, retention
 from storage.db import refresh_statistics, retrying
 from storage.errors import StorageError
@@ -47,6 +48,7 @@ from storage.models import (
     SystemStatus,
     TopicDeckRecord,
     to_ms,
+    to_seconds,
 )
 from storage.queries import STATUS_DEFAULTS
 
@@ -73,9 +75,13 @@ class Persistence(pykka.ThreadingActor):
     #: if it never called ``stop_system`` (which also runs at interpreter exit).
     use_daemon_thread = True
 
-    def __init__(self, db: peewee.Database, abandon: threading.Event | None = None) -> None:
+    def __init__(
+        self, db: peewee.Database, abandon: threading.Event | None = None, *, clock: Clock | None = None,
+    ) -> None:
+        """``clock`` (the engine's) stamps ``updated_at`` and says when today began."""
         super().__init__()
         self._db = db
+        self._clock: Clock = clock or SystemClock()
         self._abandon = abandon or threading.Event()
         self._failing = False  # the last database call failed: the next success recovers
 
@@ -120,7 +126,7 @@ class Persistence(pykka.ThreadingActor):
                 (Conversation.status == ConversationStatus.SKIPPED.value)
                 & (Conversation.scheduled_at >= to_ms(since))
             )
-            return sorted(row.scheduled_at / 1000 for row in query if row.scheduled_at is not None)
+            return sorted(t for t in (to_seconds(row.scheduled_at) for row in query) if t is not None)
 
         return self._run("skipped_slots_from", load)
 
@@ -133,21 +139,21 @@ class Persistence(pykka.ThreadingActor):
         outcome: Outcome,
         planned_at: float,
         revealed_at: float,
-    ) -> dict[str, Any]:
-        """Store one revealed message; return its wire dict.
+    ) -> MessageView:
+        """Store one revealed message; return it as stored.
 
         Idempotent on ``(conversation_id, seq)``: saving a seq again stores nothing and
         returns the row already there.
         """
         row = _message_row(conversation_id, seq, agent, persona, outcome, planned_at, revealed_at)
 
-        def save() -> dict[str, Any]:
+        def save() -> MessageView:
             with self._db.atomic():
                 Message.insert(**row).on_conflict_ignore().execute()
                 stored = Message.get(
                     (Message.conversation == conversation_id) & (Message.seq == seq)
                 )
-            return queries.message_dict(stored)
+            return queries.message_view(stored)
 
         return self._write("save_message", save)
 
@@ -157,7 +163,7 @@ class Persistence(pykka.ThreadingActor):
     ) -> None:
         """``save_message``, then tell ``reply_to.message_saved(token, message)``; the
         message is None when it could not be stored (a permanent error, or abandoned)."""
-        message: dict[str, Any] | None = None
+        message: MessageView | None = None
         try:
             message = self.save_message(conversation_id, seq, agent, persona, outcome, planned_at, revealed_at)
         except StorageError as exc:
@@ -192,7 +198,8 @@ class Persistence(pykka.ThreadingActor):
         """Upsert the ``system_status`` row; only the given fields change.
 
         Fields: ``next_round_at`` and ``heartbeat_at`` (epoch seconds or None), ``paused``
-        (bool), ``state`` (str), ``leader_id`` (str or None). ``updated_at`` is set to now.
+        (bool), ``state`` (str), ``leader_id`` (str or None). ``updated_at`` is set to now
+        (the injected clock's).
         """
         unknown = set(fields) - set(_STATUS_FIELDS)
         if unknown:
@@ -200,7 +207,7 @@ class Persistence(pykka.ThreadingActor):
                 f"save_status got unknown fields {sorted(unknown)}; expected {_STATUS_FIELDS}"
             )
         values = {k: to_ms(v) if k in _STATUS_TIMES else v for k, v in fields.items()}
-        values["updated_at"] = to_ms(time.time())
+        values["updated_at"] = to_ms(self._clock.now())
         query = SystemStatus.insert(id=STATUS_ROW_ID, **values).on_conflict(
             conflict_target=[SystemStatus.id],
             update={getattr(SystemStatus, k): v for k, v in values.items()},
@@ -209,7 +216,7 @@ class Persistence(pykka.ThreadingActor):
 
     def save_topic_deck(self, state: dict[str, Any]) -> None:
         """Upsert the ``topic_deck`` row with ``state`` (``TopicDeck.state()``)."""
-        values = {"state": json.dumps(state, ensure_ascii=False), "updated_at": to_ms(time.time())}
+        values = {"state": json.dumps(state, ensure_ascii=False), "updated_at": to_ms(self._clock.now())}
         query = TopicDeckRecord.insert(id=STATUS_ROW_ID, **values).on_conflict(
             conflict_target=[TopicDeckRecord.id],
             update={getattr(TopicDeckRecord, k): v for k, v in values.items()},
@@ -220,7 +227,7 @@ class Persistence(pykka.ThreadingActor):
         """The saved topic deck state, or ``None`` before the first save."""
         return self._run("load_topic_deck", lambda: queries.load_topic_deck(self._db))
 
-    def recent_rounds(self, limit: int) -> list[dict[str, Any]]:
+    def recent_rounds(self, limit: int) -> list[RoundView]:
         """The ``limit`` newest complete rounds with their messages, newest first."""
         return self._run(
             "recent_rounds", lambda: queries.completed_conversations(self._db, limit, with_messages=True)
@@ -230,19 +237,20 @@ class Persistence(pykka.ThreadingActor):
         """The persisted status (times in epoch seconds); ``STATUS_DEFAULTS`` when no row."""
         return self._run("load_status", lambda: queries.load_status(self._db))
 
-    def load_active_conversation(self) -> dict[str, Any] | None:
-        """The newest ``active`` conversation with its messages (``get_conversation`` shape)."""
+    def load_active_conversation(self) -> RoundView | None:
+        """The newest ``active`` conversation with its messages."""
         return self._run("load_active_conversation", lambda: queries.active_conversation(self._db))
 
-    def spend_today(self, now: float) -> float:
-        """Total ``cost_usd`` of API calls since UTC midnight of ``now`` (epoch seconds)."""
-        midnight = math.floor(now / 86400) * 86400
-        return self._run("spend_today", lambda: queries.spend_since(self._db, midnight * 1000))
+    def spend_today(self) -> float:
+        """Total ``cost_usd`` of API calls since UTC midnight (by the injected clock)."""
+        since = utc_day_start(self._clock.now())
+        return self._run("spend_today", lambda: queries.spend_since(self._db, since))
 
-    def calls_today(self, now: float) -> dict[str, dict[str, Any]]:
-        """Per provider, ``{"calls", "cost_usd"}`` of API calls since UTC midnight of ``now``."""
-        midnight = math.floor(now / 86400) * 86400
-        return self._run("calls_today", lambda: queries.calls_since(self._db, midnight * 1000))
+    def calls_today(self) -> dict[str, dict[str, Any]]:
+        """Per provider, ``{"calls", "cost_usd", ...}`` of API calls since UTC midnight
+        (by the injected clock)."""
+        since = utc_day_start(self._clock.now())
+        return self._run("calls_today", lambda: queries.calls_since(self._db, since))
 
     def prune(self, cutoff: float) -> dict[str, int]:
         """Delete the rows older than ``cutoff`` (epoch seconds, exclusive): finished

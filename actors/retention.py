@@ -9,7 +9,7 @@ from typing import Any, Final
 
 import pykka
 
-from actors.clock import Clock
+from actors.clock import DAY_SECONDS, Clock
 from actors.daemon import DaemonLoop
 from storage.errors import StorageError
 
@@ -17,7 +17,6 @@ __all__ = ["DAY_SECONDS", "RetentionJob", "StatisticsJob"]
 
 log = logging.getLogger("roundtable.retention")
 
-DAY_SECONDS: Final = 86_400.0
 #: A failed prune is tried again this much later (not a whole day).
 RETRY_SECONDS: Final = 3_600.0
 #: Deleting a first large backlog can take a while; the engine's own writes queue behind it.

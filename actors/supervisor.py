@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import pykka
 
+from actors import wire
 from actors.agent import template_outcome
 from actors.clock import Clock
 from actors.errors import InvalidTopic, RoundtableError
@@ -28,7 +29,7 @@ from actors.observe import events
 from actors.personas import Persona
 from actors.providers import registry
 from actors.providers.base import EarlierRound, GenerationRequest, Outcome, Turn
-from actors.round import ActiveRound, iso, ms
+from actors.round import ActiveRound, iso
 from actors.schedule import (
     RoundPlan,
     next_slot,
@@ -38,6 +39,7 @@ from actors.schedule import (
     round_must_end_by,
 )
 from actors.topics import TopicDeck, clean_topic
+from actors.view import EngineView, MessageView, RoundView, Upcoming, engine_view
 from settings import Settings
 from storage.errors import StorageError
 from storage.leader import instance_id
@@ -75,7 +77,7 @@ class Supervisor(pykka.ThreadingActor):
         broadcaster: Any,
         templates: Any,
         topics: tuple[str, ...],
-        last_conversation: dict[str, Any] | None = None,
+        last_conversation: RoundView | None = None,
         rng: random.Random | None = None,
         wake: Callable[[], None] | None = None,
     ) -> None:
@@ -131,21 +133,21 @@ class Supervisor(pykka.ThreadingActor):
                 self._round.conversation_id, self._round.topic,
                 self._round.next_seq, self.settings.messages_per_round,
             )
-        if status.get("paused"):
+        if status["paused"]:
             self._machine.move("pause")
             log.info("engine is paused (restored); resume at /control")
         self._save_status()
 
-    def _resumed_round(self, active: dict[str, Any], now: float) -> ActiveRound:
-        started_at = active["started_at"] / 1000
-        messages = sorted(active["messages"], key=lambda m: m["seq"])
-        plan = self._plan_from(now, messages[-1]["seq"] + 1 if messages else 1, started_at)
+    def _resumed_round(self, active: RoundView, now: float) -> ActiveRound:
+        started_at = active.started_at if active.started_at is not None else now
+        messages = sorted(active.messages, key=lambda m: m.seq)
+        plan = self._plan_from(now, messages[-1].seq + 1 if messages else 1, started_at)
         return ActiveRound(
-            conversation_id=active["id"],
-            topic=active["topic"],
+            conversation_id=active.id,
+            topic=active.topic,
             started_at=started_at,
-            scheduled_at=(active.get("scheduled_at") or 0) / 1000 or None,
-            forced=bool(active.get("forced")),
+            scheduled_at=active.scheduled_at,
+            forced=active.forced,
             plan=plan,
             revealed=messages,
         )
@@ -258,7 +260,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _request_for(self, rnd: ActiveRound, seq: int, planned: float) -> GenerationRequest:
         persona = self._speaker(seq)
-        history = tuple(Turn(m["agent"], m["persona"], m["content"]) for m in rnd.revealed)
+        history = tuple(Turn(m.agent, m.persona, m.content) for m in rnd.revealed)
         return GenerationRequest(
             persona=persona,
             topic=rnd.topic,
@@ -303,7 +305,7 @@ class Supervisor(pykka.ThreadingActor):
             persona.name, rnd.ready[seq], planned, now,
         )
 
-    def message_saved(self, token: tuple[int, int], message: dict[str, Any] | None) -> None:
+    def message_saved(self, token: tuple[int, int], message: MessageView | None) -> None:
         """Persistence stored message ``token`` (or could not: ``message`` is None)."""
         rnd = self._round
         conversation_id, seq = token
@@ -320,7 +322,7 @@ class Supervisor(pykka.ThreadingActor):
             self._advance_round(now)
         self._wake()
 
-    def _reveal(self, rnd: ActiveRound, seq: int, message: dict[str, Any], now: float) -> None:
+    def _reveal(self, rnd: ActiveRound, seq: int, message: MessageView, now: float) -> None:
         outcome = rnd.ready.pop(seq)
         persona = self._speaker(seq)
         rnd.revealed.append(message)
@@ -328,7 +330,7 @@ class Supervisor(pykka.ThreadingActor):
         if now > planned:  # behind the plan: give the next messages their gaps and time
             s = self.settings
             rnd.plan = reflow_after(rnd.plan, seq, now, s.message_gap_min_seconds, s.message_gap_max_seconds, self._rng)
-        self._broadcaster.publish({"type": "message", **message, "next": self._upcoming(rnd)})
+        self._broadcaster.publish(wire.message_event(message, self._upcoming(rnd)))
         events.message_revealed(persona.agent, outcome.provider, str(outcome.source), outcome.fallback_reason, now - planned)
         # The reason for a fallback was logged where it happened (the chain, or _rescue).
         log.info(
@@ -341,9 +343,9 @@ class Supervisor(pykka.ThreadingActor):
         """A ``typing`` frame: only when the plan moved since visitors were last told."""
         upcoming = self._upcoming(rnd)
         if upcoming is not None:
-            self._broadcaster.publish({"type": "typing", "conversation_id": rnd.conversation_id, **upcoming})
+            self._broadcaster.publish(wire.typing(rnd.conversation_id, upcoming))
 
-    def _upcoming(self, rnd: ActiveRound | None) -> dict[str, Any] | None:
+    def _upcoming(self, rnd: ActiveRound | None) -> Upcoming | None:
         """Who speaks next and when (``at``; ``typing_at`` is when the widget shows them
         typing, on its own clock), remembered as announced. None when nothing is due."""
         if rnd is None or self._machine.state is not State.ACTIVE:
@@ -354,10 +356,7 @@ class Supervisor(pykka.ThreadingActor):
         planned = rnd.plan.reveal_time(seq)
         rnd.announced[seq] = planned
         persona = self._speaker(seq)
-        return {
-            "seq": seq, "agent": persona.agent, "persona": persona.name,
-            "at": ms(planned), "typing_at": ms(planned - self.settings.typing_lead_seconds),
-        }
+        return Upcoming(seq, persona.agent, persona.name, planned, planned - self.settings.typing_lead_seconds)
 
     def _finish_round(self, now: float) -> None:
         self._end_round(now, "complete", None)
@@ -370,11 +369,9 @@ class Supervisor(pykka.ThreadingActor):
         assert rnd is not None
         self._write("end round", self._persistence.end_conversation(rnd.conversation_id, status, now, reason))
         if status == "complete":  # the same rule as storage's last_completed_conversation
-            self._last_conversation = {
-                **rnd.summary(), "status": status, "ended_at": ms(now), "message_count": len(rnd.revealed),
-            }
+            self._last_conversation = rnd.view(status, ended_at=now)
         log.info("round %d %s with %d messages", rnd.conversation_id, status, len(rnd.revealed))
-        events.round_ended(rnd.conversation_id, status, rnd.topic, [m["source"] for m in rnd.revealed])
+        events.round_ended(rnd.conversation_id, status, rnd.topic, [m.source for m in rnd.revealed])
         self._round = None
 
     def _record_skip(self, slot: float, reason: str) -> None:
@@ -406,9 +403,9 @@ class Supervisor(pykka.ThreadingActor):
             log.error("could not %s in the database: %s", what, exc)
 
     # -- admin commands --------------------------------------------------------------
-    def command(self, command: Command, arguments: Mapping[str, str]) -> dict[str, Any] | RoundtableError:
+    def command(self, command: Command, arguments: Mapping[str, str]) -> EngineView | RoundtableError:
         """Carry out an admin command (parsed by ``actors.machine.parse_command``): the
-        snapshot, or the refusal as a value (``CommandRefused`` when illegal now,
+        view, or the refusal as a value (``CommandRefused`` when illegal now,
         ``InvalidTopic``, ``StorageError`` when the database did not record a forced
         round), never raised across the actor boundary: pykka would log its traceback.
         The web layer logs the one line a refusal gets."""
@@ -427,7 +424,7 @@ class Supervisor(pykka.ThreadingActor):
         log.info("admin command: %s (state %s -> %s)", command, before, self._machine.state)
         self._save_status()
         self._wake()
-        return self.snapshot(include_messages=False)
+        return self.view()
 
     def _queue_topic(self, now: float, arguments: Mapping[str, str]) -> None:
         """Queue an admin's topic for the next free round (after topics queued before);
@@ -474,37 +471,20 @@ class Supervisor(pykka.ThreadingActor):
             self._advance_round(now)
 
     # -- views -----------------------------------------------------------------------
-    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
-        """The state a connecting visitor needs (the body of ``hello``)."""
+    def view(self) -> EngineView:
+        """The engine's state, the next round, the current round and its messages so far
+        (``hello``, ``/api/countdown``, ``/api/status`` and the ``/control`` answer)."""
         rnd = self._round
-        view: dict[str, Any] = {
-            "server_time": ms(self._clock.now()),
-            "state": str(self._machine.state),
-            "next_round_at": ms(self._next_slot),
-            "next_topic": self._deck.peek(),
-            "queued_topics": list(self._deck.queued),
-            "conversation": rnd.summary() if rnd else None,
-            "last_conversation": self._last_conversation,
-            "messages_per_round": self.settings.messages_per_round,
-            "next": self._upcoming(rnd),
-            "agents": registry.agents_view(tuple(self.settings.providers)),
-        }
-        if include_messages:
-            view["messages"] = list(rnd.revealed) if rnd else []
-        return view
+        return engine_view(
+            now=self._clock.now(), state=str(self._machine.state), next_round_at=self._next_slot,
+            deck=self._deck.state(), conversation=rnd.view() if rnd else None,
+            last_conversation=self._last_conversation,
+            messages_per_round=self.settings.messages_per_round,
+            agents=tuple(p.agent for p in self._personas), upcoming=self._upcoming(rnd),
+        )
 
     def _announce_state(self) -> None:
-        rnd = self._round
-        self._broadcaster.publish({
-            "type": "state",
-            "state": str(self._machine.state),
-            "conversation_id": rnd.conversation_id if rnd else None,
-            "topic": rnd.topic if rnd else None,
-            "server_time": ms(self._clock.now()),
-            "next_round_at": ms(self._next_slot),
-            "next_topic": self._deck.peek(),
-            "next": self._upcoming(rnd),
-        })
+        self._broadcaster.publish(wire.state(self.view()))
         self._save_status()
 
     def _save_status(self) -> None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import peewee
 import pykka
 
+from actors import wire
 from actors.agent import Agent
 from actors.broadcaster import Broadcaster, Hub
 from actors.clock import Clock, SystemClock
@@ -30,10 +31,10 @@ from actors.persistence import Persistence
 from actors.providers import registry
 from actors.providers.templates import TemplateWriter
 from actors.retention import DAY_SECONDS, RetentionJob, StatisticsJob
-from actors.round import countdown_view, status_view
 from actors.supervisor import Supervisor
 from actors.ticker import Alarm, Ticker
 from actors.topics import load_topics
+from actors.view import EngineView, StatusView, Today
 from settings import Settings
 from storage import queries
 from storage.db import close_database, connect
@@ -95,32 +96,28 @@ class RoundtableSystem:
     #: Set once the configured providers' SDKs are imported (``/readyz`` waits for it).
     sdks_loaded: threading.Event = field(default_factory=threading.Event)
 
-    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
-        """The ``hello`` body: state, next round, the current round (and its messages)."""
-        return dict(self.supervisor.snapshot(include_messages).get(timeout=ASK_TIMEOUT))
+    def view(self) -> EngineView:
+        """State, next round, the current round and its messages (seconds)."""
+        view: EngineView = self.supervisor.view().get(timeout=ASK_TIMEOUT)
+        return view
 
     def command(self, action: str, **arguments: object) -> dict[str, Any]:
         """Carry out an admin command (``actors.machine.Command``; ``queue_topic`` takes
-        ``topic=``): the snapshot. Raises the refusal (an ``actors.errors.RoundtableError``:
+        ``topic=``): the ``/control`` answer (``actors.wire.snapshot``). Raises the
+        refusal (an ``actors.errors.RoundtableError``:
         ``UnknownAction``, ``BadPayload``, ``CommandRefused``, ``InvalidTopic``,
         ``StorageError``) on the calling thread; the Supervisor returns it as a value."""
         command, taken = parse_command(action, arguments)
         answer = self.supervisor.command(command, taken).get(timeout=ASK_TIMEOUT)
         if isinstance(answer, RoundtableError):
             raise answer
-        return dict(answer)
+        return wire.snapshot(answer)
 
-    def countdown(self) -> dict[str, Any]:
-        return countdown_view(self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT))
-
-    def status(self) -> dict[str, Any]:
-        """Engine state, the current round, per-provider health and today's spend; no keys."""
-        view = self.supervisor.snapshot(include_messages=False).get(timeout=ASK_TIMEOUT)
+    def status(self) -> StatusView:
+        """The view, per-provider health and today's spend (no keys)."""
         health = self.gateways.health()
-        status = status_view(view, health, _today(health))
-        if self.budget is not None:
-            status["budget"] = self.budget.view(tuple(self.settings.providers))
-        return {**status, "role": "engine", "instance": instance_id()}
+        budget = self.budget.view(tuple(self.settings.providers)) if self.budget is not None else {}
+        return StatusView(self.view(), "engine", instance_id(), health, Today.of(health), budget)
 
     def providers_ready(self) -> bool:
         """Whether the configured providers' SDKs are loaded (after start-up, in the
@@ -187,19 +184,6 @@ def _stop(ref: pykka.ActorRef[Any], timeout: float) -> None:
         log.warning("%s did not stop within %g s", ref, timeout)
 
 
-def _today(health: Mapping[str, Any]) -> dict[str, Any]:
-    def total(key: str) -> int:
-        return sum(int(h.get(key, 0)) for h in health.values())
-
-    cost = sum(float(h.get("cost_today_usd", 0.0)) for h in health.values())
-    return {
-        "calls": total("calls_today"),
-        "prompt_tokens": total("prompt_tokens_today"),
-        "completion_tokens": total("completion_tokens_today"),
-        "cost_usd": round(cost, 6),
-    }
-
-
 def create_system(
     settings: Settings,
     *,
@@ -236,7 +220,7 @@ def create_system(
         system.start_ticker()
     log.info(
         "engine started: state %s, providers configured: %s",
-        system.snapshot()["state"], ", ".join(settings.configured_providers) or "none (templates only)",
+        system.view().state, ", ".join(settings.configured_providers) or "none (templates only)",
     )
     return system
 
@@ -255,7 +239,7 @@ def _create_system(
         db.close()
     refs: list[pykka.ActorRef[Any]] = []
     try:
-        persistence_ref = Persistence.start(db, abandon)
+        persistence_ref = Persistence.start(db, abandon, clock=clock)
         refs.append(persistence_ref)
         persistence = persistence_ref.proxy()
         broadcaster_ref = Broadcaster.start(hub, sinks)
@@ -311,13 +295,13 @@ def _start_background(system: RoundtableSystem) -> None:
     web server is up by then): import the configured providers' SDKs, set
     ``sdks_loaded``, then ask each provider whether its model is offered, now and daily
     (``/api/status`` shows it). Start-up never waits for any of it."""
-    from actors.providers.catalog import ModelWatch
+    from actors.providers.catalog import ModelCheck, ModelWatch
     from actors.providers.lazy import load_sdks
 
     gateways, settings, stop = system.gateways, system.settings, threading.Event()
 
-    def report(name: str, view: dict[str, Any]) -> None:
-        gateways[name].set_model_check(view)
+    def report(name: str, check: ModelCheck) -> None:
+        gateways[name].set_model_check(check)
 
     watch = ModelWatch(list(settings.providers.values()), report, system.clock.now)
 
@@ -361,9 +345,9 @@ def _build_chains(
     # A provider that keeps producing flagged replies is an operator's business.
     gateways = build_gateways(settings, clock, providers, alert=_flagged_alert)
     # Today's calls and cost survive restarts in /api/status, as the budget does.
-    today = persistence.calls_today(clock.now()).get(timeout=ASK_TIMEOUT)
+    today = persistence.calls_today().get(timeout=ASK_TIMEOUT)
     gateways.seed_today(today)
-    spent = persistence.spend_today(clock.now()).get(timeout=ASK_TIMEOUT)
+    spent = persistence.spend_today().get(timeout=ASK_TIMEOUT)
     budget = DailyBudget(
         settings.daily_budget_usd, clock, spent_today=spent,
         provider_limits={name: ps.daily_budget_usd for name, ps in settings.providers.items()},
@@ -439,13 +423,13 @@ def stop_system() -> None:
 def get_status() -> dict[str, Any]:
     if _current is None:
         return {"state": "stopped"}
-    return _current.status()
+    return wire.status(_current.status())
 
 
 def get_countdown_info() -> dict[str, Any]:
     if _current is None:
         return {"state": "stopped", "next_round_at": None, "seconds_remaining": None}
-    return _current.countdown()
+    return wire.countdown(_current.view())
 
 
 def setup_database(database_url: str | None = None) -> Upgrade:

@@ -118,8 +118,10 @@ class TopicDeck:
         return deck
 
     def peek(self) -> str:
-        """The topic the next round will get."""
-        return self.queued[0] if self.queued else self.remaining[0]
+        """The topic the next round will get (``next_topic_of`` its state: one rule)."""
+        topic = next_topic_of(self.state())
+        assert topic is not None  # a deck always has a next topic
+        return topic
 
     def draw(self) -> str:
         """Take the next round's topic (the same one ``peek`` named)."""

@@ -42,6 +42,7 @@ from typing import Any
 import peewee
 from _common import Service, machine_line, percentile, progress, table
 
+from actors.clock import utc_day_start
 from storage import queries
 from storage.db import connect, setup_database
 
@@ -135,7 +136,7 @@ def timings(samples: int, call: Callable[[], Any], budget: float = 10.0) -> list
 
 
 def query_set(db: peewee.Database, rounds: int) -> dict[str, Callable[[], Any]]:
-    midnight_ms = int(time.time() // 86400 * 86400 * 1000)
+    midnight = utc_day_start(time.time())
     rng = random.Random(13)
     return {
         "list_conversations (first page)": lambda: queries.list_conversations(db, 20),
@@ -145,8 +146,8 @@ def query_set(db: peewee.Database, rounds: int) -> dict[str, Callable[[], Any]]:
         "start-up: last_completed_conversation": lambda: queries.last_completed_conversation(db),
         "start-up: active_conversation": lambda: queries.active_conversation(db),
         "start-up: load_topic_deck": lambda: queries.load_topic_deck(db),
-        "start-up: spend_since(midnight)": lambda: queries.spend_since(db, midnight_ms),
-        "start-up: calls_since(midnight)": lambda: queries.calls_since(db, midnight_ms),
+        "start-up: spend_since(midnight)": lambda: queries.spend_since(db, midnight),
+        "start-up: calls_since(midnight)": lambda: queries.calls_since(db, midnight),
     }
 
 

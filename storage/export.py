@@ -1,4 +1,4 @@
-"""Transcripts of one conversation (the ``storage.queries.get_conversation`` shape).
+"""Transcripts of one conversation (the ``actors.wire.conversation`` shape).
 
 Pure functions, safe on any thread. Message text, model names and personas are
 untrusted: in Markdown every content line is quoted with ``> `` (so a message cannot

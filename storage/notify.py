@@ -23,6 +23,7 @@ import peewee
 import psycopg2
 import psycopg2.extensions
 
+from actors import wire
 from storage import queries
 from storage.leader import libpq_url
 
@@ -192,8 +193,9 @@ class EventListener:
             return payload
         ref = json.loads(payload)
         conversation = queries.get_conversation(self._db, int(ref["conversation_id"]))
-        for message in (conversation or {}).get("messages", []):
-            if message["seq"] == ref["seq"]:
-                return json.dumps({"type": "message", **message}, separators=(",", ":"), ensure_ascii=False)
+        for message in conversation.messages if conversation is not None else ():
+            if message.seq == ref["seq"]:
+                event = wire.message_event(message, None)
+                return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
         log.error("message %s of round %s is not in the database", ref["seq"], ref["conversation_id"])
         return None

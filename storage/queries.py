@@ -1,18 +1,11 @@
-"""Read-only queries, shaped for the wire (times are epoch milliseconds, ints).
+"""Read-only queries: the engine's stored state as typed views, in epoch SECONDS.
 
-Called by the web layer from worker threads (``asyncio.to_thread``) and by the
-Persistence actor on its own thread; each call binds and, if needed, opens (then closes)
-a connection on the calling thread (``storage.db.using``). Failures raise
-``StorageError``, except ``ping`` which answers ``False``.
-
-Shapes::
-
-    summary  {id, topic, status, scheduled_at, started_at, ended_at, forced, skip_reason,
-              message_count}
-    message  {conversation_id, seq, agent, persona, provider, model, source, content,
-              citations: [{url, title}], revealed_at, latency_ms, prompt_tokens,
-              completion_tokens, cost_usd, fallback_reason, cost_estimated}
-    conversation = summary + {"messages": [message, ...]} (in seq order)
+Tables hold epoch milliseconds; rows are turned into ``actors.view`` values here (with
+``storage.models.to_seconds``), and the web layer turns those into wire shapes with
+``actors.wire``. Called by the web layer from worker threads (``asyncio.to_thread``), by a
+standby and by the Persistence actor on its own thread; each call binds and, if needed,
+opens (then closes) a connection on the calling thread (``storage.db.using``). Failures
+raise ``StorageError``, except ``ping`` which answers ``False``.
 """
 
 from __future__ import annotations
@@ -24,6 +17,7 @@ from typing import Any, Final
 import peewee
 from peewee import JOIN, fn
 
+from actors.view import Citation, MessageView, RoundView
 from storage.db import using
 from storage.models import (
     STATUS_ROW_ID,
@@ -33,6 +27,7 @@ from storage.models import (
     Message,
     SystemStatus,
     TopicDeckRecord,
+    to_ms,
     to_seconds,
 )
 
@@ -46,8 +41,7 @@ __all__ = [
     "list_conversations",
     "load_status",
     "load_topic_deck",
-    "message_details",
-    "message_dict",
+    "message_view",
     "ping",
     "recent_failures",
     "spend_since",
@@ -64,22 +58,11 @@ STATUS_DEFAULTS: Final[dict[str, Any]] = {
 }
 _STATUS_TIMES: Final = ("next_round_at", "heartbeat_at", "updated_at")
 
-_SUMMARY_FIELDS: Final = (
-    "id",
-    "topic",
-    "status",
-    "scheduled_at",
-    "started_at",
-    "ended_at",
-    "forced",
-    "skip_reason",
-    "message_count",
-)
 
 
 def list_conversations(
     db: peewee.Database, limit: int, before_id: int | None = None
-) -> list[dict[str, Any]]:
+) -> list[RoundView]:
     """Up to ``limit`` conversations (skipped slots included), newest first.
 
     ``before_id`` pages back: only conversations with a smaller id.
@@ -91,20 +74,17 @@ def list_conversations(
         return [_summary(row) for row in _rows(query)]
 
 
-def get_conversation(db: peewee.Database, conversation_id: int) -> dict[str, Any] | None:
+def get_conversation(db: peewee.Database, conversation_id: int) -> RoundView | None:
     """The conversation with its messages in ``seq`` order, or ``None`` if there is none."""
     with using(db, "get_conversation"):
         row = _first(_summaries().where(Conversation.id == conversation_id))
         if row is None:
             return None
         messages = Message.select().where(Message.conversation == conversation_id)
-        return {
-            **_summary(row),
-            "messages": [message_dict(m) for m in messages.order_by(Message.seq)],
-        }
+        return _summary(row, tuple(message_view(m) for m in messages.order_by(Message.seq)))
 
 
-def last_completed_conversation(db: peewee.Database) -> dict[str, Any] | None:
+def last_completed_conversation(db: peewee.Database) -> RoundView | None:
     """The summary of the newest conversation with status ``complete``, or ``None``."""
     with using(db, "last_completed_conversation"):
         query = _summaries().where(Conversation.status == ConversationStatus.COMPLETE)
@@ -112,7 +92,7 @@ def last_completed_conversation(db: peewee.Database) -> dict[str, Any] | None:
         return None if row is None else _summary(row)
 
 
-def active_conversation(db: peewee.Database) -> dict[str, Any] | None:
+def active_conversation(db: peewee.Database) -> RoundView | None:
     """The newest ``active`` conversation with its messages (``get_conversation`` shape)."""
     with using(db, "active_conversation"):
         active = (
@@ -126,20 +106,20 @@ def active_conversation(db: peewee.Database) -> dict[str, Any] | None:
 
 def completed_conversations(
     db: peewee.Database, limit: int, *, with_messages: bool = False
-) -> list[dict[str, Any]]:
+) -> list[RoundView]:
     """Up to ``limit`` conversations with status ``complete``, newest first (summaries,
     or ``get_conversation`` shapes when ``with_messages``): the feed, the sitemap and the
     digest of earlier rounds."""
     with using(db, "completed_conversations"):
         query = _summaries().where(Conversation.status == ConversationStatus.COMPLETE.value)
-        rows = [_summary(row) for row in _rows(query.order_by(Conversation.id.desc()).limit(max(0, limit)))]
+        rows = _rows(query.order_by(Conversation.id.desc()).limit(max(0, limit)))
         if not with_messages or not rows:
-            return rows
-        messages: dict[int, list[dict[str, Any]]] = {row["id"]: [] for row in rows}
+            return [_summary(row) for row in rows]
+        messages: dict[int, list[MessageView]] = {row["id"]: [] for row in rows}
         query_messages = Message.select().where(Message.conversation.in_(list(messages)))
         for message in query_messages.order_by(Message.conversation, Message.seq):
-            messages[message.__data__["conversation"]].append(message_dict(message))
-        return [{**row, "messages": messages[row["id"]]} for row in rows]
+            messages[message.__data__["conversation"]].append(message_view(message))
+        return [_summary(row, tuple(messages[row["id"]])) for row in rows]
 
 
 def load_topic_deck(db: peewee.Database) -> dict[str, Any] | None:
@@ -169,20 +149,20 @@ def load_status(db: peewee.Database) -> dict[str, Any]:
         return status
 
 
-def spend_since(db: peewee.Database, epoch_ms: int) -> float:
-    """The sum of ``api_calls.cost_usd`` for calls at or after ``epoch_ms``."""
+def spend_since(db: peewee.Database, since: float) -> float:
+    """The sum of ``api_calls.cost_usd`` for calls at or after ``since`` (epoch seconds)."""
     with using(db, "spend_since"):
         total = (
             ApiCallRecord.select(fn.SUM(ApiCallRecord.cost_usd))
-            .where(ApiCallRecord.at >= epoch_ms)
+            .where(ApiCallRecord.at >= to_ms(since))
             .scalar()
         )
         return float(total or 0.0)
 
 
-def calls_since(db: peewee.Database, epoch_ms: int) -> dict[str, dict[str, Any]]:
+def calls_since(db: peewee.Database, since: float) -> dict[str, dict[str, Any]]:
     """Per provider, ``{"calls", "cost_usd", "prompt_tokens", "completion_tokens"}`` for
-    calls at or after ``epoch_ms``."""
+    calls at or after ``since`` (epoch seconds)."""
     with using(db, "calls_since"):
         query = (
             ApiCallRecord.select(
@@ -192,7 +172,7 @@ def calls_since(db: peewee.Database, epoch_ms: int) -> dict[str, dict[str, Any]]
                 fn.SUM(ApiCallRecord.prompt_tokens).alias("prompt_tokens"),
                 fn.SUM(ApiCallRecord.completion_tokens).alias("completion_tokens"),
             )
-            .where(ApiCallRecord.at >= epoch_ms)
+            .where(ApiCallRecord.at >= to_ms(since))
             .group_by(ApiCallRecord.provider)
         )
         rows: Iterable[dict[str, Any]] = query.dicts()  # type: ignore[assignment]
@@ -216,41 +196,19 @@ def ping(db: peewee.Database) -> bool:
         return False
 
 
-def message_dict(message: Message) -> dict[str, Any]:
-    """The wire shape of one stored message."""
-    return {
-        "conversation_id": message.__data__["conversation"],
-        "seq": message.seq,
-        "agent": message.agent,
-        "persona": message.persona,
-        "provider": message.provider,
-        "model": message.model,
-        "source": message.source,
-        "content": message.content,
-        "citations": _citations(message.citations),
-        "revealed_at": message.revealed_at,
-        **message_details(
-            message.latency_ms, message.prompt_tokens, message.completion_tokens,
-            message.cost_usd, message.fallback_reason, bool(message.cost_estimated),
-        ),
-    }
-
-
-def message_details(
-    latency_ms: int, prompt_tokens: int, completion_tokens: int, cost_usd: float,
-    fallback_reason: str | None, cost_estimated: bool = False,
-) -> dict[str, Any]:
-    """The per-message details every operator surface shows (and the widget's details
-    toggle): the one builder of these keys, for stored and unsaved messages alike.
-    ``fallback_reason`` is key-free (the provider chain redacts it before it is stored)."""
-    return {
-        "latency_ms": int(latency_ms or 0),
-        "prompt_tokens": int(prompt_tokens or 0),
-        "completion_tokens": int(completion_tokens or 0),
-        "cost_usd": round(float(cost_usd or 0.0), 6),
-        "fallback_reason": fallback_reason,
-        "cost_estimated": bool(cost_estimated),
-    }
+def message_view(message: Message) -> MessageView:
+    """One stored message, in seconds."""
+    revealed_at = to_seconds(message.revealed_at)
+    return MessageView(
+        conversation_id=message.__data__["conversation"], seq=message.seq, agent=message.agent,
+        persona=message.persona, provider=message.provider, model=message.model,
+        source=message.source, content=message.content, citations=_citations(message.citations),
+        revealed_at=revealed_at if revealed_at is not None else 0.0,
+        latency_ms=int(message.latency_ms or 0), prompt_tokens=int(message.prompt_tokens or 0),
+        completion_tokens=int(message.completion_tokens or 0),
+        cost_usd=float(message.cost_usd or 0.0), fallback_reason=message.fallback_reason,
+        cost_estimated=bool(message.cost_estimated),
+    )
 
 
 def _summaries() -> peewee.ModelSelect[Conversation]:
@@ -261,11 +219,13 @@ def _summaries() -> peewee.ModelSelect[Conversation]:
     )
 
 
-def _summary(row: dict[str, Any]) -> dict[str, Any]:
-    summary = {name: row[name] for name in _SUMMARY_FIELDS}
-    summary["forced"] = bool(row["forced"])
-    summary["message_count"] = int(row["message_count"])
-    return summary
+def _summary(row: dict[str, Any], messages: tuple[MessageView, ...] = ()) -> RoundView:
+    return RoundView(
+        id=row["id"], topic=row["topic"], status=row["status"],
+        scheduled_at=to_seconds(row["scheduled_at"]), started_at=to_seconds(row["started_at"]),
+        ended_at=to_seconds(row["ended_at"]), forced=bool(row["forced"]),
+        skip_reason=row["skip_reason"], message_count=int(row["message_count"]), messages=messages,
+    )
 
 
 def _rows(query: peewee.ModelSelect[Conversation]) -> list[dict[str, Any]]:
@@ -277,16 +237,16 @@ def _first(query: peewee.ModelSelect[Conversation]) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def _citations(text: str) -> list[dict[str, str]]:
+def _citations(text: str) -> tuple[Citation, ...]:
     try:
         items = json.loads(text or "[]")
     except ValueError:
-        return []
-    return [
-        {"url": str(item.get("url", "")), "title": str(item.get("title", ""))}
+        return ()
+    return tuple(
+        Citation(str(item.get("url", "")), str(item.get("title", "")))
         for item in items
         if isinstance(item, dict)
-    ]
+    )
 
 
 def recent_failures(db: peewee.Database, limit: int) -> list[dict[str, Any]]:

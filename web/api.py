@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from quart import Blueprint, Response, abort, jsonify, request
 
+from actors import wire
 from settings import VERSION
 from storage import export, queries
 from web.context import Context
@@ -40,7 +41,9 @@ async def countdown() -> Response:
 
 
 def _now_ms(context: Context) -> int:
-    return int(round(context.system.clock.now() * 1000))
+    now = wire.ms(context.system.clock.now())
+    assert now is not None
+    return now
 
 
 def _int_arg(name: str, default: int | None, minimum: int, maximum: int | None = None) -> int | None:
@@ -63,7 +66,8 @@ async def conversations() -> Response:
     context = Context.current()
     limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
     before = _int_arg("before", None, 1, MAX_ID)
-    rows: list[dict[str, Any]] = await context.call(queries.list_conversations, context.system.db, limit, before)
+    found = await context.call(queries.list_conversations, context.system.db, limit, before)
+    rows = [wire.summary(r) for r in found]
     next_before = rows[-1]["id"] if rows and len(rows) == limit else None
     body = json.dumps({"conversations": rows, "next_before": next_before}, separators=(",", ":")).encode()
     return _cacheable(body, finished=False)
@@ -76,7 +80,7 @@ async def _conversation_or_404(conversation_id: int) -> dict[str, Any]:
     found = await context.call(queries.get_conversation, context.system.db, conversation_id)
     if found is None:
         abort(404, f"conversation {conversation_id} not found")
-    return dict(found)
+    return wire.conversation(found)
 
 
 @bp.get("/api/conversations/<int:conversation_id>")
@@ -137,7 +141,7 @@ async def readyz() -> tuple[Response, int]:
     except Exception:
         checks["database"] = False
     try:
-        checks["engine"] = (await context.call(context.system.countdown))["state"]
+        checks["engine"] = (await context.call(context.system.view)).state
     except Exception:
         checks["engine"] = None
     # The engine's provider SDKs load in the background after start-up.

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import pykka
 from quart import current_app
 
+from actors import wire
 from actors.broadcaster import Hub
 from actors.engine import Engine
 from actors.errors import EngineStopped, EngineTimeout
@@ -42,8 +43,8 @@ class Context:
     finished_rounds: FinishedRounds = field(default_factory=FinishedRounds)
 
     def __post_init__(self) -> None:
-        self.countdown_view = ViewCache(lambda: self.call(self.system.countdown), COUNTDOWN_MAX_AGE)
-        self.status_view = ViewCache(lambda: self.call(self.system.status), STATUS_MAX_AGE)
+        self.countdown_view = ViewCache(lambda: self.call(_countdown, self.system), COUNTDOWN_MAX_AGE)
+        self.status_view = ViewCache(lambda: self.call(_status, self.system), STATUS_MAX_AGE)
         if self.hub is not None:
             self.hub.listeners.append(self._event_delivered)
 
@@ -101,6 +102,14 @@ class Context:
             f"connect-src {' '.join(s for s in sources if s)}; frame-ancestors 'self'; "
             "base-uri 'none'; form-action 'self'"
         )
+
+
+def _countdown(system: Engine) -> dict[str, Any]:
+    return wire.countdown(system.view())
+
+
+def _status(system: Engine) -> dict[str, Any]:
+    return wire.status(system.status())
 
 
 def _without_default_port(netloc: str, scheme: str) -> str:

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily, Metric
 from quart import Blueprint, Response
 
+from actors import wire
 from actors.observe.metrics import REGISTRY
 from web.context import Context
 
@@ -58,6 +59,8 @@ class _StatusCollector:
             labels=["provider"],
         )
         for name, health in providers.items():
+            if health.get("circuit") is None:  # a standby does not know the engine's circuits
+                continue
             current = str(health.get("circuit", "closed")).replace("-", "_")
             for value in CIRCUIT_STATES:
                 circuit.add_metric([name, value], 1.0 if current == value else 0.0)
@@ -85,7 +88,7 @@ class _StatusCollector:
 @bp.get("/metrics")
 async def metrics() -> Response:
     context = Context.current()
-    status = await context.call(context.system.status)
+    status = wire.status(await context.call(context.system.status))
     gauges = CollectorRegistry(auto_describe=False)
     connections = len(context.hub.connections) if context.hub else 0
     gauges.register(_StatusCollector(status, connections))  # type: ignore[arg-type]

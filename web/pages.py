@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Blueprint, Response, render_template, request
 
+from actors import wire
 from settings import VERSION
 from storage import queries
 from web import roster, transcript
@@ -61,7 +62,7 @@ async def conversation(conversation_id: int) -> tuple[str, int]:
         found = await context.call(queries.get_conversation, context.system.db, conversation_id)
     if found is None:
         return await not_found_page(f"There is no round number {conversation_id}.")
-    return await render_template("conversation.html", **_conversation_view(found)), 200
+    return await render_template("conversation.html", **_conversation_view(wire.conversation(found))), 200
 
 
 def _conversation_view(found: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from actors import wire
+
 __all__ = ["COUNTDOWN_MAX_AGE", "STATUS_MAX_AGE", "FinishedRounds", "ViewCache", "fresh_countdown", "fresh_status"]
 
 #: The countdown changes only with events; the bound is a safety net, not a schedule.
@@ -70,10 +72,7 @@ class ViewCache:
 
 def fresh_countdown(view: dict[str, Any], now_ms: int) -> dict[str, Any]:
     """``view`` (a countdown body) as of ``now_ms``."""
-    remaining = None
-    if view.get("next_round_at") is not None:
-        remaining = max(0.0, (view["next_round_at"] - now_ms) / 1000)
-    return {**view, "server_time": now_ms, "seconds_remaining": remaining}
+    return wire.restamp_countdown(view, now_ms / 1000)
 
 
 def fresh_status(view: dict[str, Any], now_ms: int) -> dict[str, Any]:

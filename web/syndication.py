@@ -13,6 +13,7 @@ from typing import Any, Final
 import peewee
 from quart import Blueprint, Response
 
+from actors import wire
 from storage import queries
 from web import roster, transcript
 from web.context import Context
@@ -39,12 +40,12 @@ NO_SHARED_CACHE: Final = "private, max-age=300"
 async def feed() -> Response:
     context = Context.current()
     rounds = await context.call(_finished_with_messages, context.system.db)
-    body = _atom(rounds, site_url(), round(context.system.clock.now() * 1000))
+    body = _atom(rounds, site_url(), wire.ms(context.system.clock.now()) or 0)
     return _xml(body, "application/atom+xml")
 
 
 def _finished_with_messages(db: peewee.Database) -> list[dict[str, Any]]:
-    return queries.completed_conversations(db, FEED_ENTRIES, with_messages=True)
+    return [wire.conversation(r) for r in queries.completed_conversations(db, FEED_ENTRIES, with_messages=True)]
 
 
 def _atom(rounds: list[dict[str, Any]], base: str, now_ms: int) -> bytes:
@@ -82,10 +83,14 @@ def _sub(parent: ET.Element, name: str, text: str) -> ET.Element:
     return element
 
 
+def _finished(db: peewee.Database) -> list[dict[str, Any]]:
+    return [wire.summary(r) for r in queries.completed_conversations(db, SITEMAP_ROUNDS)]
+
+
 @bp.get("/sitemap.xml")
 async def sitemap() -> Response:
     context = Context.current()
-    rounds = await context.call(queries.completed_conversations, context.system.db, SITEMAP_ROUNDS)
+    rounds = await context.call(_finished, context.system.db)
     base = site_url()
     ET.register_namespace("", SITEMAP)
     urlset = ET.Element(f"{{{SITEMAP}}}urlset")

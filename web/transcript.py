@@ -1,7 +1,7 @@
 """How a stored round reads on a shared page and in the feed: titles, descriptions,
 attribution labels and the schema.org JSON-LD.
 
-Pure functions over ``storage.queries.get_conversation`` shapes, safe on any thread.
+Pure functions over ``actors.wire.conversation`` shapes (epoch ms), safe on any thread.
 Message text is untrusted: these return plain text, which Jinja escapes in the page and
 ElementTree escapes in the feed; ``json_ld`` escapes ``<``, ``>`` and ``&`` so a message
 can never close the ``<script>`` element it sits in. The widget

@@ -25,9 +25,10 @@ from typing import Any, Final
 from hypercorn.utils import UnexpectedMessageError
 from quart import Blueprint, websocket
 
+from actors import wire
 from actors.broadcaster import CloseReason, Connection, encode
+from actors.engine import Engine
 from actors.errors import Unavailable
-from actors.round import ms
 from web.context import Context
 from web.edge import CONNECTION_GONE, CONNECTION_SEND
 from web.hypercorn_patches import direct_writer
@@ -88,19 +89,24 @@ async def _live(context: Context, connection: Connection, limits: EdgeLimits) ->
     context.hub.add(connection)
     try:
         try:
-            snapshot = await context.call(context.system.snapshot)
+            hello = await context.call(_hello, context.system)
         except Unavailable as exc:  # busy, stopping, or the database is out: try again
             log.warning("closing WebSocket %s: %s", connection.name, exc)
             await websocket.accept()  # accepted, so the client sees 1013 (try again), not a 403
             await _close(CLOSE_TRY_AGAIN, "the engine is busy; reconnect")
             return
         await websocket.accept()
-        if await _send(connection, encode({"type": "hello", **snapshot}), stall_seconds):
+        if await _send(connection, hello, stall_seconds):
             connection.direct = direct_writer(websocket.scope.get(CONNECTION_SEND))
             await _serve(connection, context, limits)
     finally:
         context.hub.discard(connection)
         log.debug("WebSocket %s closed", connection.name)
+
+
+def _hello(system: Engine) -> str:
+    """The encoded ``hello`` (on a worker thread: it asks the engine or reads the database)."""
+    return encode(wire.hello(system.view()))
 
 
 async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -> None:
@@ -173,8 +179,7 @@ async def _read(connection: Connection, context: Context, limits: EdgeLimits) ->
             elif message.get("type") == "ping" and pings.take("") is not None:
                 refusal = (CLOSE_POLICY, "too many pings")
             elif message.get("type") == "ping":
-                pong = {"type": "pong", "t": message.get("t"), "server_time": ms(context.system.clock.now())}
-                connection.offer(encode(pong))
+                connection.offer(encode(wire.pong(message.get("t"), context.system.clock.now())))
         if refusal is not None:
             limits.refusals.note(f"frame {connection.address}",
                                  f"closing WebSocket {connection.name}: {refusal[1]}")

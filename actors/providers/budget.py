@@ -13,11 +13,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from actors.clock import Clock
+from actors.clock import Clock, utc_day_start
 
 __all__ = ["TOTAL", "DailyBudget"]
 
-_DAY: Final = 86_400.0
 #: The scope name of the all-providers budget in ``on_reached`` calls.
 TOTAL: Final = "total"
 
@@ -137,8 +136,8 @@ class DailyBudget:
             self._by_provider.clear()
             self._announced.clear()
 
-    def _today(self) -> int:
-        return int(self._clock.now() // _DAY)
+    def _today(self) -> float:
+        return utc_day_start(self._clock.now())
 
 
 def _line(spent: float, limit: float | None) -> dict[str, Any]:

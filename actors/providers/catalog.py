@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import httpx2
 
@@ -70,11 +70,6 @@ class ModelCheck:
     @property
     def warns(self) -> bool:
         return self.status in ("retiring", "retired", "unknown")
-
-    def view(self) -> dict[str, Any]:
-        """The ``model_check`` shape of ``/api/status`` (``checked_at`` in epoch ms)."""
-        at = None if self.checked_at is None else round(self.checked_at * 1000)
-        return {"status": self.status, "detail": self.detail, "checked_at": at}
 
 
 def check_model(
@@ -199,12 +194,12 @@ def _describe(exc: Exception, api_key: str) -> str:
 class ModelWatch:
     """Checks every configured provider's model at ``start``, then every ``interval``
     seconds, on one daemon thread of its own (start-up never waits for it), and hands each
-    result to ``report(provider, view)`` (``ProviderGateway.set_model_check``)."""
+    result to ``report(provider, check)`` (``ProviderGateway.set_model_check``)."""
 
     def __init__(
         self,
         providers: list[ProviderSettings],
-        report: Callable[[str, dict[str, Any]], None],
+        report: Callable[[str, ModelCheck], None],
         now: Callable[[], float],
         *,
         interval: float = CHECK_INTERVAL_SECONDS,
@@ -236,5 +231,5 @@ class ModelWatch:
                 level = logging.WARNING if check.warns else logging.INFO
                 log.log(level, "%s model %s: %s%s", settings.name, settings.model, check.status,
                         f" ({check.detail})" if check.detail else "")
-                self._report(settings.name, check.view())
+                self._report(settings.name, check)
             self._stop.wait(self._interval)

@@ -17,9 +17,9 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
-from actors.clock import Clock
+from actors.clock import Clock, utc_day_start
 from actors.observe import events
 from actors.providers import quality, registry
 from actors.providers.base import GenerationRequest, Provider, ProviderError, Reply
@@ -28,7 +28,11 @@ from actors.providers.errors import ErrorKind
 from actors.providers.lazy import LazyProvider
 from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
+from actors.view import ModelCheckView, ProviderHealth
 from settings import ProviderSettings, Settings
+
+if TYPE_CHECKING:
+    from actors.providers.catalog import ModelCheck
 
 __all__ = [
     "CallResult",
@@ -43,7 +47,6 @@ __all__ = [
 log = logging.getLogger("roundtable.gateway")
 
 _LATENCY_WINDOW: Final = 50  # recent calls kept for the p50 and p95
-_DAY: Final = 86_400.0
 _DESCRIPTION_CHARS: Final = 80
 
 
@@ -102,7 +105,7 @@ class ProviderGateway:
         self._cost_today = 0.0
         self._prompt_tokens_today = 0
         self._completion_tokens_today = 0
-        self._model_check: dict[str, Any] = {"status": "unchecked", "detail": None, "checked_at": None}
+        self._model_check = ModelCheckView("unchecked")
         self._last_error: str | None = None
         self._last_error_at: float | None = None
 
@@ -227,36 +230,29 @@ class ProviderGateway:
             self._calls_today, self._cost_today = calls, cost_usd
             self._prompt_tokens_today, self._completion_tokens_today = prompt_tokens, completion_tokens
 
-    def set_model_check(self, check: Mapping[str, Any]) -> None:
-        """Store the latest ``check.check_model`` result (any thread) for ``health()``."""
+    def set_model_check(self, check: ModelCheck) -> None:
+        """Store the latest ``catalog.check_model`` result (any thread) for ``health()``."""
         with self._lock:
-            self._model_check = dict(check)
+            self._model_check = ModelCheckView(check.status, check.detail, check.checked_at)
 
     def redact(self, text: str) -> str:
         return self.keys.redact(text)
 
-    def health(self) -> dict[str, Any]:
-        """JSON-ready health for ``/api/status``; never contains a key."""
+    def health(self) -> ProviderHealth:
+        """This provider's health for ``/api/status``; never contains a key."""
         with self._lock:
             self._roll()
             p50, p95 = _percentiles(self._latencies)
-            return {
-                "configured": self.configured,
-                "model": self.model,
-                "keys": len(self.keys),
-                "keys_available": self.keys.available(),
-                "circuit": str(self.breaker.state),
-                "last_error": self._last_error,
-                "last_error_at": None if self._last_error_at is None else round(self._last_error_at * 1000),
-                "p50_latency_ms": p50,
-                "p95_latency_ms": p95,
-                "calls_today": self._calls_today,
-                "prompt_tokens_today": self._prompt_tokens_today,
-                "completion_tokens_today": self._completion_tokens_today,
-                "cost_today_usd": round(self._cost_today, 6),
-                "model_check": dict(self._model_check),
-                "moderation": {str(verdict): count for verdict, count in self._reviews.items()},
-            }
+            return ProviderHealth(
+                configured=self.configured, model=self.model, keys=len(self.keys),
+                keys_available=self.keys.available(), circuit=str(self.breaker.state),
+                last_error=self._last_error, last_error_at=self._last_error_at,
+                p50_latency_ms=p50, p95_latency_ms=p95, calls_today=self._calls_today,
+                prompt_tokens_today=self._prompt_tokens_today,
+                completion_tokens_today=self._completion_tokens_today,
+                cost_today_usd=self._cost_today, model_check=self._model_check,
+                moderation={str(verdict): count for verdict, count in self._reviews.items()},
+            )
 
     def _record(self, latency_ms: int, error: ProviderError | None) -> None:
         # Only errors that say the API is unwell trip the circuit; a 400, an auth error or a
@@ -283,8 +279,8 @@ class ProviderGateway:
             self._day, self._calls_today, self._cost_today = today, 0, 0.0
             self._prompt_tokens_today = self._completion_tokens_today = 0
 
-    def _today(self) -> int:
-        return int(self._clock.now() // _DAY)
+    def _today(self) -> float:
+        return utc_day_start(self._clock.now())
 
 
 class Gateways(Mapping[str, ProviderGateway]):
@@ -321,8 +317,8 @@ class Gateways(Mapping[str, ProviderGateway]):
                     completion_tokens=int(counts.get("completion_tokens", 0)),
                 )
 
-    def health(self) -> dict[str, dict[str, Any]]:
-        """``{name: {configured, model, circuit, last_error, ...}}`` for ``/api/status``."""
+    def health(self) -> dict[str, ProviderHealth]:
+        """Each provider's health, by name, for ``/api/status``."""
         return {name: gateway.health() for name, gateway in self._gateways.items()}
 
     def close(self) -> None:

@@ -9,15 +9,30 @@ import peewee
 import pykka
 import pytest
 
+from actors import wire
 from actors.persistence import STATUS_DEFAULTS, Persistence
 from actors.providers.base import ApiCall, Citation, Outcome, Source
-from storage import StorageError, connect, setup_database
-from storage.queries import calls_since, get_conversation
+from storage import StorageError, connect, queries, setup_database
+from storage.queries import calls_since
 
 T0 = 1_767_312_000.0  # 2026-01-02T00:00:00Z
 TIMEOUT = 10
 
-Start = Callable[[peewee.Database], Any]
+Start = Callable[..., Any]
+
+
+class FakeClock:
+    def __init__(self, t: float = T0) -> None:
+        self.t = t
+
+    def now(self) -> float:
+        return self.t
+
+
+def get_conversation(db: peewee.Database, conversation_id: int) -> dict[str, Any] | None:
+    """The stored conversation as the API serves it."""
+    found = queries.get_conversation(db, conversation_id)
+    return None if found is None else wire.conversation(found)
 
 
 @pytest.fixture
@@ -25,10 +40,10 @@ def start_persistence() -> Iterator[Start]:
     """Start Persistence actors; every actor is stopped in teardown."""
     databases: list[peewee.Database] = []
 
-    def start(db: peewee.Database) -> Any:
+    def start(db: peewee.Database, clock: FakeClock | None = None) -> Any:
         databases.append(db)
         setup_database(db)
-        return Persistence.start(db).proxy()
+        return Persistence.start(db, clock=clock or FakeClock()).proxy()
 
     yield start
     pykka.ActorRegistry.stop_all(block=True, timeout=TIMEOUT)
@@ -64,7 +79,7 @@ def test_a_round_is_written_and_read_back(persistence: Any, db: peewee.Database)
     saved = persistence.save_message(cid, 1, "openai", "Ada", reply, T0 + 1, T0 + 1.25).get(
         timeout=TIMEOUT
     )
-    assert saved == {
+    assert wire.message(saved) == {
         "conversation_id": cid, "seq": 1, "agent": "openai", "persona": "Ada",
         "provider": "anthropic", "model": "claude-x", "source": "fallback",
         "content": "With sources",
@@ -77,7 +92,7 @@ def test_a_round_is_written_and_read_back(persistence: Any, db: peewee.Database)
 
     stored = get_conversation(db, cid)
     assert stored is not None
-    assert stored["messages"] == [saved]
+    assert stored["messages"] == [wire.message(saved)]
     assert (stored["status"], stored["started_at"], stored["scheduled_at"]) == (
         "complete", 1_767_312_000_000, 1_767_311_999_500,
     )  # fmt: skip
@@ -103,7 +118,7 @@ def test_failures_come_back_to_the_asker_as_storage_errors(persistence: Any) -> 
     assert isinstance(caught.value.__cause__, peewee.IntegrityError)
     with pytest.raises(ValueError):
         persistence.end_conversation(1, "finished", T0).get(timeout=TIMEOUT)
-    assert persistence.spend_today(T0).get(timeout=TIMEOUT) == 0.0  # the actor lives on
+    assert persistence.spend_today().get(timeout=TIMEOUT) == 0.0  # the actor lives on
 
 
 def test_skipped_slots_and_admin_skips(persistence: Any, db: peewee.Database) -> None:
@@ -139,7 +154,24 @@ def test_status_defaults_then_partial_upserts(persistence: Any) -> None:
         persistence.save_status(mood="good").get(timeout=TIMEOUT)
 
 
-def test_spend_today_counts_from_utc_midnight(persistence: Any, db: peewee.Database) -> None:
+def test_updated_at_follows_the_injected_clock(db: peewee.Database, start_persistence: Start) -> None:
+    clock = FakeClock(T0 - 1)  # 23:59:59 UTC: no wall clock says that now
+    persistence = start_persistence(db, clock)
+    persistence.save_status(state="countdown").get(timeout=TIMEOUT)
+    persistence.save_topic_deck({"remaining": ["a"]}).get(timeout=TIMEOUT)
+    assert persistence.load_status().get(timeout=TIMEOUT)["updated_at"] == T0 - 1
+    clock.t = T0  # 00:00:00 UTC
+    persistence.save_status(paused=True).get(timeout=TIMEOUT)
+    assert persistence.load_status().get(timeout=TIMEOUT)["updated_at"] == T0
+    with db.connection_context():
+        stamps = [row[0] for row in db.execute_sql("SELECT updated_at FROM topic_deck")]
+    assert stamps == [int((T0 - 1) * 1000)]  # the table's unit
+
+
+def test_spend_today_counts_from_utc_midnight(db: peewee.Database, start_persistence: Start) -> None:
+    clock = FakeClock(T0 + 7200)
+    persistence = start_persistence(db, clock)
+
     def call(at: float, cost: float, provider: str = "openai") -> ApiCall:
         return ApiCall(provider, "m", True, at, latency_ms=5, cost_usd=cost)
 
@@ -152,10 +184,12 @@ def test_spend_today_counts_from_utc_midnight(persistence: Any, db: peewee.Datab
     persistence.record_api_calls(calls).get(timeout=TIMEOUT)
     persistence.record_api_calls([]).get(timeout=TIMEOUT)
 
-    assert persistence.spend_today(T0 + 7200).get(timeout=TIMEOUT) == pytest.approx(0.75)
-    assert persistence.spend_today(T0 - 1).get(timeout=TIMEOUT) == pytest.approx(1.75)
-    assert persistence.spend_today(T0 + 86_400).get(timeout=TIMEOUT) == 0.0
-    assert calls_since(db, int(T0 * 1000)) == {
+    assert persistence.spend_today().get(timeout=TIMEOUT) == pytest.approx(0.75)
+    clock.t = T0 - 1  # 23:59:59 the day before: its day began a day earlier
+    assert persistence.spend_today().get(timeout=TIMEOUT) == pytest.approx(1.75)
+    clock.t = T0 + 86_400
+    assert persistence.spend_today().get(timeout=TIMEOUT) == 0.0
+    assert calls_since(db, T0) == {
         "openai": {"calls": 1, "cost_usd": pytest.approx(0.25), "prompt_tokens": 0, "completion_tokens": 0},
         "gemini": {"calls": 2, "cost_usd": pytest.approx(0.5), "prompt_tokens": 0, "completion_tokens": 0},
     }
@@ -181,9 +215,9 @@ def test_active_conversation_survives_a_restart(
     active = second.load_active_conversation().get(timeout=TIMEOUT)
 
     assert active is not None
-    assert (active["id"], active["status"], active["topic"]) == (cid, "active", "live")
-    assert active["messages"] == revealed
-    assert [m["seq"] for m in active["messages"]] == [1, 2, 3]
+    assert (active.id, active.status, active.topic) == (cid, "active", "live")
+    assert list(active.messages) == revealed
+    assert [m.seq for m in active.messages] == [1, 2, 3]
 
 
 def test_two_services_side_by_side(
@@ -211,5 +245,5 @@ def test_two_services_side_by_side(
         thread.join(timeout=TIMEOUT * 3)
     for name, proxy in services.items():
         active = proxy.load_active_conversation().get(timeout=TIMEOUT)
-        assert active is not None and active["topic"] == f"{name}9"
+        assert active is not None and active.topic == f"{name}9"
         assert ids[name] == list(range(1, 11))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actors import wire
 from actors.standby import StandbySystem
 from settings import Settings
 from storage import connect, setup_database, using
@@ -30,7 +31,7 @@ def test_a_standby_reports_budgets_and_tokens_from_the_engine_s_rows(tmp_path: P
                                   "OPENAI_DAILY_BUDGET_USD": "0.5"})
     standby = StandbySystem(settings, db, Clock())
     try:
-        status = standby.status()
+        status = wire.status(standby.status())
     finally:
         standby.close()
     budget = status["budget"]

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from actors import wire
 from actors.errors import BadPayload, CommandRefused, InvalidTopic, RoundtableError, UnknownAction
 from actors.providers.base import GenerationRequest, Reply
 from actors.system import RoundtableSystem, create_system
@@ -66,12 +67,16 @@ class Engine:
                 continue
         raise AssertionError(f"no matching event after {max_steps} steps; saw {[e['type'] for e in seen]}")
 
+    def hello(self) -> dict[str, Any]:
+        """What a visitor connecting now is sent."""
+        return wire.hello(self.system.view())
+
     def conversations(self) -> list[dict[str, Any]]:
         """Rows in the database, after every write told to Persistence so far is done."""
         from storage import queries
 
         self.system.persistence.load_status().get(timeout=5)  # its mailbox is in order
-        return list(queries.list_conversations(self.system.db, 50, None))
+        return [wire.summary(r) for r in queries.list_conversations(self.system.db, 50, None)]
 
 
 def settings_for(database_url: str, **env: str) -> Settings:
@@ -112,8 +117,8 @@ def is_state(state: str) -> Callable[[dict[str, Any]], bool]:
 def test_a_scheduled_slot_starts_a_round_that_plays_out_and_completes(make_engine: Callable[..., Engine]) -> None:
     engine = make_engine()
     engine.tick()
-    assert engine.system.snapshot()["state"] == "countdown"
-    assert engine.system.snapshot()["next_round_at"] == int(SLOT * 1000)
+    assert engine.hello()["state"] == "countdown"
+    assert engine.hello()["next_round_at"] == int(SLOT * 1000)
 
     seen = engine.run_until(is_state("complete"), step=1.0)
     messages = [e for e in seen if e["type"] == "message"]
@@ -156,11 +161,11 @@ def test_a_slot_that_arrives_while_paused_is_skipped_and_the_grid_goes_on(make_e
     engine.tick(20)
     (skipped,) = engine.conversations()
     assert skipped["status"] == "skipped" and skipped["skip_reason"] == "paused"
-    assert engine.system.snapshot()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
+    assert engine.hello()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
     with pytest.raises(CommandRefused, match="resume first"):
         engine.system.command("force")
     engine.system.command("resume")
-    assert engine.system.snapshot()["state"] == "countdown"
+    assert engine.hello()["state"] == "countdown"
 
 
 @pytest.mark.parametrize(
@@ -177,7 +182,7 @@ def test_refusals_are_values_across_the_actor_boundary_never_pykka_tracebacks(
     with pytest.raises(error):
         engine.system.command(action, **arguments)
     assert not [r for r in caplog.records if r.name.startswith("pykka") and r.exc_info], caplog.text
-    assert engine.system.snapshot()["state"] == "countdown"  # nothing changed
+    assert engine.hello()["state"] == "countdown"  # nothing changed
 
 
 def test_pausing_mid_round_holds_it_and_resume_finishes_it(make_engine: Callable[..., Engine]) -> None:
@@ -187,7 +192,7 @@ def test_pausing_mid_round_holds_it_and_resume_finishes_it(make_engine: Callable
     engine.system.command("pause")
     for _ in range(10):
         engine.tick(1.0)
-    held = engine.system.snapshot()
+    held = engine.hello()
     assert held["state"] == "paused" and len(held["messages"]) == 3
     engine.system.command("resume")
     seen = engine.run_until(is_state("complete"))
@@ -224,41 +229,41 @@ def test_a_hung_agent_costs_one_template_never_the_round(make_engine: Callable[.
     assert calls_while_hung >= 1  # Orion's own call (others may try it as a fallback too)
     assert first["provider"] == "template" and first["model"] == "template"
     # Revealed past its deadline (planned + grace) but not by much: the round went on.
-    started_at = engine.system.snapshot()["conversation"]["started_at"]
+    started_at = engine.hello()["conversation"]["started_at"]
     assert 15_000 < first["revealed_at"] - started_at <= 19_000
 
 
 def test_a_skipped_slot_stays_skipped_after_a_restart(make_engine: Callable[..., Engine]) -> None:
     engine = make_engine()
     engine.system.command("skip")
-    skipped_to = engine.system.snapshot()["next_round_at"]
+    skipped_to = engine.hello()["next_round_at"]
     assert skipped_to == int((SLOT + INTERVAL) * 1000)
     engine.system.stop()
     restarted = make_engine()
-    assert restarted.system.snapshot()["next_round_at"] == skipped_to
+    assert restarted.hello()["next_round_at"] == skipped_to
     restarted.tick(20)  # the skipped slot passes: no round starts
-    assert restarted.system.snapshot()["state"] == "countdown"
+    assert restarted.hello()["state"] == "countdown"
 
 
 def test_a_gap_in_stored_messages_never_makes_a_seq_repeat(make_engine: Callable[..., Engine]) -> None:
     engine = make_engine()
     engine.system.command("force")
     engine.run_until(lambda e: e["type"] == "message" and e["seq"] == 4)
-    conversation_id = engine.system.snapshot()["conversation"]["id"]
+    conversation_id = engine.hello()["conversation"]["id"]
     engine.system.stop()
     # As if saving message 3 had failed: it was shown, but never stored.
     engine.system.db.execute_sql("DELETE FROM messages WHERE seq = 3")
     engine.system.db.close()
 
     restarted = make_engine()
-    assert [m["seq"] for m in restarted.system.snapshot()["messages"]] == [1, 2, 4]
+    assert [m["seq"] for m in restarted.hello()["messages"]] == [1, 2, 4]
     seen = restarted.run_until(is_state("complete"))
     assert [e["seq"] for e in seen if e["type"] == "message"] == list(range(5, 17))
     from storage import queries
 
     stored = queries.get_conversation(restarted.system.db, conversation_id)
     assert stored is not None
-    assert [m["seq"] for m in stored["messages"]] == [1, 2, *range(4, 17)]
+    assert [m.seq for m in stored.messages] == [1, 2, *range(4, 17)]
 
 
 def test_the_engine_writes_its_leader_id_and_a_heartbeat(make_engine: Callable[..., Engine]) -> None:
@@ -276,10 +281,10 @@ def test_a_longer_interval_before_a_restart_does_not_delay_the_next_round(
     # A 4000 s grid (a multiple of 1000, so its slot is on the new grid too) saved
     # SLOT + 4000 as the next round; back on the 1000 s grid the next slot is SLOT + 1000.
     engine = make_engine(now=SLOT + 10, ROUND_INTERVAL_SECONDS="4000")
-    assert engine.system.snapshot()["next_round_at"] == int((SLOT + 4000) * 1000)
+    assert engine.hello()["next_round_at"] == int((SLOT + 4000) * 1000)
     engine.system.stop()
     restarted = make_engine(now=SLOT + 10)
-    assert restarted.system.snapshot()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
+    assert restarted.hello()["next_round_at"] == int((SLOT + INTERVAL) * 1000)
 
 
 def test_slots_skipped_ahead_stay_skipped_after_a_restart(make_engine: Callable[..., Engine]) -> None:
@@ -288,7 +293,7 @@ def test_slots_skipped_ahead_stay_skipped_after_a_restart(make_engine: Callable[
     engine.system.command("skip")
     engine.system.stop()
     restarted = make_engine()
-    assert restarted.system.snapshot()["next_round_at"] == int((SLOT + 2 * INTERVAL) * 1000)
+    assert restarted.hello()["next_round_at"] == int((SLOT + 2 * INTERVAL) * 1000)
 
 
 def test_tick_says_when_the_next_reveal_falls_due(make_engine: Callable[..., Engine]) -> None:
@@ -299,7 +304,7 @@ def test_tick_says_when_the_next_reveal_falls_due(make_engine: Callable[..., Eng
     engine.system.command("force")
     for _ in range(50):  # each reply or command rings the alarm; a tick then sees it
         due = supervisor.tick().get(timeout=5)
-        upcoming = engine.system.snapshot()["next"]
+        upcoming = engine.hello()["next"]
         if due > engine.clock.now() and due == pytest.approx(upcoming["at"] / 1000, abs=0.001):
             break
         alarm.wait(5)

@@ -14,6 +14,7 @@ from actors.topics import (
     load_topics,
     next_topic_of,
 )
+from actors.view import MessageView, RoundView
 
 
 def test_built_in_list_has_at_least_40_unique_topics() -> None:
@@ -118,16 +119,21 @@ def test_clean_topic_refuses(raw: str) -> None:
         clean_topic(raw)
 
 
+def _round(topic: str, *lines: tuple[str, str]) -> RoundView:
+    messages = tuple(
+        MessageView(1, seq, "openai", persona, "openai", "m", "api", content, (), 0.0)
+        for seq, (persona, content) in enumerate(lines, 1)
+    )
+    return RoundView(1, topic, "complete", None, 0.0, 1.0, False, None, len(messages), messages)
+
+
 def test_digest_keeps_a_line_or_two_of_the_newest_rounds() -> None:
     long = "word " * 100
     rounds = [
-        {"topic": f"Topic {n}", "messages": [
-            {"persona": "Orion", "content": f"Opening {n}. More text here."},
-            {"persona": "Clio", "content": "Middle message that stays out."},
-            {"persona": "Lyra", "content": long},
-        ]}
+        _round(f"Topic {n}", ("Orion", f"Opening {n}. More text here."),
+               ("Clio", "Middle message that stays out."), ("Lyra", long))
         for n in range(5)
-    ] + [{"topic": "empty", "messages": []}]
+    ] + [_round("empty")]
     earlier = digest(rounds, limit=3)
     assert [r.topic for r in earlier] == ["Topic 0", "Topic 1", "Topic 2"]
     assert earlier[0].lines[0] == "Orion: Opening 0."

@@ -6,10 +6,10 @@ from typing import Any
 
 import peewee
 
-from storage import setup_database, using
+from actors import wire
+from storage import queries, setup_database, using
 from storage.export import export_json, export_markdown, source_label
 from storage.models import Conversation, Message
-from storage.queries import get_conversation
 
 MIDNIGHT_2026_01_02 = 1_767_312_000_000
 
@@ -103,7 +103,7 @@ def test_export_of_a_stored_conversation(db: peewee.Database) -> None:
             model="gpt-5-mini", source="api", content="Hi", planned_at=1, revealed_at=2,
             citations='[{"url": "https://a.org", "title": "A"}]',
         ).execute()  # fmt: skip
-    stored = get_conversation(db, cid)
+    stored = _conversation(db, cid)
     assert stored is not None
     assert json.loads(export_json(stored))["messages"][0]["citations"][0]["url"] == "https://a.org"
     assert "- [A](<https://a.org>)" in export_markdown(stored)
@@ -133,7 +133,7 @@ def test_json_export_carries_the_details_of_stored_messages(db: peewee.Database)
             latency_ms=1500, prompt_tokens=700, completion_tokens=90, cost_usd=0.0023,
             fallback_reason="openai: circuit open",
         ).execute()
-    found = get_conversation(db, cid)
+    found = _conversation(db, cid)
     assert found is not None
     [exported] = json.loads(export_json(found))["messages"]
     assert (exported["prompt_tokens"], exported["completion_tokens"], exported["cost_usd"],
@@ -159,3 +159,9 @@ def test_json_export_round_trips_hostile_text_exactly() -> None:
     hostile = '</script><script>alert("x")</script>\u2028\x00\\"'
     data = conversation(message(1, content=hostile, model="<m>"))
     assert json.loads(export_json(data)) == data
+
+
+def _conversation(db: Any, cid: int) -> dict[str, Any] | None:
+    """The stored conversation as the API and the exports get it."""
+    found = queries.get_conversation(db, cid)
+    return None if found is None else wire.conversation(found)

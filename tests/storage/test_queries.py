@@ -2,20 +2,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import peewee
 import pytest
 
-from storage import connect, setup_database, using
+from actors import wire
+from storage import connect, queries, setup_database, using
 from storage.models import ApiCallRecord, Conversation, Message
-from storage.queries import (
-    calls_since,
-    get_conversation,
-    last_completed_conversation,
-    list_conversations,
-    ping,
-    spend_since,
-)
+from storage.queries import calls_since, ping, spend_since
+
+
+# The views in seconds, as the wire carries them (epoch ms): these tests read both at once.
+def get_conversation(db: peewee.Database, cid: int) -> dict[str, Any] | None:
+    found = queries.get_conversation(db, cid)
+    return None if found is None else wire.conversation(found)
+
+
+def list_conversations(db: peewee.Database, limit: int, before_id: int | None = None) -> list[dict[str, Any]]:
+    return [wire.summary(r) for r in queries.list_conversations(db, limit, before_id)]
+
+
+def last_completed_conversation(db: peewee.Database) -> dict[str, Any] | None:
+    found = queries.last_completed_conversation(db)
+    return None if found is None else wire.summary(found)
 
 
 @pytest.fixture
@@ -136,8 +146,8 @@ def test_spend_and_calls_since(ready: peewee.Database) -> None:
     add_call(ready, "openai", 2_000, 0.5)
     add_call(ready, "gemini", 1_500, 0.0)
 
-    assert spend_since(ready, 1_000) == pytest.approx(0.75)
-    assert calls_since(ready, 1_000) == {
+    assert spend_since(ready, 1.0) == pytest.approx(0.75)  # seconds: the rows say 1_000 ms
+    assert calls_since(ready, 1.0) == {
         "openai": {"calls": 2, "cost_usd": pytest.approx(0.75), "prompt_tokens": 0, "completion_tokens": 0},
         "gemini": {"calls": 1, "cost_usd": 0.0, "prompt_tokens": 0, "completion_tokens": 0},
     }

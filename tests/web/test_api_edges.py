@@ -19,6 +19,7 @@ import pytest
 from quart import Quart
 
 from actors.clock import SystemClock
+from actors.view import EngineView, StatusView, Today
 from settings import Settings
 from storage import connect, setup_database
 from tests.service import ADMIN_TOKEN, Service
@@ -26,6 +27,10 @@ from web.app import create_app
 
 TOKEN = ADMIN_TOKEN
 ADDRESS = ("203.0.113.5", 40000)
+
+
+VIEW = EngineView(now=0.0, state="countdown", next_round_at=1.0, next_topic=None, queued_topics=(),
+                  conversation=None, last_conversation=None, messages_per_round=16)
 
 
 class FakeSystem:
@@ -38,14 +43,12 @@ class FakeSystem:
         self.behaviour = behaviour
         self.commands: list[str] = []
 
-    def snapshot(self) -> dict[str, Any]:
-        return dict(self.behaviour())
+    def view(self) -> EngineView:
+        self.behaviour()
+        return VIEW
 
-    def countdown(self) -> dict[str, Any]:
-        return dict(self.behaviour())
-
-    def status(self) -> dict[str, Any]:
-        return dict(self.behaviour())
+    def status(self) -> StatusView:
+        return StatusView(self.view(), "engine", "test:1", {}, Today(), {})
 
     def command(self, action: str) -> dict[str, Any]:
         self.commands.append(action)

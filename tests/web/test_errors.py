@@ -78,13 +78,10 @@ class FakeSystem:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def snapshot(self, include_messages: bool = True) -> dict[str, Any]:
+    def view(self) -> Any:
         raise self.error
 
-    def countdown(self) -> dict[str, Any]:
-        raise self.error
-
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Any:
         raise self.error
 
     def command(self, action: str, **arguments: object) -> dict[str, Any]:

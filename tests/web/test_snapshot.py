@@ -94,6 +94,7 @@ def test_a_failed_fetch_is_not_cached() -> None:
 
 
 def test_the_countdown_is_stamped_with_the_time_of_the_answer() -> None:
-    view = {"state": "countdown", "server_time": 1_000, "next_round_at": 61_000, "seconds_remaining": 60.0}
+    view = {"state": "countdown", "server_time": 1_000, "next_round_at": 61_000, "seconds_remaining": 60.0,
+            "next_topic": "Tides"}
     assert fresh_countdown(view, 31_000) == {**view, "server_time": 31_000, "seconds_remaining": 30.0}
     assert fresh_countdown({**view, "next_round_at": None}, 5)["seconds_remaining"] is None

@@ -22,6 +22,7 @@ from websockets.exceptions import InvalidStatus
 
 from actors.broadcaster import FAN_OUT_BATCH, QUEUE_LIMIT, CloseReason, Connection, Hub, encode
 from actors.clock import SystemClock
+from actors.view import EngineView
 from settings import Settings
 from tests.service import Service
 from tests.web.conftest import Client, is_state
@@ -318,8 +319,9 @@ def test_a_visitor_that_stops_reading_is_dropped_whatever_its_queue(tmp_path: Pa
 class FakeSystem:
     clock = SystemClock()
 
-    def snapshot(self) -> dict[str, Any]:
-        return {"state": "countdown", "server_time": 0, "next_round_at": 1000, "conversation": None, "messages": []}
+    def view(self) -> EngineView:
+        return EngineView(now=0.0, state="countdown", next_round_at=1.0, next_topic=None, queued_topics=(),
+                          conversation=None, last_conversation=None, messages_per_round=16)
 
 
 @pytest.mark.parametrize(

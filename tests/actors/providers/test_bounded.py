@@ -106,7 +106,7 @@ def test_a_trickling_server_costs_the_call_its_timeout_not_more(
     assert elapsed < 1.0 + 1.0
     # The socket was closed, not abandoned: the fake's next byte found no reader.
     assert fake.client_hung_up.wait(5.0)
-    assert gateway.health()["last_error"] == "timeout"
+    assert gateway.health().last_error == "timeout"
 
 
 def test_an_oversized_reply_is_cut_off_with_bounded_memory(

@@ -85,7 +85,7 @@ def test_a_refused_key_is_an_error_without_the_key() -> None:
     with FakeOpenAI(api_key="the-right-key") as server:
         check = check_model(provider_settings("openai", server), KEY, timeout=5, now=NOW)
     assert check.status == "error" and check.detail == "HTTP 401"
-    assert KEY not in str(check.view())
+    assert KEY not in str(check)
 
 
 def test_judge_is_pure() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
+from actors import wire
 from actors.clock import SystemClock
 from actors.providers import registry
 from actors.providers.base import GenerationRequest, Outcome, ProviderError, Reply, Source, Turn
@@ -342,7 +343,7 @@ def test_quality_gate_rejects_a_duplicate_and_an_empty_reply() -> None:
     # rejected replies were paid for: their cost is recorded and counted
     assert all(c.cost_usd > 0 for c in outcome.calls)
     assert rig.budget.spent_today == pytest.approx(sum(c.cost_usd for c in outcome.calls))
-    assert rig.gateways["anthropic"].health()["last_error"] == "quality"
+    assert rig.gateways["anthropic"].health().last_error == "quality"
 
 
 def test_quality_rejections_every_time_fall_back_with_the_reason() -> None:
@@ -408,7 +409,7 @@ def test_health_is_json_ready_and_never_shows_a_key() -> None:
     anthropic = ScriptedProvider("anthropic", http(503, "unavailable"), ok("anthropic"))
     rig = Rig({"anthropic": anthropic}, settings=make_settings({"anthropic": ("sk-anthropic-SECRET",)}))
     rig.chain.generate(rig.request())
-    health = rig.gateways.health()
+    health = {name: wire.provider_health(h) for name, h in rig.gateways.health().items()}
     text = json.dumps(health)
     assert "SECRET" not in text
     assert set(health) == set(registry.names())

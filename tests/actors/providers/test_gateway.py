@@ -45,12 +45,12 @@ def _gateways(clock: FakeClock) -> Gateways:
 
 def _today(gateways: Gateways, name: str) -> tuple[int, float]:
     health = gateways.health()[name]
-    return health["calls_today"], health["cost_today_usd"]
+    return health.calls_today, health.cost_today_usd
 
 
 def test_seed_today_sets_the_counters_shown_by_health() -> None:
     gateways = _gateways(FakeClock())
-    # The shape of storage.queries.calls_since(db, midnight_ms).
+    # The shape of storage.queries.calls_since(db, midnight).
     gateways.seed_today({
         "openai": {"calls": 12, "cost_usd": 0.0345},
         "anthropic": {"calls": 3, "cost_usd": 0.01},

@@ -210,7 +210,7 @@ def test_a_flagged_reply_falls_back_and_only_its_category_is_recorded(
     ]
     assert len(anthropic_fake.requests) == 1  # flagged is not retried on the same provider
     assert len(openai_fake.moderations) == 2  # both replies were reviewed
-    assert gateways["anthropic"].health()["moderation"] == {"passed": 0, "flagged": 1, "unavailable": 0}
+    assert gateways["anthropic"].health().moderation == {"passed": 0, "flagged": 1, "unavailable": 0}
     assert MARKER not in caplog.text
 
 
@@ -247,7 +247,7 @@ def test_moderation_down_withholds_the_reply_and_a_labelled_template_stands_in(
     assert openai_fake.requests == []  # no other provider was paid for a reply it could not show
     # The provider was healthy: its circuit does not pay for the moderation outage.
     assert gateways["anthropic"].breaker.state is CircuitState.CLOSED
-    assert gateways["anthropic"].health()["moderation"]["unavailable"] == 1
+    assert gateways["anthropic"].health().moderation["unavailable"] == 1
 
 
 def test_fail_open_reveals_an_unreviewed_reply_but_the_word_list_still_applies(

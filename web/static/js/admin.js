@@ -331,8 +331,9 @@
     body.textContent = '';
     var names = Object.keys(providers);
     names.forEach(function (name) { body.appendChild(providerRow(name, providers[name] || {}, budgets[name] || {})); });
-    this.el.providersNote.textContent = names.length ? '' :
-      role === 'standby' ? 'This instance is a standby: provider health is on the engine\u2019s instance.' : 'No provider data.';
+    this.el.providersNote.textContent = role === 'standby' ?
+      'This instance is a standby: circuits, errors and latency are on the engine\u2019s instance.' :
+      names.length ? '' : 'No provider data.';
   };
 
   function providerRow(name, p, budget) {
