@@ -256,7 +256,7 @@ class Persistence(pykka.ThreadingActor):
         """Delete the rows older than ``cutoff`` (epoch seconds, exclusive): finished
         conversations with their messages, and time-stamped rows (``storage.retention``);
         the count removed per table."""
-        return retention.prune(self._db, round(cutoff * 1000), keep_open=True)
+        return retention.prune(self._db, to_ms(cutoff), keep_open=True)
 
     def refresh_statistics(self) -> None:
         """Refresh the planner's statistics (bounded ``ANALYZE``): the daily job's."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from typing import Any, Final
+from typing import Any, Final, overload
 
 import peewee
 from peewee import (
@@ -86,8 +86,13 @@ database: Final = ThreadBoundProxy()
 STATUS_ROW_ID: Final = 1
 
 
+@overload
+def to_ms(seconds: float) -> int: ...
+@overload
+def to_ms(seconds: None) -> None: ...
 def to_ms(seconds: float | None) -> int | None:
-    """Epoch seconds (float) -> epoch milliseconds (int); ``None`` stays ``None``."""
+    """Epoch seconds (float) -> epoch milliseconds (int) for the tables; ``None`` stays
+    ``None``. (The wire has its own, ``actors.wire.ms``.)"""
     return None if seconds is None else round(seconds * 1000)
 
 
