@@ -9,6 +9,7 @@ app that embeds Roundtable (see the aliases at the bottom, named after the old g
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import random
 import threading
@@ -309,6 +310,7 @@ def _start_background(system: RoundtableSystem) -> None:
         if stop.wait(SDK_LOAD_DELAY_SECONDS):
             return
         load_sdks(settings)
+        freeze_start_up_heap()
         system.sdks_loaded.set()
         if not stop.is_set():
             watch.start()
@@ -321,6 +323,18 @@ def _start_background(system: RoundtableSystem) -> None:
         system.sdks_loaded.set()  # nothing to load: ready at once
     threading.Thread(target=run, name="roundtable-sdk-load", daemon=True).start()
     system.closers.insert(0, halt)
+
+
+def freeze_start_up_heap() -> None:
+    """Move every object alive now (modules, classes, the SDKs' pydantic models: 60,000
+    objects without keys, 280,000 with the four SDKs) out of the cyclic collector's reach
+    (``gc.freeze``), after collecting what is garbage already. A full collection scanned
+    them all, 20-300 ms with the GIL held, and those pauses showed as reveal lateness and
+    fan-out latency (bench/ws_floor.py). Process-wide: an embedding host's objects too,
+    which only means the collector stops scanning them (reference counting still frees
+    them). Any thread."""
+    gc.collect()
+    gc.freeze()
 
 
 def _flagged_alert(text: str) -> None:

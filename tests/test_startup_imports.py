@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from actors.providers import registry
 from tests.service import ROOT, free_port
 
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 from actors.system import create_system
 from settings import Settings
 from web.app import create_app
@@ -36,7 +37,7 @@ if sys.argv[3] == "wait":  # then the background thread loads them
     loaded = sorted({name.split(".")[0] for name in sys.modules if name.split(".")[0] in HEAVY}
                     | {"google.genai" for name in sys.modules if name.startswith("google.genai")})
 system.stop()
-print(json.dumps(loaded))
+print(json.dumps({"loaded": loaded, "frozen": gc.get_freeze_count()}))
 """
 
 
@@ -50,23 +51,27 @@ def keys_env() -> dict[str, str]:
     return env
 
 
-def probe(tmp_path: Path, env: dict[str, str], wait: bool = False) -> list[str]:
-    """The SDK modules loaded after start-up (with ``wait``: once ``sdks_loaded`` is set)."""
+def probe(tmp_path: Path, env: dict[str, str], wait: bool = False) -> dict[str, Any]:
+    """The SDK modules loaded after start-up (with ``wait``: once ``sdks_loaded`` is set),
+    and how many objects ``gc.freeze`` moved out of the collector's reach."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE, f"sqlite:///{tmp_path / 'r.db'}", json.dumps(env),
          "wait" if wait else "now"],
         cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
     )
     assert result.returncode == 0, result.stderr
-    return list(json.loads(result.stdout.strip().splitlines()[-1]))
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.parametrize("keys", [False, True], ids=["without keys", "with all four keys"])
 def test_starting_imports_no_provider_sdk(tmp_path: Path, keys: bool) -> None:
-    loaded = probe(tmp_path, keys_env() if keys else {})
+    loaded = probe(tmp_path, keys_env() if keys else {})["loaded"]
     assert loaded == [], f"imported at start-up: {loaded[:5]}"
 
 
 def test_the_sdks_load_in_the_background_after_start_up(tmp_path: Path) -> None:
-    """So that the first round's calls find them loaded (``/readyz`` waits for it)."""
-    assert probe(tmp_path, keys_env(), wait=True) == ["anthropic", "genai_prices", "google.genai", "openai", "pydantic"]
+    """So that the first round's calls find them loaded (``/readyz`` waits for it); then
+    the heap is frozen, so that full collections stop scanning the SDKs' 200,000 objects."""
+    found = probe(tmp_path, keys_env(), wait=True)
+    assert found["loaded"] == ["anthropic", "genai_prices", "google.genai", "openai", "pydantic"]
+    assert found["frozen"] > 200_000
