@@ -172,7 +172,8 @@ class Cluster:
         if publisher is not None:
             sinks.append(publisher)
         try:
-            engine = await asyncio.to_thread(create_system, settings, hub=self.hub, lock=self.lock, sinks=sinks)
+            engine = await asyncio.to_thread(create_system, settings, hub=self.hub, lock=self.lock, sinks=sinks,
+                                         tune_gc=True)
         except BaseException:
             if publisher is not None:
                 publisher.close()

@@ -96,6 +96,8 @@ class RoundtableSystem:
     alarm: Alarm = field(default_factory=Alarm)
     #: Set once the configured providers' SDKs are imported (``/readyz`` waits for it).
     sdks_loaded: threading.Event = field(default_factory=threading.Event)
+    #: Freeze the heap once the SDKs are loaded (``create_system(tune_gc=True)``).
+    tune_gc: bool = False
 
     def view(self) -> EngineView:
         """State, next round, the current round and its messages (seconds)."""
@@ -194,10 +196,14 @@ def create_system(
     start_ticker: bool = True,
     lock: Lock | None = None,
     sinks: Sequence[Callable[[str], None]] = (),
+    tune_gc: bool = False,
 ) -> RoundtableSystem:
     """Start the engine. ``providers`` overrides the real API clients (tests, embedders).
     ``sinks`` get every event the engine publishes, from the first (``actors.cluster``:
     the standbys' feed); ``start_ticker=False`` leaves the ticks to the caller (tests).
+    ``tune_gc`` (the service's own process: ``actors.cluster``) freezes the heap once the
+    SDKs are loaded (``freeze_start_up_heap``); it is process-wide, so an embedding host
+    (and a test process) decides for itself.
 
     ``lock`` is the engine lock the caller already holds; without it this takes the
     database's engine lock itself (held until ``stop``) and raises ``EngineLockHeld``,
@@ -216,6 +222,7 @@ def create_system(
             own_lock.release()
         raise
     system.own_lock = own_lock
+    system.tune_gc = tune_gc
     _start_retention(system)
     if start_ticker:
         system.start_ticker()
@@ -310,7 +317,8 @@ def _start_background(system: RoundtableSystem) -> None:
         if stop.wait(SDK_LOAD_DELAY_SECONDS):
             return
         load_sdks(settings)
-        freeze_start_up_heap()
+        if system.tune_gc:
+            freeze_start_up_heap()
         system.sdks_loaded.set()
         if not stop.is_set():
             watch.start()
@@ -330,9 +338,8 @@ def freeze_start_up_heap() -> None:
     objects without keys, 280,000 with the four SDKs) out of the cyclic collector's reach
     (``gc.freeze``), after collecting what is garbage already. A full collection scanned
     them all, 20-300 ms with the GIL held, and those pauses showed as reveal lateness and
-    fan-out latency (bench/ws_floor.py). Process-wide: an embedding host's objects too,
-    which only means the collector stops scanning them (reference counting still frees
-    them). Any thread."""
+    fan-out latency (bench/ws_floor.py). Process-wide, hence ``tune_gc``: the objects are
+    still freed by reference counting, only no longer scanned for cycles. Any thread."""
     gc.collect()
     gc.freeze()
 

@@ -27,7 +27,7 @@ from actors.system import create_system
 from settings import Settings
 from web.app import create_app
 env = {"DATABASE_URL": sys.argv[1], **json.loads(sys.argv[2])}
-system = create_system(Settings.from_env(env), start_ticker=False)
+system = create_system(Settings.from_env(env), start_ticker=False, tune_gc=True)
 system.start_ticker()  # as actors.cluster does before serving
 create_app(system, system.settings)
 HEAVY = ("openai", "anthropic", "genai_prices", "pydantic")

@@ -7,7 +7,6 @@ listens), served as run.py serves it (through ``actors.engine.Switched``), in-pr
 from __future__ import annotations
 
 import asyncio
-import gc
 from pathlib import Path
 from typing import Any
 
@@ -45,4 +44,3 @@ def test_readyz_answers_once_the_sdks_are_loaded(tmp_path: Path) -> None:
         assert (status, body["providers"], body["ready"]) == (200, "loaded", True)
     finally:
         system.stop()
-        gc.unfreeze()  # the engine froze this test process's heap once the SDKs were in
