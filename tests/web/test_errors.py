@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pykka
 import pytest
 from quart import Quart
 from werkzeug.datastructures import Headers
@@ -34,6 +35,7 @@ from actors.errors import (
     error_classes,
     from_answer,
 )
+from actors.relay import run_request
 from settings import Settings
 from storage import connect, setup_database
 from storage.errors import StorageError
@@ -229,3 +231,25 @@ def test_a_visitor_whose_hello_is_unavailable_is_told_to_try_again(
     assert closed["type"] == "websocket.close" and closed["code"] == 1013
     lines = [r for r in caplog.records if r.name.startswith("roundtable")]
     assert len(lines) == 1 and lines[0].exc_info is None and SECRET not in closed.get("reason", "")
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code"),
+    [(CommandRefused("cannot pause while paused: already paused"), 409, "command_refused"),
+     (StorageError(SECRET), 503, "storage_unavailable"),
+     (pykka.Timeout("the supervisor did not answer"), 503, "engine_timeout"),
+     (pykka.ActorDeadError("stopped"), 503, "engine_stopped"),
+     (RuntimeError(SECRET), 500, "internal_error")],
+    ids=["refused", "database", "ask timeout", "actor stopped", "bug"],
+)
+def test_the_engine_answers_a_relayed_command_as_its_own_control_would(
+    raised: Exception, status: int, code: str, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``run_request`` (the engine's side of the relay) turns every outcome into (status,
+    body); the standby rebuilds the same class from it. Only a bug logs a traceback."""
+    answered = run_request(FakeSystem(raised), {"action": "pause"})  # type: ignore[arg-type]
+    assert answered[0] == status and answered[1]["code"] == code and SECRET not in answered[1]["error"]
+    again = from_answer(*answered)
+    assert (again.status, again.code) == (status, code)
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert len(tracebacks) == (1 if status == 500 else 0)
