@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, Final
 
 from quart import Blueprint, Response, abort, jsonify, request
 
 from actors import wire
-from settings import VERSION
 from storage import export, queries
 from web.context import Context
-from web.snapshot import fresh_countdown, fresh_status
+from web.snapshot import Body
 
 bp = Blueprint("api", __name__)
 
@@ -30,14 +27,15 @@ FINISHED_CACHE_CONTROL: Final = "public, max-age=3600"
 @bp.get("/api/status")
 async def status() -> Response:
     context = Context.current()
-    view = fresh_status(await context.status_view.get(), _now_ms(context))
-    return jsonify({**view, "version": VERSION})
+    view = await context.status_view.get()
+    return Response(view.body(_now_ms(context)), content_type="application/json")
 
 
 @bp.get("/api/countdown")
 async def countdown() -> Response:
     context = Context.current()
-    return jsonify(fresh_countdown(await context.countdown_view.get(), _now_ms(context)))
+    view = await context.countdown_view.get()
+    return Response(view.body(_now_ms(context)), content_type="application/json")
 
 
 def _now_ms(context: Context) -> int:
@@ -66,11 +64,15 @@ async def conversations() -> Response:
     context = Context.current()
     limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE) or DEFAULT_PAGE
     before = _int_arg("before", None, 1, MAX_ID)
-    found = await context.call(queries.list_conversations, context.system.db, limit, before)
-    rows = [wire.summary(r) for r in found]
+    listing = context.listings.view((limit, before), lambda: context.call(_listing, context.system.db, limit, before))
+    return _cacheable(await listing.get(), finished=False)
+
+
+def _listing(db: Any, limit: int, before: int | None) -> Body:
+    """The body of ``/api/conversations`` for ``limit`` and ``before`` (a worker thread)."""
+    rows = [wire.summary(r) for r in queries.list_conversations(db, limit, before)]
     next_before = rows[-1]["id"] if rows and len(rows) == limit else None
-    body = json.dumps({"conversations": rows, "next_before": next_before}, separators=(",", ":")).encode()
-    return _cacheable(body, finished=False)
+    return Body.of({"conversations": rows, "next_before": next_before})
 
 
 async def _conversation_or_404(conversation_id: int) -> dict[str, Any]:
@@ -92,21 +94,20 @@ async def conversation(conversation_id: int) -> Response:
     if body is not None:
         return _cacheable(body, finished=True)
     found = await _conversation_or_404(conversation_id)
-    body = json.dumps(found, separators=(",", ":")).encode()
+    body = Body.of(found)
     finished = found.get("status") in FINISHED
     if finished:
         context.finished_rounds.put(conversation_id, body)
     return _cacheable(body, finished=finished)
 
 
-def _cacheable(body: bytes, *, finished: bool) -> Response:
+def _cacheable(body: Body, *, finished: bool) -> Response:
     """A JSON response with a strong ETag; 304 when the client already has it."""
-    etag = hashlib.sha256(body).hexdigest()[:20]
-    if etag in request.if_none_match:
+    if body.etag in request.if_none_match:
         response = Response(b"", status=304)
     else:
-        response = Response(body, content_type="application/json")
-    response.set_etag(etag)
+        response = Response(body.data, content_type="application/json")
+    response.set_etag(body.etag)
     response.headers["Cache-Control"] = FINISHED_CACHE_CONTROL if finished else "no-cache"
     return response
 

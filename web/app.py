@@ -70,9 +70,7 @@ async def _commands_change_the_view(response: Response) -> Response:
     event would tell them too, but it travels through the Broadcaster's thread and could
     arrive after the admin's next GET."""
     if request.method == "POST":
-        context = Context.current()
-        context.countdown_view.invalidate()
-        context.status_view.invalidate()
+        Context.current().views_changed()
     return response
 
 

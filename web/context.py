@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -15,8 +15,16 @@ from actors import wire
 from actors.broadcaster import Hub
 from actors.engine import Engine
 from actors.errors import EngineStopped, EngineTimeout
-from settings import Settings, normalize_origin
-from web.snapshot import COUNTDOWN_MAX_AGE, STATUS_MAX_AGE, FinishedRounds, ViewCache
+from settings import VERSION, Settings, normalize_origin
+from web.snapshot import (
+    COUNTDOWN_MAX_AGE,
+    STATUS_MAX_AGE,
+    FinishedRounds,
+    Listings,
+    RenderedPages,
+    StampedBody,
+    ViewCache,
+)
 
 __all__ = ["ENGINE_TIMEOUT", "Context", "EngineTimeout"]
 
@@ -37,10 +45,13 @@ class Context:
     hub: Hub | None
     asset_version: str
     engine_timeout: float = ENGINE_TIMEOUT
-    #: The polling endpoints' views, refreshed after every event this server delivers.
-    countdown_view: ViewCache = field(init=False)
-    status_view: ViewCache = field(init=False)
+    #: The read endpoints' bodies (``web.snapshot``), dropped after every event this
+    #: server delivers and after every command.
+    countdown_view: ViewCache[StampedBody] = field(init=False)
+    status_view: ViewCache[StampedBody] = field(init=False)
+    listings: Listings = field(default_factory=Listings)
     finished_rounds: FinishedRounds = field(default_factory=FinishedRounds)
+    pages: RenderedPages = field(default_factory=RenderedPages)
 
     def __post_init__(self) -> None:
         self.countdown_view = ViewCache(lambda: self.call(_countdown, self.system), COUNTDOWN_MAX_AGE)
@@ -50,8 +61,14 @@ class Context:
 
     def _event_delivered(self, data: str) -> None:
         """On the loop, for every event the Hub fans out: the views are stale."""
+        self.views_changed()
+
+    def views_changed(self) -> None:
+        """On the loop: what the read endpoints serve may have changed (an event, a
+        command); the next request for each fetches afresh."""
         self.countdown_view.invalidate()
         self.status_view.invalidate()
+        self.listings.invalidate()
 
     @staticmethod
     def current() -> Context:
@@ -104,12 +121,17 @@ class Context:
         )
 
 
-def _countdown(system: Engine) -> dict[str, Any]:
-    return wire.countdown(system.view())
+def _countdown(system: Engine) -> StampedBody:
+    """The countdown's body (a worker thread): stamped per answer as ``wire`` would."""
+    return StampedBody(wire.countdown(system.view()), restamp=_restamp_countdown)
 
 
-def _status(system: Engine) -> dict[str, Any]:
-    return wire.status(system.status())
+def _restamp_countdown(view: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
+    return wire.restamp_countdown(view, now_ms / 1000)
+
+
+def _status(system: Engine) -> StampedBody:
+    return StampedBody(wire.status(system.status()), version=VERSION)
 
 
 def _without_default_port(netloc: str, scheme: str) -> str:

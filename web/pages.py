@@ -49,9 +49,15 @@ async def agents_css() -> Response:
 
 @bp.get("/")
 async def index() -> str:
-    return await render_template(
-        "index.html", asset_version=Context.current().asset_version, canonical=site_url() + "/"
-    )
+    """The live page: the same HTML for every visitor of a site URL, rendered once."""
+    context = Context.current()
+    key = (request.scheme, request.host)  # what site_url() reads (PUBLIC_URL is fixed)
+    page = context.pages.get(key)
+    if page is None:
+        page = await render_template("index.html", asset_version=context.asset_version,
+                                     canonical=site_url() + "/")
+        context.pages.put(key, page)
+    return page
 
 
 @bp.get("/c/<int:conversation_id>")

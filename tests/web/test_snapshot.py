@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
-from web.snapshot import ViewCache, fresh_countdown
+from actors import wire
+from web.snapshot import Body, Listings, StampedBody, ViewCache
 
 
 class Engine:
@@ -95,6 +98,44 @@ def test_a_failed_fetch_is_not_cached() -> None:
 
 def test_the_countdown_is_stamped_with_the_time_of_the_answer() -> None:
     view = {"state": "countdown", "server_time": 1_000, "next_round_at": 61_000, "seconds_remaining": 60.0,
-            "next_topic": "Tides"}
-    assert fresh_countdown(view, 31_000) == {**view, "server_time": 31_000, "seconds_remaining": 30.0}
-    assert fresh_countdown({**view, "next_round_at": None}, 5)["seconds_remaining"] is None
+            "next_topic": "Tea \u2615 or \"coffee\"?"}
+    body = StampedBody(view, restamp=restamp_countdown)
+    assert json.loads(body.body(31_000)) == {**view, "server_time": 31_000, "seconds_remaining": 30.0}
+    assert json.loads(body.body(70_000))["seconds_remaining"] == 0.0
+    for now_ms in (31_000, 60_999, 1_764_000_000_123):  # the bytes are the wire's view, as of then
+        assert json.loads(body.body(now_ms)) == wire.restamp_countdown(view, now_ms / 1000)
+    unscheduled = StampedBody({**view, "next_round_at": None}, restamp=restamp_countdown)
+    assert json.loads(unscheduled.body(5))["seconds_remaining"] is None
+
+
+def restamp_countdown(view: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
+    return wire.restamp_countdown(view, now_ms / 1000)
+
+
+def test_the_status_is_stamped_and_carries_its_constants() -> None:
+    view = {"state": "active", "server_time": 1_000, "providers": {"openai": {"circuit": "closed"}}}
+    body = json.loads(StampedBody(view, version="1.2.3").body(2_000))
+    assert body == {**view, "server_time": 2_000, "version": "1.2.3"}
+    assert json.loads(StampedBody({}).body(7)) == {"server_time": 7}
+
+
+def test_listings_are_kept_per_query_and_all_dropped_by_an_event() -> None:
+    async def scenario() -> None:
+        rows = {"count": 0}
+
+        async def fetch() -> Body:
+            rows["count"] += 1
+            return Body.of({"conversations": rows["count"]})
+
+        listings = Listings(max_age=60.0, limit=2)
+        first = await listings.view((20, None), fetch).get()
+        assert await listings.view((20, None), fetch).get() is first  # cached
+        other = await listings.view((5, None), fetch).get()
+        assert other != first and rows["count"] == 2
+        listings.invalidate()
+        assert json.loads((await listings.view((20, None), fetch).get()).data) == {"conversations": 3}
+        await listings.view((1, None), fetch).get()  # a third query: the oldest goes
+        await listings.view((5, None), fetch).get()
+        assert rows["count"] == 5
+
+    run(scenario)
