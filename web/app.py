@@ -24,9 +24,10 @@ from settings import Settings
 from web import admin, api, control, errors, metrics, pages, syndication, ws
 from web.context import ENGINE_TIMEOUT, Context
 from web.edge import EdgeMiddleware
+from web.fastpath import FastPath
 from web.forwarded import TrustedProxies
+from web.headers import cors_headers, security_headers
 from web.limits import EdgeLimits, address_key
-from web.tls import HSTS
 
 __all__ = ["create_app"]
 
@@ -35,8 +36,6 @@ log = logging.getLogger("roundtable.web")
 #: Request bodies larger than this are refused (only /control takes a body).
 MAX_BODY_BYTES = 64 * 1024
 STATIC = Path(__file__).parent / "static"
-#: Never shared with embedding sites: the admin page and its API.
-_ADMIN_PATHS = ("/control", "/api/admin")
 
 
 def create_app(
@@ -53,7 +52,8 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 300
     app.extensions["roundtable"] = Context(system, settings, hub, _asset_version(), engine_timeout)
-    EdgeLimits(settings, monotonic).install(app.extensions)
+    limits = EdgeLimits(settings, monotonic)
+    limits.install(app.extensions)
     errors.install(app, monotonic)
     control.install(app, monotonic)
     for blueprint in (pages.bp, syndication.bp, api.bp, control.bp, admin.bp, ws.bp, metrics.bp):
@@ -61,7 +61,8 @@ def create_app(
     app.before_request(_api_rate_limit)
     app.after_request(_headers)
     app.after_request(_commands_change_the_view)
-    app.asgi_app = EdgeMiddleware(app.asgi_app, TrustedProxies(settings.trusted_proxies))  # type: ignore[method-assign, assignment, arg-type]
+    fast = FastPath(app.asgi_app, app.extensions["roundtable"], limits)  # type: ignore[arg-type]
+    app.asgi_app = EdgeMiddleware(fast, TrustedProxies(settings.trusted_proxies))  # type: ignore[method-assign, assignment]
     return app
 
 
@@ -98,16 +99,9 @@ async def _api_rate_limit() -> None:
 
 async def _headers(response: Response) -> Response:
     context = Context.current()
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if context.settings.tls:  # only over https: browsers ignore HSTS on plain http anyway
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
-    if response.mimetype == "text/html":
-        policy = context.content_security_policy(request.host, request.scheme)
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    origin = request.headers.get("Origin")
-    if origin and context.embedding_allowed(origin) and not request.path.startswith(_ADMIN_PATHS):
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Vary"] = "Origin"
+    html = response.mimetype == "text/html"
+    for name, value in security_headers(context, html=html, host=request.host, scheme=request.scheme):
+        response.headers.setdefault(name, value)
+    for name, value in cors_headers(context, request.headers.get("Origin"), request.path):
+        response.headers[name] = value
     return response

@@ -10,6 +10,7 @@ limits per single IPv6 address would be no limits at all.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
@@ -37,6 +38,7 @@ TOO_MANY_NEW: Final = "too many new connections from your address; wait a minute
 SERVER_FULL: Final = "the server is full; try again later"
 
 
+@functools.lru_cache(maxsize=4096)  # parsed on every request; a few thousand clients at a time
 def address_key(address: str) -> str:
     """The key limits count ``address`` under: itself, or its /64 for IPv6."""
     parsed = parse_address(address)
