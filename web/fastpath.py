@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from werkzeug.sansio.utils import get_host
 
+from actors import wire
 from web.api import DEFAULT_PAGE, FINISHED_CACHE_CONTROL, MAX_ID
 from web.context import Context
 from web.edge import ASGIApp, Receive, Scope, Send
@@ -89,7 +90,9 @@ class FastPath:
         return self.limits.api.take(address_key(client[0] or "unknown")) is None
 
     def _now_ms(self) -> int:
-        return int(round(self.context.system.clock.now() * 1000))
+        now = wire.ms(self.context.system.clock.now())
+        assert now is not None
+        return now
 
     def _json(self, body: bytes, *extra: tuple[str, str]) -> Answer:
         return _JSON, body, [*security_headers(self.context, html=False, host="", scheme=""), *extra]
