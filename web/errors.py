@@ -3,9 +3,10 @@
 - An ``actors.errors.RoundtableError`` (the project's tree, ``StorageError`` included) is
   an answer: JSON ``{"error": message, "code": code}`` with its status and headers
   (``Retry-After``, ``WWW-Authenticate``), and one log line without a traceback. Refusals
-  that a client can repeat at request speed are logged coalesced where they are counted:
-  wrong tokens by the /control throttle, rate limits by ``web.limits``, database outages
-  here, at most once per ``COALESCE_SECONDS``.
+  that anyone can repeat at request speed are logged coalesced: wrong tokens by the
+  /control throttle, rate limits by ``web.limits``, and here database outages and
+  commands sent while no ``ADMIN_TOKEN`` is set, at most once per ``COALESCE_SECONDS``
+  per kind.
 - A werkzeug ``HTTPException`` (``abort(404)``, 405, 413...) is the same JSON with a code
   from its status; a browser asking for a missing page gets the HTML 404 page.
 - Anything else is a bug: logged with its traceback, answered 500 ``internal_error`` with
@@ -50,15 +51,17 @@ log = logging.getLogger("roundtable.web")
 INTERNAL: Final = "internal server error"
 COALESCE_SECONDS: Final = 10.0
 #: Counted and logged coalesced where they are refused (``web.control``, ``web.limits``).
-_LOGGED_WHERE_COUNTED: Final = (MissingToken, WrongToken, AdminDisabled, TooManyRequests)
-_DATABASE_LOG: Final = "roundtable.database_log"
+_LOGGED_WHERE_COUNTED: Final = (MissingToken, WrongToken, TooManyRequests)
+#: Logged coalesced here, by code.
+_COALESCED: Final = (StorageError, AdminDisabled)
+_COALESCED_LOG: Final = "roundtable.coalesced_errors"
 #: Codes of the HTTP errors werkzeug raises, by status (others: from its name).
 _HTTP_CODES: Final = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 def install(app: Quart, monotonic: Callable[[], float] = time.monotonic) -> None:
     """Register the handlers on ``app``; ``monotonic`` paces the coalesced log lines."""
-    app.extensions[_DATABASE_LOG] = CoalescedLog(log, COALESCE_SECONDS, monotonic)
+    app.extensions[_COALESCED_LOG] = CoalescedLog(log, COALESCE_SECONDS, monotonic)
     app.register_error_handler(RoundtableError, _roundtable_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)
@@ -79,9 +82,9 @@ def answer(error: RoundtableError) -> tuple[Response, int]:
 
 
 def _log(error: RoundtableError) -> None:
-    if isinstance(error, StorageError):
-        database_log: CoalescedLog = current_app.extensions[_DATABASE_LOG]
-        database_log.note("database", f"{error.status} on {_where()}: {error}")
+    if isinstance(error, _COALESCED):
+        coalesced: CoalescedLog = current_app.extensions[_COALESCED_LOG]
+        coalesced.note(error.code, f"{error.status} {error.code} on {_where()}: {error}")
     elif not isinstance(error, _LOGGED_WHERE_COUNTED):
         level = logging.WARNING if error.status >= 500 else logging.INFO
         log.log(level, "%d %s on %s: %s", error.status, error.code, _where(), error)

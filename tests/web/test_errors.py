@@ -253,3 +253,21 @@ def test_the_engine_answers_a_relayed_command_as_its_own_control_would(
     assert (again.status, again.code) == (status, code)
     tracebacks = [r for r in caplog.records if r.exc_info]
     assert len(tracebacks) == (1 if status == 500 else 0)
+
+
+def test_commands_while_admin_is_disabled_are_refused_and_logged_once_a_while(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Anyone can send them at request speed, before any token: a line per 10 s."""
+    app = create_app(FakeSystem(RuntimeError("never asked")), Settings(providers={}))
+
+    async def go() -> list[tuple[int, Any]]:
+        client = app.test_client()
+        responses = [await client.post("/control", json={"action": "force"}) for _ in range(3)]
+        return [(r.status_code, await r.get_json()) for r in responses]
+
+    caplog.set_level(logging.INFO)
+    answers = asyncio.run(go())
+    assert {(status, body["code"]) for status, body in answers} == {(403, "admin_disabled")}
+    (line,) = [r for r in caplog.records if r.name == "roundtable.web"]
+    assert line.getMessage().startswith("403 admin_disabled on POST /control: admin actions are disabled")
