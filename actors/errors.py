@@ -52,6 +52,7 @@ __all__ = [
     "HeadersTooLarge",
     "InvalidHost",
     "InvalidTopic",
+    "MAY_STILL_APPLY",
     "MissingToken",
     "NoEngine",
     "RateLimited",
@@ -170,6 +171,10 @@ class EngineTimeout(Unavailable):
     time. The call may still complete after the request has given up on it."""
 
     code = "engine_timeout"
+
+
+#: What a command that timed out is answered: it may run after the answer.
+MAY_STILL_APPLY: Final = "the engine did not answer in time; the command may still be applied — check /api/status"
 
 
 class EngineStopped(Unavailable):

@@ -26,6 +26,7 @@ import pykka
 
 from actors.daemon import DaemonLoop
 from actors.errors import (
+    MAY_STILL_APPLY,
     EngineStopped,
     EngineTimeout,
     NoEngine,
@@ -54,7 +55,6 @@ POLL_SECONDS: Final = 0.5
 FORGET_EVERY_SECONDS: Final = 3600.0
 
 NO_ENGINE: Final = "no engine answered in time (is one running on this database?); the command was not applied"
-LATE_ENGINE: Final = "the engine did not answer in time; the command may still be applied — check /api/status"
 STOPPED_ENGINE: Final = "the engine stopped before it answered; check /api/status"
 INTERNAL: Final = "internal server error"
 
@@ -70,7 +70,7 @@ def run_request(system: RoundtableSystem, request: dict[str, Any]) -> tuple[int,
     except RoundtableError as error:
         return error.status, body_of(error)
     except pykka.Timeout:
-        return 503, body_of(EngineTimeout(LATE_ENGINE))
+        return 503, body_of(EngineTimeout(MAY_STILL_APPLY))
     except pykka.ActorDeadError:
         return 503, body_of(EngineStopped(STOPPED_ENGINE))
     except Exception:
@@ -97,7 +97,7 @@ class RemoteEngine:
             time.sleep(ANSWER_POLL_SECONDS)  # polling the answer row, bounded by the deadline
         if relay.withdraw(self._db, command_id, 503, body_of(NoEngine(NO_ENGINE))):
             raise NoEngine(NO_ENGINE)
-        raise EngineTimeout(LATE_ENGINE)
+        raise EngineTimeout(MAY_STILL_APPLY)
 
 
 def _view_of(status: int, body: dict[str, Any]) -> dict[str, Any]:

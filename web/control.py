@@ -27,6 +27,7 @@ from typing import Any, Final
 from quart import Blueprint, Quart, Response, current_app, jsonify, request
 
 from actors.errors import (
+    MAY_STILL_APPLY,
     AdminDisabled,
     BadPayload,
     EngineTimeout,
@@ -57,7 +58,6 @@ NO_TOKEN = (
     "admin actions are disabled: set ADMIN_TOKEN in the environment (or .env) and restart, "
     "then send it as 'Authorization: Bearer <token>'"
 )
-NO_ANSWER = "the engine did not answer in time; the command may still be applied — check /api/status"
 
 
 @dataclass
@@ -180,5 +180,5 @@ async def _control() -> dict[str, Any]:
     try:
         view = await context.call(context.system.command, command, **arguments)
     except EngineTimeout as exc:
-        raise EngineTimeout(NO_ANSWER) from exc
+        raise EngineTimeout(MAY_STILL_APPLY) from exc
     return {"ok": True, "action": command, **view}
