@@ -7,6 +7,7 @@ with its status, logged in one line naming the action and why; no log has a trac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,18 @@ def refused(service: Service, answer: tuple[int, Any], status: int, code: str, f
     return f"{status} {code} on POST /control: {body['error']}"
 
 
+def planned_seconds(logs: str) -> int:
+    """How long the latest round was planned to last, from its "round N started" line."""
+    return int(re.findall(r"last message planned in (\d+) s", logs)[-1])
+
+
 def lines_with(logs: str, text: str) -> int:
     return sum(text in line for line in logs.splitlines())
 
 
 def test_refused_unknown_and_malformed_commands_around_a_round_are_one_line_each(tmp_path: Path) -> None:
-    with Service(tmp_path, STEADY) as service:
+    paced = {"MESSAGE_GAP_MIN_SECONDS": "0.3", "MESSAGE_GAP_MAX_SECONDS": "0.4"}  # active until paused
+    with Service(tmp_path, paced) as service:
         client = Client(service.ws_url)
         client.next()
         expected = [
@@ -110,6 +117,10 @@ def test_a_demo_instance_restarted_mid_round_resumes_it_without_a_traceback(tmp_
     try:
         client = Client(service.ws_url)
         client.until(lambda e: e["type"] == "message")  # --demo forced a round at once
+        if planned_seconds(service.logs()) < 20:  # forced just before a slot: a short round
+            client.until(is_state("countdown"), timeout=60)
+            service.force()  # now it aims at the slot after: a minute or more
+            client.until(lambda e: e["type"] == "message")
         client.close()
         service.restart()  # killed mid-round: the restart resumes it, and --demo cannot force
         service.wait_for_log("demo: not starting a round")
