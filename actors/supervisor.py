@@ -60,6 +60,11 @@ AGENT_MARGIN_SECONDS: Final = 2.0
 STORE_AGAIN_SECONDS: Final = 1.0
 
 
+#: How a database call from the Supervisor fails when the database (or Persistence, while
+#: the engine halts) does: an expected path, logged in one line. Anything else is a bug.
+_STORAGE_FAILED: Final = (StorageError, pykka.Timeout, pykka.ActorDeadError)
+
+
 class Supervisor(pykka.ThreadingActor):
     """Every public method runs on the Supervisor's own thread, one message at a time."""
 
@@ -209,8 +214,11 @@ class Supervisor(pykka.ThreadingActor):
             conversation_id = self._persistence.create_conversation(
                 topic, now, scheduled_at, forced
             ).get(timeout=STORAGE_TIMEOUT)
-        except Exception as exc:
+        except _STORAGE_FAILED as exc:
             log.error("could not start a round: the database did not record it (%s)", exc)
+            return
+        except Exception:  # a bug: said with its traceback; the engine goes on
+            log.exception("could not start a round")
             return
         plan = self._plan_from(now, 1, now)
         self._round = ActiveRound(conversation_id, topic, now, scheduled_at, forced, plan)
@@ -387,7 +395,10 @@ class Supervisor(pykka.ThreadingActor):
         """The digest of the latest finished rounds; empty (and logged) if storage fails."""
         try:
             rounds = self._persistence.recent_rounds(DIGEST_ROUNDS).get(timeout=STORAGE_TIMEOUT)
-        except Exception:
+        except _STORAGE_FAILED as exc:
+            log.warning("could not read earlier rounds (%s); this round starts without them", exc)
+            return ()
+        except Exception:  # a bug: said with its traceback; the round goes on
             log.exception("could not read earlier rounds; this round starts without them")
             return ()
         return digest(rounds)
@@ -399,8 +410,10 @@ class Supervisor(pykka.ThreadingActor):
             future.get(timeout=STORAGE_TIMEOUT)
         except pykka.Timeout:
             log.warning("still waiting to %s in the database; it is stored when the database answers", what)
-        except Exception as exc:
+        except _STORAGE_FAILED as exc:
             log.error("could not %s in the database: %s", what, exc)
+        except Exception:  # a bug: said with its traceback; the engine goes on
+            log.exception("could not %s in the database", what)
 
     # -- admin commands --------------------------------------------------------------
     def command(self, command: Command, arguments: Mapping[str, str]) -> EngineView | RoundtableError:

@@ -10,9 +10,11 @@ import json
 import logging
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,3 +323,22 @@ def test_idle_ticks_sleep_until_the_next_slot_or_heartbeat(make_engine: Callable
     engine.clock.advance(11)  # the slot: a round starts, then the hold after it
     engine.run_until(is_state("complete"), step=1.0)
     assert engine.system.supervisor.tick().get(timeout=5) <= engine.clock.now() + 5  # COMPLETE_HOLD 5 s
+
+
+def test_a_database_failing_at_a_rounds_start_is_one_line_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The earlier rounds cannot be read (their messages' table is gone): the round starts
+    without them, said in one line; a database failure is an expected path."""
+    path = tmp_path / "roundtable.db"
+    system = create_system(settings_for(f"sqlite:///{path}"), clock=FakeClock(SLOT - 10), start_ticker=False)
+    try:
+        with sqlite3.connect(path) as other:
+            other.execute("ALTER TABLE messages RENAME TO messages_gone")
+        caplog.set_level(logging.INFO)
+        assert system.command("force")["state"] == "active"
+    finally:
+        system.stop()
+    (line,) = [r for r in caplog.records if "earlier rounds" in r.getMessage()]
+    assert line.levelno == logging.WARNING and "this round starts without them" in line.getMessage()
+    assert not [r for r in caplog.records if r.name.startswith("roundtable") and r.exc_info], caplog.text
