@@ -142,8 +142,11 @@ class Cluster:
         await self._stop_following(catch_up=True)
         try:
             await self._lead()
-        except Exception as exc:  # the database went away again while starting
-            log.error("could not start the engine (%s); serving visitors as a standby", exc)
+        except Exception as exc:
+            if isinstance(exc, StorageError):  # the database went away again while starting
+                log.error("could not start the engine (%s); serving visitors as a standby", exc)
+            else:  # a bug: said with its traceback, and this instance still serves
+                log.exception("could not start the engine; serving visitors as a standby")
             await asyncio.to_thread(self.lock.release)
             await self._follow(wait=False)
             return
