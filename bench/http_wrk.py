@@ -7,7 +7,9 @@ per request: the most a Quart app on Hypercorn can do). Then, per path, wrk (64
 connections, 2 threads, keep-alive) runs ``--seconds`` against the minimal app, then
 against Roundtable, ``--repeat`` times alternating; the medians' ratio is printed with the
 issue's target (0.8x for /api/countdown, /api/status and /; 0.5x for the conversation
-endpoints). Non-2xx answers and socket errors are reported. Everything started is stopped.
+endpoints), and each server's CPU per request (``/proc``, every thread, over the wrk run:
+steadier than requests/s when other work shares the cores). Non-2xx answers and socket
+errors are reported. Everything started is stopped.
 
     .venv/bin/python bench/http_wrk.py [--seconds 4] [--repeat 2] [--connections 64]
 
@@ -33,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import free_port, machine_line, progress, running_service, table
+from _common import cpu_seconds, free_port, machine_line, progress, running_service, table
 
 TARGETS = {"/api/countdown": 0.8, "/api/status": 0.8, "/": 0.8, "/api/conversations": 0.5,
            "/api/conversations/<id>": 0.5}
@@ -72,19 +74,25 @@ def fetch(url: str) -> tuple[str, str]:
         return response.read().decode(), response.headers.get("Content-Type", "application/json")
 
 
-def wrk(url: str, seconds: int, connections: int) -> dict[str, Any]:
+def wrk(url: str, seconds: int, connections: int, pid: int) -> dict[str, Any]:
+    """One wrk run against ``url``; requests/s, errors, and the CPU the server ``pid`` used
+    per request (steadier than requests/s when other work shares the cores)."""
+    cpu = cpu_seconds(pid)
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", url],
                          capture_output=True, text=True, timeout=seconds + 30, check=False).stdout
+    cpu = cpu_seconds(pid) - cpu
+    count = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     latency = re.search(r"Latency\s+(\S+)", out)
     return {"rps": float(rps.group(1)) if rps else 0.0, "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "cpu_us": cpu / int(count.group(1)) * 1e6 if count and int(count.group(1)) else float("nan"),
             "errors": errors.group(0) if errors else "", "latency": latency.group(1) if latency else "?"}
 
 
 @contextlib.contextmanager
-def minimal_app(bodies: dict[str, tuple[str, str]]) -> Iterator[str]:
+def minimal_app(bodies: dict[str, tuple[str, str]]) -> Iterator[tuple[str, int]]:
     with tempfile.TemporaryDirectory(prefix="roundtable-wrk-") as tmp:
         bodies_file = Path(tmp) / "bodies.json"
         bodies_file.write_text(json.dumps(bodies))
@@ -102,7 +110,7 @@ def minimal_app(bodies: dict[str, tuple[str, str]]) -> Iterator[str]:
                     if time.monotonic() > deadline or proc.poll() is not None:
                         raise RuntimeError("the minimal Quart app did not start") from None
                     time.sleep(0.05)  # polling a starting server, bounded by the deadline
-            yield url
+            yield url, proc.pid
         finally:
             proc.terminate()
             proc.wait(10)
@@ -113,7 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian/Ubuntu: apt-get install -y wrk; macOS: brew install wrk); "
                  "bench/http_api.py is the Python fallback")
-    rows = []
     with running_service({"TICK_SECONDS": "0.1"}) as service:  # production's tick, not the tests' 5 ms
         for _ in range(args.rounds):
             service.force()
@@ -123,27 +130,35 @@ def main(argv: list[str] | None = None) -> int:
         latest = conversations[0]["id"]
         paths = {label: label.replace("<id>", str(latest)) for label in TARGETS}
         bodies = {path: fetch(service.url + path) for path in paths.values()}
+        assert service.process is not None
         with minimal_app(bodies) as minimal:
-            for label, path in paths.items():
-                runs: dict[str, list[dict[str, Any]]] = {"minimal": [], "roundtable": []}
-                for _ in range(args.repeat):
-                    runs["minimal"].append(wrk(minimal + path, args.seconds, args.connections))
-                    runs["roundtable"].append(wrk(service.url + path, args.seconds, args.connections))
-                mine = statistics.median(r["rps"] for r in runs["minimal"])
-                ours = statistics.median(r["rps"] for r in runs["roundtable"])
-                ratio = ours / mine if mine else float("nan")
-                problems = "; ".join(sorted({f"{r['non2xx']} non-2xx" for r in runs["roundtable"] if r["non2xx"]}
-                                            | {r["errors"] for r in runs["roundtable"] if r["errors"]}))
-                progress(f"{label}: minimal {mine:.0f} req/s, roundtable {ours:.0f} req/s")
-                rows.append((label, f"{len(bodies[path][0])} B", f"{mine:.0f}", f"{ours:.0f}", f"{ratio:.2f}x",
-                             f">= {TARGETS[label]}x", "yes" if ratio >= TARGETS[label] else "NO",
-                             " / ".join(r["latency"] for r in runs["roundtable"]), problems or "none"))
+            servers = {"minimal": minimal, "roundtable": (service.url, service.process.pid)}
+            rows = [measure(label, path, servers, args) + (f"{len(bodies[path][0])} B",)
+                    for label, path in paths.items()]
     version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
     print(f"\nhttp_wrk: wrk -t2 -c{args.connections} -d{args.seconds}s, {args.repeat} alternating runs per "
           f"path, medians; {machine_line()}; {(version.stdout or version.stderr).splitlines()[0]}")
-    print(table(("path", "body", "minimal Quart req/s", "Roundtable req/s", "ratio", "target", "met",
-                 "Roundtable mean latency", "errors"), rows))
+    print(table(("path", "minimal Quart req/s", "Roundtable req/s", "ratio", "target", "met",
+                 "server CPU/request minimal / Roundtable", "Roundtable mean latency", "errors", "body"), rows))
     return 0
+
+
+def measure(label: str, path: str, servers: dict[str, tuple[str, int]], args: argparse.Namespace) -> tuple[str, ...]:
+    """``path`` on both servers, ``--repeat`` alternating wrk runs each: one table row."""
+    runs: dict[str, list[dict[str, Any]]] = {"minimal": [], "roundtable": []}
+    for _ in range(args.repeat):
+        for name in ("minimal", "roundtable"):
+            url, pid = servers[name]
+            runs[name].append(wrk(url + path, args.seconds, args.connections, pid))
+    mine, ours = (statistics.median(r["rps"] for r in runs[name]) for name in ("minimal", "roundtable"))
+    cpu_mine, cpu_ours = (statistics.median(r["cpu_us"] for r in runs[name]) for name in ("minimal", "roundtable"))
+    ratio = ours / mine if mine else float("nan")
+    problems = "; ".join(sorted({f"{r['non2xx']} non-2xx" for r in runs["roundtable"] if r["non2xx"]}
+                                | {r["errors"] for r in runs["roundtable"] if r["errors"]}))
+    progress(f"{label}: minimal {mine:.0f} req/s, roundtable {ours:.0f} req/s")
+    return (label, f"{mine:.0f}", f"{ours:.0f}", f"{ratio:.2f}x", f">= {TARGETS[label]}x",
+            "yes" if ratio >= TARGETS[label] else "NO", f"{cpu_mine:.0f} / {cpu_ours:.0f} us",
+            " / ".join(r["latency"] for r in runs["roundtable"]), problems or "none")
 
 
 if __name__ == "__main__":
