@@ -210,3 +210,18 @@ def test_events_missed_while_a_standby_listener_reconnects_are_caught_up(
     assert "lost the engine's events" in standby.logs()
     seen = [m["seq"] for m in client.messages() if m["conversation_id"] == conversation_id]
     assert seen == list(range(1, 17))  # caught up from the database: none missed, none twice
+
+
+def test_a_standbys_listing_follows_the_leaders_round(pair: tuple[Service, Service]) -> None:
+    """A standby keeps its listing between the events it follows: the end must show."""
+    leader, standby = pair
+    client = Client(standby.ws_url)
+    client.next()
+    conversation_id = leader.force()["conversation"]["id"]
+    client.until(lambda e: e["type"] == "message")
+    newest = standby.get("/api/conversations")[1]["conversations"][0]
+    assert (newest["id"], newest["status"]) == (conversation_id, "active")
+    client.until(is_state("complete"), timeout=30)
+    client.close()
+    newest = standby.get("/api/conversations")[1]["conversations"][0]
+    assert (newest["id"], newest["status"]) == (conversation_id, "complete")
