@@ -17,7 +17,9 @@ asyncio client, permessage-deflate offered as browsers do). Socket.IO clients sp
 minimal Engine.IO/Socket.IO v4 text protocol over the same raw WebSocket. Per server:
 
 - CPU per delivered message: server utime+stime from the round's start until every client
-  has its 16th message, divided by 16 x N (raw: Roundtable's includes its engine);
+  has its 16th message, divided by 16 x N (raw: Roundtable's includes its engine); and the
+  client processes' CPU over the same time (they share the 2 cores with the server: when
+  they are busy the whole round, the latencies measure them as much as the server);
 - RSS per connection: (RSS with N idle clients - RSS before any) / N, and the same just
   after the round (a deflate socket's zlib buffers are allocated on its first send);
 - event-to-last-visitor latency: for each message, the last client's receipt minus the
@@ -212,6 +214,10 @@ class Clients:
     def all(self, message: tuple[Any, ...], timeout: float) -> list[tuple[Any, ...]]:
         return self.ask([message] * len(self.pipes), timeout)
 
+    def cpu(self) -> float:
+        """CPU seconds the client processes have used so far."""
+        return sum(cpu_seconds(proc.pid) for proc in self.procs)
+
     def stop(self) -> None:
         for pipe in self.pipes:
             with contextlib.suppress(OSError):
@@ -309,6 +315,7 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
         rss_idle = rss_kib(running.pid)
         clients.all(("read", args.gap * MESSAGES + args.timeout), 30)
         cpu0, wall0 = cpu_seconds(running.pid), time.perf_counter()
+        clients_cpu0 = clients.cpu()
         running.trigger()
         done = []
         deadline = time.monotonic() + args.gap * MESSAGES * 1.5 + args.timeout + 10
@@ -317,6 +324,7 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
                 raise TimeoutError(f"{kind}: the round did not end in time")
             done.append(pipe.recv())
         cpu, wall = cpu_seconds(running.pid) - cpu0, time.perf_counter() - wall0
+        clients_cpu = clients.cpu() - clients_cpu0
         rss_round = rss_kib(running.pid)
         lateness = running.lateness() if running.lateness else []  # zlib's buffers are touched on a deflate socket's first send
         clients.all(("close",), 60)
@@ -328,7 +336,7 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
     return {
         "connected": connected, "errors": errors, "connect_s": connect_s, "extensions": extensions,
         "exact": sum(d[1] for d in done), "unfinished": sum(d[2] for d in done),
-        "cpu": cpu, "wall": wall, "delivered": len(lat),
+        "cpu": cpu, "wall": wall, "delivered": len(lat), "clients_cpu": clients_cpu,
         "cpu_per_msg_us": cpu / max(1, MESSAGES * connected) * 1e6,
         "lateness": lateness,
         "rss_empty": rss_empty, "rss_idle": rss_idle, "rss_round": rss_round,
@@ -380,7 +388,8 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
         if "error" in r:
             continue
         detail.append((kind, f"{r['connected']} ({r['errors']} failed) in {r['connect_s']:.1f} s",
-                       f"{r['cpu']:.2f} s / {r['wall']:.1f} s", f"{r['rss_empty'] / 1024:.0f} -> {r['rss_idle'] / 1024:.0f} MiB",
+                       f"{r['cpu']:.2f} s / {r['wall']:.1f} s", f"{r['clients_cpu']:.1f} s",
+                       f"{r['rss_empty'] / 1024:.0f} -> {r['rss_idle'] / 1024:.0f} MiB",
                        f"{r['rss_round_per_conn_kib']:.1f} KiB",
                        f"{r['del_p50_ms']:.0f} / {r['del_p99_ms']:.0f} ms", str(r["unfinished"])))
     for kind, r in results.items():
@@ -388,7 +397,7 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
             print(f"{kind} reveal lateness (revealed_at - planned_at, its database, {len(r['lateness'])} messages): "
                   f"p50 {percentile(r['lateness'], 50):.0f} ms, p99 {percentile(r['lateness'], 99):.0f} ms "
                   f"(target: p99 under 50 ms)")
-    print(table(("server", "connected", "round CPU / wall", "RSS empty -> N idle",
+    print(table(("server", "connected", "round CPU / wall", "clients' CPU", "RSS empty -> N idle",
                  "RSS/conn after the round", "every delivery p50/p99",
                  "clients unfinished"), detail))
 
