@@ -112,9 +112,11 @@ class FastPath:
     def _page(self, scope: Scope, headers: dict[bytes, bytes]) -> Answer | None:
         scheme: str = scope["scheme"]
         host_header = headers.get(b"host")
-        host = get_host(scheme, host_header.decode("latin-1") if host_header else None, scope.get("server"))
+        if host_header is None or scope["query_string"]:  # HTTP/1.0 without Host: Quart's own default
+            return None
+        host = get_host(scheme, host_header.decode("latin-1"), scope.get("server"))
         page = self.context.pages.get((scheme, host))
-        if page is None or scope["query_string"]:
+        if page is None:
             return None
         return _HTML, page.encode(), security_headers(self.context, html=True, host=host, scheme=scheme)
 

@@ -65,6 +65,28 @@ async def played_round(tmp_path: Path, **env: str) -> AsyncIterator[tuple[Served
         await asyncio.to_thread(system.stop)
 
 
+async def raw(app: Quart, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the app sends for ``scope`` (a GET without a body), as a server would see it."""
+    sent: list[dict[str, Any]] = []
+    answered = asyncio.Event()
+    requests = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+    async def receive() -> dict[str, Any]:
+        request = next(requests, None)
+        if request is None:  # the client goes once it has its answer
+            await answered.wait()
+            return {"type": "http.disconnect"}
+        return request
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            answered.set()
+
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    return sent
+
+
 def without_clock(body: bytes) -> dict[str, Any]:
     return {k: v for k, v in json.loads(body).items() if k not in CLOCK_FIELDS}
 
@@ -146,5 +168,22 @@ def test_ids_of_any_length_are_the_apps_404(tmp_path: Path) -> None:
                 answer = await served.get(f"/api/conversations/{digits}")
                 assert answer.status_code in (200, 404), digits[:40]
                 assert answer.status_code == 404 or digits.lstrip("0") == str(conversation_id)
+
+    asyncio.run(scenario())
+
+
+def test_a_request_without_host_is_the_apps(tmp_path: Path) -> None:
+    """HTTP/1.0 may omit Host; Quart then answers for its own default host, not for the
+    page kept for the server's address."""
+
+    async def scenario() -> None:
+        async for served, _ in played_round(tmp_path):
+            await served.get("/", Host="127.0.0.1:8000")  # keeps the page for that host
+            before = served.by_quart
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.0", "method": "GET",
+                     "scheme": "http", "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "",
+                     "headers": [], "client": ("192.0.2.1", 5000), "server": ("127.0.0.1", 8000)}
+            sent = await raw(served.app, scope)
+            assert sent[0]["status"] == 200 and served.by_quart == before + 1
 
     asyncio.run(scenario())
