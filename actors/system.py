@@ -24,14 +24,14 @@ import pykka
 from actors import wire
 from actors.agent import Agent
 from actors.broadcaster import Broadcaster, Hub
-from actors.clock import Clock, SystemClock
+from actors.clock import DAY_SECONDS, Clock, SystemClock
 from actors.errors import RoundtableError
 from actors.machine import parse_command
 from actors.observe import events, metrics
 from actors.persistence import Persistence
 from actors.providers import registry
 from actors.providers.templates import TemplateWriter
-from actors.retention import DAY_SECONDS, RetentionJob, StatisticsJob
+from actors.retention import RetentionJob, StatisticsJob
 from actors.supervisor import Supervisor
 from actors.ticker import Alarm, Ticker
 from actors.topics import load_topics
@@ -449,7 +449,7 @@ def get_status() -> dict[str, Any]:
 
 def get_countdown_info() -> dict[str, Any]:
     if _current is None:
-        return {"state": "stopped", "next_round_at": None, "seconds_remaining": None}
+        return wire.stopped_countdown(SystemClock().now())
     return wire.countdown(_current.view())
 
 

@@ -19,6 +19,7 @@ from actors.topics import next_topic_of, queued_topics_of
 __all__ = [
     "Citation",
     "EngineView",
+    "FailureView",
     "MessageView",
     "ModelCheckView",
     "ProviderHealth",
@@ -103,6 +104,18 @@ class EngineView:
     #: The plan lives in the engine: a standby says None, and its visitors learn who
     #: speaks next from the next ``message`` or ``state`` event.
     next: Upcoming | None = None
+
+
+@dataclass(frozen=True)
+class FailureView:
+    """One failed provider call as stored (``/api/admin/errors``); ``at`` in epoch seconds."""
+
+    provider: str
+    model: str
+    error_class: str | None
+    status_code: int | None
+    latency_ms: int
+    at: float
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from actors.providers import registry
-from actors.view import EngineView, MessageView, ProviderHealth, RoundView, StatusView, Upcoming
+from actors.view import (
+    EngineView,
+    FailureView,
+    MessageView,
+    ProviderHealth,
+    RoundView,
+    StatusView,
+    Upcoming,
+)
 
 __all__ = [
     "agents",
     "conversation",
     "countdown",
+    "failure",
     "hello",
     "message",
     "message_details",
@@ -26,9 +35,11 @@ __all__ = [
     "ms",
     "pong",
     "restamp_countdown",
+    "seconds",
     "snapshot",
     "state",
     "status",
+    "stopped_countdown",
     "summary",
     "typing",
     "upcoming",
@@ -41,6 +52,11 @@ Wire = dict[str, Any]
 def ms(seconds: float | None) -> int | None:
     """Epoch seconds -> epoch milliseconds (an int) for the wire; None stays None."""
     return None if seconds is None else int(round(seconds * 1000))
+
+
+def seconds(epoch_ms: float) -> float:
+    """``ms``'s inverse, for what comes back from the wire (a standby's events, a stamp)."""
+    return epoch_ms / 1000
 
 
 # -- conversations and messages ------------------------------------------------------
@@ -101,7 +117,7 @@ def upcoming(u: Upcoming | None) -> Wire | None:
 def upcoming_of(data: Mapping[str, Any]) -> Upcoming:
     """``upcoming``'s inverse: the plan a standby learns from the engine's events."""
     return Upcoming(int(data["seq"]), str(data["agent"]), str(data["persona"]),
-                    float(data["at"]) / 1000, float(data["typing_at"]) / 1000)
+                    seconds(float(data["at"])), seconds(float(data["typing_at"])))
 
 
 def snapshot(view: EngineView) -> Wire:
@@ -166,12 +182,17 @@ def countdown(view: EngineView) -> Wire:
     return restamp_countdown(body, view.now)
 
 
+def stopped_countdown(now: float) -> Wire:
+    """``/api/countdown``'s keys when no engine runs in the process (the embedding API)."""
+    return restamp_countdown({"state": "stopped", "next_round_at": None, "next_topic": None}, now)
+
+
 def restamp_countdown(body: Mapping[str, Any], now: float) -> Wire:
     """A countdown body as of ``now`` (``server_time`` and ``seconds_remaining``)."""
     now_ms = ms(now)
     assert now_ms is not None
     at = body.get("next_round_at")
-    remaining = None if at is None else max(0.0, (at - now_ms) / 1000)
+    remaining = None if at is None else max(0.0, seconds(at - now_ms))
     return {
         "state": body["state"], "server_time": now_ms, "next_round_at": at,
         "seconds_remaining": remaining, "next_topic": body.get("next_topic"),
@@ -190,6 +211,12 @@ def provider_health(h: ProviderHealth) -> Wire:
                         "checked_at": ms(h.model_check.checked_at)},
         "moderation": dict(h.moderation),
     }
+
+
+def failure(f: FailureView) -> Wire:
+    """One failed provider call in ``/api/admin/errors``."""
+    return {"provider": f.provider, "model": f.model, "error_class": f.error_class,
+            "status_code": f.status_code, "latency_ms": f.latency_ms, "at": ms(f.at)}
 
 
 def status(view: StatusView) -> Wire:

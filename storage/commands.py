@@ -18,6 +18,7 @@ from typing import TextIO
 
 from storage.archive import count_rows, export_lines, import_lines
 from storage.db import connect, setup_database
+from storage.models import to_ms
 from storage.retention import prune
 
 __all__ = ["CommandError", "Progress", "export_command", "import_command", "prune_command"]
@@ -102,7 +103,7 @@ def prune_command(database_url: str, older_than_seconds: float, now: float | Non
     db = connect(database_url)
     try:
         setup_database(db)
-        removed = prune(db, round(cutoff * 1000))
+        removed = prune(db, to_ms(cutoff) or 0)
     finally:
         db.close()
     print(f"removed rows older than {_iso(cutoff)}: {describe_counts(removed)}")

@@ -16,6 +16,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from storage.models import to_seconds
+
 __all__ = ["details_line", "export_json", "export_markdown", "source_label"]
 
 #: Characters that could start Markdown markup inline (HTML, links, images, emphasis,
@@ -112,5 +114,5 @@ def _one_line(text: object) -> str:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return "-"
-    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    moment = datetime.fromtimestamp(to_seconds(ms) or 0.0, tz=UTC)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

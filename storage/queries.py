@@ -17,7 +17,7 @@ from typing import Any, Final
 import peewee
 from peewee import JOIN, fn
 
-from actors.view import Citation, MessageView, RoundView
+from actors.view import Citation, FailureView, MessageView, RoundView
 from storage.db import using
 from storage.models import (
     STATUS_ROW_ID,
@@ -249,9 +249,9 @@ def _citations(text: str) -> tuple[Citation, ...]:
     )
 
 
-def recent_failures(db: peewee.Database, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` failed provider calls, newest first:
-    ``{provider, model, error_class, status_code, latency_ms, at}`` (``at`` in ms)."""
+def recent_failures(db: peewee.Database, limit: int) -> list[FailureView]:
+    """The newest ``limit`` failed provider calls, newest first (``wire.failure`` shapes
+    them for ``/api/admin/errors``)."""
     with using(db, "recent_failures"):
         query = (
             ApiCallRecord.select()
@@ -260,13 +260,7 @@ def recent_failures(db: peewee.Database, limit: int) -> list[dict[str, Any]]:
             .limit(max(0, limit))
         )
         return [
-            {
-                "provider": row.provider,
-                "model": row.model,
-                "error_class": row.error_class,
-                "status_code": row.status_code,
-                "latency_ms": row.latency_ms,
-                "at": row.at,
-            }
+            FailureView(row.provider, row.model, row.error_class, row.status_code,
+                        int(row.latency_ms or 0), to_seconds(row.at) or 0.0)
             for row in query
         ]

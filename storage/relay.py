@@ -16,18 +16,22 @@ from typing import Any, Final
 
 import peewee
 
+from actors.clock import DAY_SECONDS
 from storage.db import retrying
-from storage.models import RelayedCommand
+from storage.models import RelayedCommand, to_ms
 
 __all__ = ["CHANNEL", "KEEP_SECONDS", "answer", "answer_of", "claim", "forget_old", "pending", "submit", "withdraw"]
 
 CHANNEL: Final = "roundtable_commands"
 #: Rows older than this are deleted by ``forget_old``.
-KEEP_SECONDS: Final = 86400.0
+KEEP_SECONDS: Final = DAY_SECONDS
 
 
 def _now_ms() -> int:
-    return int(time.time() * 1000)
+    # The wall clock, not an injected one: these rows are written by one instance and aged
+    # by another (a standby submits, the engine claims and forgets), so only a clock every
+    # instance shares can compare them; and no ``Clock`` reaches these module functions.
+    return to_ms(time.time()) or 0
 
 
 def submit(db: peewee.Database, request: dict[str, Any], origin: str) -> int:
@@ -70,7 +74,7 @@ def pending(db: peewee.Database, max_age_seconds: float) -> list[tuple[int, dict
     """Unclaimed requests younger than ``max_age_seconds``, oldest first."""
 
     def read() -> list[tuple[int, dict[str, Any]]]:
-        since = _now_ms() - int(max_age_seconds * 1000)
+        since = _now_ms() - (to_ms(max_age_seconds) or 0)
         rows = (RelayedCommand.select(RelayedCommand.id, RelayedCommand.request)
                 .where(RelayedCommand.claimed_at.is_null() & (RelayedCommand.created_at >= since))
                 .order_by(RelayedCommand.id))
@@ -97,6 +101,6 @@ def answer(db: peewee.Database, command_id: int, status: int, body: dict[str, An
 
 def forget_old(db: peewee.Database) -> int:
     """Delete requests older than ``KEEP_SECONDS``; how many."""
-    cutoff = _now_ms() - int(KEEP_SECONDS * 1000)
+    cutoff = _now_ms() - (to_ms(KEEP_SECONDS) or 0)
     query = RelayedCommand.delete().where(RelayedCommand.created_at < cutoff)
     return int(retrying(db, "forget old admin commands", query.execute))

@@ -16,7 +16,7 @@ from playhouse.migrate import SchemaMigrator
 
 from storage.errors import StorageError
 from storage.migrations import Migration
-from storage.models import MODELS, Conversation, SchemaVersion
+from storage.models import MODELS, Conversation, SchemaVersion, to_ms
 
 __all__ = ["Upgrade", "stored_version", "upgrade"]
 
@@ -73,6 +73,7 @@ def upgrade(db: peewee.Database, migrations: Sequence[Migration]) -> Upgrade:
 
 
 def _record(migration: Migration) -> None:
+    # The wall clock: a migration runs before any engine (and its injected clock) exists.
     SchemaVersion.insert(
-        version=migration.version, name=migration.name, applied_at=round(time.time() * 1000)
+        version=migration.version, name=migration.name, applied_at=to_ms(time.time())
     ).on_conflict_ignore().execute()

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from quart import Blueprint, Response, abort, jsonify, request
 
+from actors import wire
 from actors.errors import RoundtableError
 from storage import audit as audit_table
 from storage import queries
@@ -52,7 +53,7 @@ async def provider_errors() -> Response | tuple[Response, int]:
     context = Context.current()
     limit = _limit(DEFAULT_ERRORS, MAX_ERRORS)
     errors = await context.call(queries.recent_failures, context.system.db, limit)
-    return jsonify({"errors": errors})
+    return jsonify({"errors": [wire.failure(f) for f in errors]})
 
 
 async def _refused(action: str) -> tuple[Response, int] | None:

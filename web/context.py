@@ -127,7 +127,7 @@ def _countdown(system: Engine) -> StampedBody:
 
 
 def _restamp_countdown(view: Mapping[str, Any], now_ms: int) -> Mapping[str, Any]:
-    return wire.restamp_countdown(view, now_ms / 1000)
+    return wire.restamp_countdown(view, wire.seconds(now_ms))
 
 
 def _status(system: Engine) -> StampedBody:

@@ -16,6 +16,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from actors import wire
 from web import roster
 
 __all__ = [
@@ -108,7 +109,7 @@ def round_meta(conversation: dict[str, Any]) -> str:
     parts = []
     when = conversation.get("started_at") or conversation.get("scheduled_at")
     if isinstance(when, int):
-        parts.append(datetime.fromtimestamp(when / 1000, UTC).strftime("%d %b %Y %H:%M UTC"))
+        parts.append(datetime.fromtimestamp(wire.seconds(when), UTC).strftime("%d %b %Y %H:%M UTC"))
     parts.append(f"{count} message{'' if count == 1 else 's'}")
     status = conversation.get("status")
     if status and status != "complete":
@@ -130,7 +131,7 @@ def iso_time(ms: int | None) -> str:
     """Epoch ms as RFC 3339 UTC (``2026-11-30T05:30:00Z``), for Atom, sitemaps and JSON-LD."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(wire.seconds(ms), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def json_ld(conversation: dict[str, Any], url: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
-from actors.system import start_system, stop_system
+from actors.system import get_countdown_info, start_system, stop_system
 from settings import Settings
 from tests.service import ROOT, free_port
 
@@ -83,6 +83,17 @@ def test_every_engine_thread_is_a_daemon_and_stop_system_ends_them(tmp_path: Pat
         stop_system()
     assert [t for t in started if t.is_alive()] == []
     stop_system()  # idempotent
+
+
+def test_the_countdown_has_the_same_keys_stopped_and_running(tmp_path: Path) -> None:
+    stopped = get_countdown_info()
+    start_system(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/rt.db"}))
+    try:
+        running = get_countdown_info()
+    finally:
+        stop_system()
+    assert set(stopped) == set(running) and stopped["state"] == "stopped"
+    assert isinstance(stopped["server_time"], int) and stopped["seconds_remaining"] is None
 
 
 def get(url: str) -> tuple[int, str]:

@@ -108,6 +108,13 @@ def test_countdown_is_stamped_and_restamped() -> None:
     assert wire.restamp_countdown(body, T + 4000)["seconds_remaining"] == 0.0
 
 
+def test_a_stopped_engine_has_the_countdown_keys_of_a_running_one() -> None:
+    stopped = wire.stopped_countdown(T)
+    assert set(stopped) == set(wire.countdown(view()))
+    assert stopped["state"] == "stopped" and stopped["server_time"] == wire.ms(T)
+    assert stopped["next_round_at"] is None and stopped["seconds_remaining"] is None
+
+
 def test_status_has_the_same_keys_whatever_an_instance_knows() -> None:
     known = ProviderHealth(True, "m", 2, 5, 100, 10, 0.1234567, keys_available=1, circuit="closed",
                            last_error="timeout", last_error_at=T, p50_latency_ms=900, p95_latency_ms=1500,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import peewee
 import pytest
 
+from actors import wire
 from storage import setup_database
 from storage.audit import AuditRecord, recent, record
 from storage.db import using
@@ -59,8 +60,8 @@ def test_recent_failures_lists_failed_calls_only(ready: peewee.Database) -> None
                 error_class=None if ok else "529 overloaded_error", status_code=None if ok else 529,
             ).execute()  # fmt: skip
     failures = recent_failures(ready, 10)
-    assert [f["at"] for f in failures] == [3, 1]
-    assert failures[0] == {
+    assert [f.at for f in failures] == [0.003, 0.001]  # seconds: the table's ms converted
+    assert wire.failure(failures[0]) == {
         "provider": "openai", "model": "m", "error_class": "529 overloaded_error",
         "status_code": 529, "latency_ms": 5, "at": 3,
     }  # fmt: skip
