@@ -52,7 +52,7 @@ from storage.models import (
 )
 from storage.queries import STATUS_DEFAULTS
 
-__all__ = ["STATUS_DEFAULTS", "Persistence"]
+__all__ = ["CALL_FAILED", "STATUS_DEFAULTS", "Persistence", "await_write"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,10 @@ log = logging.getLogger("roundtable.persistence")
 #: Backoff between rounds of write attempts while the database is locked or away.
 WRITE_RETRY_FIRST_SECONDS: Final = 0.1
 WRITE_RETRY_MAX_SECONDS: Final = 1.0
+
+#: How a call to Persistence fails when the database does (or Persistence itself, while
+#: the engine halts): an expected path, said in one log line. Anything else is a bug.
+CALL_FAILED: Final = (StorageError, pykka.Timeout, pykka.ActorDeadError)
 
 _STATUS_TIMES = ("next_round_at", "heartbeat_at")
 _STATUS_FIELDS = ("next_round_at", "paused", "state", "leader_id", "heartbeat_at")
@@ -343,3 +347,16 @@ def _api_call_row(call: ApiCall) -> dict[str, Any]:
         "cost_usd": call.cost_usd,
         "at": to_ms(call.at),
     }
+
+
+def await_write(what: str, future: Any, timeout: float, logger: logging.Logger) -> None:
+    """Wait (on the caller's thread) for a write asked of Persistence, so that what is read
+    next includes it; a failure is logged on ``logger`` and the caller goes on."""
+    try:
+        future.get(timeout=timeout)
+    except pykka.Timeout:
+        logger.warning("still waiting to %s in the database; it is stored when the database answers", what)
+    except CALL_FAILED as exc:
+        logger.error("could not %s in the database: %s", what, exc)
+    except Exception:  # a bug: said with its traceback; the caller goes on
+        logger.exception("could not %s in the database", what)

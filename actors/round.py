@@ -35,6 +35,12 @@ class ActiveRound:
     storing: int | None = None
     store_again_at: float = 0.0
 
+    @classmethod
+    def resumed(cls, active: RoundView, started_at: float, plan: RoundPlan) -> ActiveRound:
+        """The stored round ``active`` taken up again (after a restart) with ``plan``."""
+        revealed = sorted(active.messages, key=lambda m: m.seq)
+        return cls(active.id, active.topic, started_at, active.scheduled_at, active.forced, plan, revealed)
+
     @property
     def next_seq(self) -> int:
         """After the last revealed seq (not the count: a save that failed leaves a gap in

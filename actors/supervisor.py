@@ -26,6 +26,7 @@ from actors.errors import InvalidTopic, RoundtableError
 from actors.machine import Command, RoundMachine, State
 from actors.memory import DIGEST_ROUNDS, digest
 from actors.observe import events
+from actors.persistence import CALL_FAILED, await_write
 from actors.personas import Persona
 from actors.providers import registry
 from actors.providers.base import EarlierRound, GenerationRequest, Outcome, Turn
@@ -58,11 +59,6 @@ AGENT_MARGIN_SECONDS: Final = 2.0
 #: After a message could not be stored at all (not a busy database: that is retried by
 #: Persistence until it answers), how long before trying again.
 STORE_AGAIN_SECONDS: Final = 1.0
-
-
-#: How a database call from the Supervisor fails when the database (or Persistence, while
-#: the engine halts) does: an expected path, logged in one line. Anything else is a bug.
-_STORAGE_FAILED: Final = (StorageError, pykka.Timeout, pykka.ActorDeadError)
 
 
 class Supervisor(pykka.ThreadingActor):
@@ -145,17 +141,8 @@ class Supervisor(pykka.ThreadingActor):
 
     def _resumed_round(self, active: RoundView, now: float) -> ActiveRound:
         started_at = active.started_at if active.started_at is not None else now
-        messages = sorted(active.messages, key=lambda m: m.seq)
-        plan = self._plan_from(now, messages[-1].seq + 1 if messages else 1, started_at)
-        return ActiveRound(
-            conversation_id=active.id,
-            topic=active.topic,
-            started_at=started_at,
-            scheduled_at=active.scheduled_at,
-            forced=active.forced,
-            plan=plan,
-            revealed=messages,
-        )
+        first_seq = max((m.seq for m in active.messages), default=0) + 1
+        return ActiveRound.resumed(active, started_at, self._plan_from(now, first_seq, started_at))
 
     # -- the clock -------------------------------------------------------------------
     def tick(self) -> float:
@@ -214,7 +201,7 @@ class Supervisor(pykka.ThreadingActor):
             conversation_id = self._persistence.create_conversation(
                 topic, now, scheduled_at, forced
             ).get(timeout=STORAGE_TIMEOUT)
-        except _STORAGE_FAILED as exc:
+        except CALL_FAILED as exc:
             log.error("could not start a round: the database did not record it (%s)", exc)
             return
         except Exception:  # a bug: said with its traceback; the engine goes on
@@ -395,7 +382,7 @@ class Supervisor(pykka.ThreadingActor):
         """The digest of the latest finished rounds; empty (and logged) if storage fails."""
         try:
             rounds = self._persistence.recent_rounds(DIGEST_ROUNDS).get(timeout=STORAGE_TIMEOUT)
-        except _STORAGE_FAILED as exc:
+        except CALL_FAILED as exc:
             log.warning("could not read earlier rounds (%s); this round starts without them", exc)
             return ()
         except Exception:  # a bug: said with its traceback; the round goes on
@@ -404,16 +391,9 @@ class Supervisor(pykka.ThreadingActor):
         return digest(rounds)
 
     def _write(self, what: str, future: Any) -> None:
-        """Wait for a database write, so what admins and the API see next includes it;
-        a failure is logged and the engine goes on (the round matters more)."""
-        try:
-            future.get(timeout=STORAGE_TIMEOUT)
-        except pykka.Timeout:
-            log.warning("still waiting to %s in the database; it is stored when the database answers", what)
-        except _STORAGE_FAILED as exc:
-            log.error("could not %s in the database: %s", what, exc)
-        except Exception:  # a bug: said with its traceback; the engine goes on
-            log.exception("could not %s in the database", what)
+        """Wait for a write: what admins and the API see next includes it; a failure is
+        logged and the engine goes on (the round matters more)."""
+        await_write(what, future, STORAGE_TIMEOUT, log)
 
     # -- admin commands --------------------------------------------------------------
     def command(self, command: Command, arguments: Mapping[str, str]) -> EngineView | RoundtableError:

@@ -1,7 +1,8 @@
 """Wiring: start and stop the actor system, and the embedding API.
 
 ``start_system(settings)`` starts Persistence, Broadcaster, the four Agents and the
-Supervisor (in that order), plus the Ticker; ``RoundtableSystem.stop()`` stops them in
+Supervisor (in that order), plus the Ticker and, a moment later, the SDK loading and the
+model watch (``actors.background``); ``RoundtableSystem.stop()`` stops them in
 reverse order and closes the database. ``run.py`` uses it, and so can an existing Python
 app that embeds Roundtable (see the aliases at the bottom, named after the old guide).
 """
@@ -9,7 +10,6 @@ app that embeds Roundtable (see the aliases at the bottom, named after the old g
 from __future__ import annotations
 
 import atexit
-import gc
 import logging
 import random
 import threading
@@ -23,6 +23,7 @@ import pykka
 
 from actors import wire
 from actors.agent import Agent
+from actors.background import start_background
 from actors.broadcaster import Broadcaster, Hub
 from actors.clock import DAY_SECONDS, Clock, SystemClock
 from actors.errors import RoundtableError
@@ -65,11 +66,6 @@ log = logging.getLogger("roundtable.system")
 ASK_TIMEOUT: Final = 10.0
 #: How long shutdown waits for an agent busy in a provider call (after aborting it).
 AGENT_STOP_TIMEOUT: Final = 2.0
-#: The SDKs (seconds of CPU and most of the process's memory) load this long after the
-#: engine starts deciding, so that they do not compete with the rest of start-up (the web
-#: server binds 0.1-0.5 s later on this loaded 2-core machine; 0.5 s here still slowed
-#: /healthz from 0.5 to 1.4 s median with all four keys: ``bench/startup.py``).
-SDK_LOAD_DELAY_SECONDS: Final = 1.5
 
 
 @dataclass
@@ -124,7 +120,7 @@ class RoundtableSystem:
 
     def providers_ready(self) -> bool:
         """Whether the configured providers' SDKs are loaded (after start-up, in the
-        background: ``_start_background``)."""
+        background: ``actors.background``)."""
         return self.sdks_loaded.is_set()
 
     def start_ticker(self) -> None:
@@ -134,7 +130,7 @@ class RoundtableSystem:
         if self.ticker is None:
             self.ticker = Ticker(self.supervisor, self.settings.tick_seconds, self.clock, self.alarm)
             self.ticker.start()
-            _start_background(self)
+            start_background(self)
 
     def halt_engine(self) -> None:
         """Stop deciding at once (the ticker and the Supervisor): no more reveals, saves or
@@ -202,7 +198,7 @@ def create_system(
     ``sinks`` get every event the engine publishes, from the first (``actors.cluster``:
     the standbys' feed); ``start_ticker=False`` leaves the ticks to the caller (tests).
     ``tune_gc`` (the service's own process: ``actors.cluster``) freezes the heap once the
-    SDKs are loaded (``freeze_start_up_heap``); it is process-wide, so an embedding host
+    SDKs are loaded (``actors.background.freeze_start_up_heap``); it is process-wide, so an embedding host
     (and a test process) decides for itself.
 
     ``lock`` is the engine lock the caller already holds; without it this takes the
@@ -210,27 +206,40 @@ def create_system(
     naming the holder, when another process runs the engine: no path runs two engines on
     one database.
     """
-    own_lock = None
-    if lock is None:
-        own_lock = engine_lock(settings.database_url)
-        if not own_lock.try_acquire():
-            raise EngineLockHeld(f"another process runs the engine on this database: {own_lock.holder()}")
+    own_lock = None if lock is not None else _take_engine_lock(settings.database_url)
     try:
         system = _create_system(settings, hub, clock, providers, sinks)
     except BaseException:
         if own_lock is not None:
             own_lock.release()
         raise
-    system.own_lock = own_lock
-    system.tune_gc = tune_gc
+    system.own_lock, system.tune_gc = own_lock, tune_gc
     _start_retention(system)
     if start_ticker:
         system.start_ticker()
-    log.info(
-        "engine started: state %s, providers configured: %s",
-        system.view().state, ", ".join(settings.configured_providers) or "none (templates only)",
-    )
+    providers_text = ", ".join(settings.configured_providers) or "none (templates only)"
+    log.info("engine started: state %s, providers configured: %s", system.view().state, providers_text)
     return system
+
+
+def _take_engine_lock(database_url: str) -> Lock:
+    """The database's engine lock, taken; ``EngineLockHeld`` naming the holder if not."""
+    own_lock = engine_lock(database_url)
+    if not own_lock.try_acquire():
+        raise EngineLockHeld(f"another process runs the engine on this database: {own_lock.holder()}")
+    return own_lock
+
+
+def _upgraded_database(database_url: str) -> peewee.Database:
+    """The engine's database, its schema created or upgraded (and the connection closed
+    again: Persistence opens its own). Fails fast, here, with a ``StorageError`` that
+    says why, not with a dead actor later."""
+    db = connect(database_url)
+    try:
+        _create_tables(db)
+    finally:
+        db.close()
+    return db
 
 
 def _create_system(
@@ -240,11 +249,7 @@ def _create_system(
     clock = clock or SystemClock()
     abandon = threading.Event()
     alarm = Alarm()
-    db = connect(settings.database_url)
-    try:  # fail fast, here, with a StorageError that says why (not a dead actor later)
-        _create_tables(db)
-    finally:
-        db.close()
+    db = _upgraded_database(settings.database_url)
     refs: list[pykka.ActorRef[Any]] = []
     try:
         persistence_ref = Persistence.start(db, abandon, clock=clock)
@@ -296,52 +301,6 @@ def _start_retention(system: RoundtableSystem) -> None:
     for job in jobs:
         job.start()
         system.closers.insert(0, job.stop)
-
-
-def _start_background(system: RoundtableSystem) -> None:
-    """On a daemon thread, ``SDK_LOAD_DELAY_SECONDS`` after the engine starts deciding (the
-    web server is up by then): import the configured providers' SDKs, set
-    ``sdks_loaded``, then ask each provider whether its model is offered, now and daily
-    (``/api/status`` shows it). Start-up never waits for any of it."""
-    from actors.providers.catalog import ModelCheck, ModelWatch
-    from actors.providers.lazy import load_sdks
-
-    gateways, settings, stop = system.gateways, system.settings, threading.Event()
-
-    def report(name: str, check: ModelCheck) -> None:
-        gateways[name].set_model_check(check)
-
-    watch = ModelWatch(list(settings.providers.values()), report, system.clock.now)
-
-    def run() -> None:
-        if stop.wait(SDK_LOAD_DELAY_SECONDS):
-            return
-        load_sdks(settings)
-        if system.tune_gc:
-            freeze_start_up_heap()
-        system.sdks_loaded.set()
-        if not stop.is_set():
-            watch.start()
-
-    def halt() -> None:
-        stop.set()
-        watch.stop()
-
-    if not settings.configured_providers:
-        system.sdks_loaded.set()  # nothing to load: ready at once
-    threading.Thread(target=run, name="roundtable-sdk-load", daemon=True).start()
-    system.closers.insert(0, halt)
-
-
-def freeze_start_up_heap() -> None:
-    """Move every object alive now (modules, classes, the SDKs' pydantic models: 60,000
-    objects without keys, 280,000 with the four SDKs) out of the cyclic collector's reach
-    (``gc.freeze``), after collecting what is garbage already. A full collection scanned
-    them all, 20-300 ms with the GIL held, and those pauses showed as reveal lateness and
-    fan-out latency (bench/ws_floor.py). Process-wide, hence ``tune_gc``: the objects are
-    still freed by reference counting, only no longer scanned for cycles. Any thread."""
-    gc.collect()
-    gc.freeze()
 
 
 def _flagged_alert(text: str) -> None:
