@@ -41,7 +41,7 @@ from settings import Settings
 from storage import queries
 from storage.db import close_database, connect
 from storage.db import setup_database as _create_tables
-from storage.leader import EngineLockHeld, Lock, engine_lock, instance_id
+from storage.leader import Lock, instance_id, take_engine_lock
 from storage.schema import Upgrade
 
 if TYPE_CHECKING:  # imported when the engine starts: start-up without keys stays light
@@ -206,7 +206,7 @@ def create_system(
     naming the holder, when another process runs the engine: no path runs two engines on
     one database.
     """
-    own_lock = None if lock is not None else _take_engine_lock(settings.database_url)
+    own_lock = None if lock is not None else take_engine_lock(settings.database_url)
     try:
         system = _create_system(settings, hub, clock, providers, sinks)
     except BaseException:
@@ -220,14 +220,6 @@ def create_system(
     providers_text = ", ".join(settings.configured_providers) or "none (templates only)"
     log.info("engine started: state %s, providers configured: %s", system.view().state, providers_text)
     return system
-
-
-def _take_engine_lock(database_url: str) -> Lock:
-    """The database's engine lock, taken; ``EngineLockHeld`` naming the holder if not."""
-    own_lock = engine_lock(database_url)
-    if not own_lock.try_acquire():
-        raise EngineLockHeld(f"another process runs the engine on this database: {own_lock.holder()}")
-    return own_lock
 
 
 def _upgraded_database(database_url: str) -> peewee.Database:

@@ -32,7 +32,7 @@ from storage.errors import StorageError
 
 __all__ = [
     "ENGINE_LOCK_KEY", "EngineLock", "EngineLockHeld", "FileLock", "Lock", "engine_lock", "instance_id",
-    "libpq_url",
+    "libpq_url", "take_engine_lock",
 ]
 
 log = logging.getLogger("roundtable.leader")
@@ -78,6 +78,15 @@ def engine_lock(database_url: str) -> Lock:
         # The real path: two spellings of one file (relative, via a symlink) share one lock.
         return FileLock(Path(os.path.realpath(sqlite_file(database_url)) + ".lock"))
     return EngineLock(database_url)
+
+
+def take_engine_lock(database_url: str) -> Lock:
+    """The engine lock for ``database_url``, taken now; ``EngineLockHeld`` naming the
+    holder when another process has it."""
+    lock = engine_lock(database_url)
+    if not lock.try_acquire():
+        raise EngineLockHeld(f"another process runs the engine on this database: {lock.holder()}")
+    return lock
 
 
 def libpq_url(database_url: str) -> str:
