@@ -2,15 +2,17 @@
 
 The one place where seconds become epoch milliseconds (``ms``) for visitors and clients:
 the WebSocket events (``hello``, ``state``, ``typing``, ``message``, ``pong``), the
-``/control`` answer (``snapshot``), ``/api/countdown``, ``/api/status`` and the
-conversation views (``summary`` in lists, ``conversation`` with its messages). The tables
-have their own converter (``storage.models.to_ms``). docs/architecture.md lists the shapes.
+``/control`` answer (``snapshot``), ``/api/countdown`` (also ``stopped_countdown``, for an
+embedder without an engine), ``/api/status``, the conversation views (``summary`` in
+lists, ``conversation`` with its messages) and the admin reads (``audit_entry``,
+``failure``). ``seconds`` is the way back. The tables have their own converter
+(``storage.models.to_ms``). docs/architecture.md lists the shapes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from actors.providers import registry
 from actors.view import (
@@ -25,6 +27,7 @@ from actors.view import (
 
 __all__ = [
     "agents",
+    "audit_entry",
     "conversation",
     "countdown",
     "failure",
@@ -45,6 +48,9 @@ __all__ = [
     "upcoming",
     "upcoming_of",
 ]
+
+if TYPE_CHECKING:
+    from storage.audit import AuditRecord
 
 Wire = dict[str, Any]
 
@@ -217,6 +223,12 @@ def failure(f: FailureView) -> Wire:
     """One failed provider call in ``/api/admin/errors``."""
     return {"provider": f.provider, "model": f.model, "error_class": f.error_class,
             "status_code": f.status_code, "latency_ms": f.latency_ms, "at": ms(f.at)}
+
+
+def audit_entry(r: AuditRecord) -> Wire:
+    """One admin request in ``/api/admin/audit``."""
+    return {"id": r.id, "at": ms(r.at), "action": r.action, "result": r.result, "status": r.status,
+            "detail": r.detail, "client": r.client, "token_fingerprint": r.token_fingerprint}
 
 
 def status(view: StatusView) -> Wire:

@@ -7,19 +7,20 @@ of the token sent (``web.admin.fingerprint``; never the token itself).
 Unlike the engine's tables, this one is written by the web layer (on a worker thread,
 ``asyncio.to_thread``): every instance, a standby included, records the requests it
 answers, and nothing else ever updates a row. Retention (``storage.retention``, run by
-``run.py prune`` and ``RETENTION_DAYS``) deletes old rows by ``at``. Times are epoch milliseconds on the wire
-and in the table; ``AuditRecord.at`` is epoch seconds like the rest of the Python API.
+``run.py prune`` and ``RETENTION_DAYS``) deletes old rows by ``at``. The table holds epoch
+milliseconds; ``AuditRecord.at`` is epoch seconds like the rest of the Python API, and
+``actors.wire.audit_entry`` shapes a record for ``/api/admin/audit``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import peewee
 
 from storage.db import retrying, using
-from storage.models import AuditEntry, to_ms
+from storage.models import AuditEntry, to_ms, to_seconds
 
 __all__ = ["MAX_RECENT", "AuditRecord", "recent", "record"]
 
@@ -40,6 +41,8 @@ class AuditRecord:
     detail: str = ""
     client: str = ""
     token_fingerprint: str | None = None
+    #: The row's id, once stored (as ``recent`` reads it back).
+    id: int | None = None
 
 
 def record(db: peewee.Database, entry: AuditRecord) -> int:
@@ -59,27 +62,19 @@ def record(db: peewee.Database, entry: AuditRecord) -> int:
     return int(retrying(db, "record audit entry", lambda: AuditEntry.insert(**row).execute()))
 
 
-def recent(db: peewee.Database, limit: int = 50) -> list[dict[str, Any]]:
-    """The newest ``limit`` entries (at most ``MAX_RECENT``), newest first, wire-shaped:
-    ``{id, at, action, result, status, detail, client, token_fingerprint}`` (``at`` in ms).
-    """
+def recent(db: peewee.Database, limit: int = 50) -> list[AuditRecord]:
+    """The newest ``limit`` entries (at most ``MAX_RECENT``), newest first, with their ids."""
     limit = max(0, min(limit, MAX_RECENT))
     with using(db, "read audit entries"):
         query = AuditEntry.select().order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
-        return [_wire(row) for row in query]
+        return [_record(row) for row in query]
 
 
-def _wire(row: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "at": row.at,
-        "action": row.action,
-        "result": row.result,
-        "status": row.status,
-        "detail": row.detail,
-        "client": row.client,
-        "token_fingerprint": row.token_fingerprint,
-    }
+def _record(row: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        at=to_seconds(row.at) or 0.0, action=row.action, result=row.result, status=row.status,
+        detail=row.detail, client=row.client, token_fingerprint=row.token_fingerprint, id=row.id,
+    )
 
 
 def _cut(text: str, name: str) -> str:

@@ -42,7 +42,7 @@ async def audit_trail() -> Response | tuple[Response, int]:
     context = Context.current()
     limit = _limit(DEFAULT_ENTRIES, audit_table.MAX_RECENT)
     entries = await context.call(audit_table.recent, context.system.db, limit)
-    return jsonify({"entries": entries})
+    return jsonify({"entries": [wire.audit_entry(e) for e in entries]})
 
 
 @bp.get("/api/admin/errors")

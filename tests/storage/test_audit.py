@@ -25,31 +25,32 @@ def entry(at: float, action: str = "pause", **extra: object) -> AuditRecord:
     return AuditRecord(at=at, action=action, **{**fields, **extra})  # type: ignore[arg-type]
 
 
-def test_recent_is_newest_first_and_wire_shaped(ready: peewee.Database) -> None:
+def test_recent_is_newest_first_in_seconds_and_wire_makes_the_ms(ready: peewee.Database) -> None:
     record(ready, entry(1_000.0, "force"))
     record(ready, entry(1_002.5, "skip", result="refused", status=409, detail="paused"))
     record(ready, entry(1_001.0, "pause"))
     rows = recent(ready, 50)
-    assert [r["action"] for r in rows] == ["skip", "pause", "force"]
-    assert rows[0] == {
-        "id": rows[0]["id"], "at": 1_002_500, "action": "skip", "result": "refused",
+    assert [r.action for r in rows] == ["skip", "pause", "force"]
+    assert rows[0].at == 1_002.5 and rows[0].id is not None
+    assert wire.audit_entry(rows[0]) == {
+        "id": rows[0].id, "at": 1_002_500, "action": "skip", "result": "refused",
         "status": 409, "detail": "paused", "client": "127.0.0.1", "token_fingerprint": "0a1b2c3d",
     }  # fmt: skip
-    assert [r["action"] for r in recent(ready, 2)] == ["skip", "pause"]
+    assert [r.action for r in recent(ready, 2)] == ["skip", "pause"]
 
 
 def test_long_texts_are_cut(ready: peewee.Database) -> None:
     record(ready, entry(1.0, "a" * 500, detail="d" * 5000, client="c" * 300))
     row = recent(ready, 1)[0]
-    assert len(row["action"]) == 40 and len(row["detail"]) == 240 and len(row["client"]) == 64
-    assert row["action"].endswith("\u2026")
+    assert len(row.action) == 40 and len(row.detail) == 240 and len(row.client) == 64
+    assert row.action.endswith("\u2026")
 
 
 def test_retention_prunes_the_older_entries(ready: peewee.Database) -> None:
     for at in (10.0, 20.0, 30.0):
         record(ready, entry(at))
     assert prune(ready, 20_000)["audit_log"] == 1
-    assert [r["at"] for r in recent(ready)] == [30_000, 20_000]
+    assert [r.at for r in recent(ready)] == [30.0, 20.0]
 
 
 def test_recent_failures_lists_failed_calls_only(ready: peewee.Database) -> None:
