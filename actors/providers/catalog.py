@@ -20,6 +20,7 @@ from typing import Final
 
 import httpx2
 
+from actors.clock import DAY_SECONDS
 from actors.providers import registry
 from actors.providers.bounded import BoundedTransport, call_limits
 from settings import ProviderSettings
@@ -32,7 +33,7 @@ __all__ = [
 log = logging.getLogger("roundtable.models")
 
 #: The running engine asks again this often (and at start-up): retirements get announced.
-CHECK_INTERVAL_SECONDS: Final = 86_400.0
+CHECK_INTERVAL_SECONDS: Final = DAY_SECONDS
 #: A models list is small; more than this is not one.
 MAX_LIST_BYTES: Final = 4 * 1024 * 1024
 #: Announced retirements (YYYY-MM-DD) that the models endpoints do not report, checked
