@@ -2,11 +2,13 @@
 
 ``StandbySystem`` implements ``actors.engine.Engine`` (the surface the web layer uses),
 built from what the engine has stored: ``system_status``, the topic deck, the active
-round and its messages, the last completed round, today's ``api_calls``; it builds its
-view the same way as the engine (``actors.view.engine_view``). Admin commands are relayed to the engine's instance through the database
-(``actors.relay.RemoteEngine``). Live events reach the standby's visitors through
-``actors.follow.Follower``. Its methods read the database on the calling thread (the web
-layer's worker threads).
+round and its messages, the last completed round, today's ``api_calls``. It builds its
+view the same way as the engine (``actors.view.engine_view``, in seconds), so ``hello``
+and ``/api/status`` have the engine's keys, with ``"role": "standby"``. Admin commands
+are relayed to the engine's instance through the database (``actors.relay.
+RemoteEngine``). Live events reach the standby's visitors through ``actors.follow.
+Follower``, which ``actors.cluster`` starts. Its methods read the database on the
+calling thread (the web layer's worker threads).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Admission first: the origin, then the per-address and total limits (``web.limits``); a
 refused visitor is accepted and closed at once with 1013 and the reason, so it knows to
-back off. Each connection subscribes to the Hub before it reads the snapshot, so no
+back off. Each connection subscribes to the Hub before it reads the view for its hello, so no
 event falls between the two (the client drops a repeat by conversation and seq). After
 the hello, the Hub writes events straight to the socket while the connection is idle
 (``web.hypercorn_patches.direct_writer``); anything else, pongs included, goes through
