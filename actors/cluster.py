@@ -31,6 +31,7 @@ from typing import Final
 
 from actors.broadcaster import Hub
 from actors.clock import SystemClock
+from actors.collector import QuietCollector
 from actors.engine import Engine, Switched
 from actors.errors import RoundtableError
 from actors.follow import Delivered, Follower
@@ -83,6 +84,8 @@ class Cluster:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._last_error = ""
+        #: Full garbage collections only at quiet moments (``actors.collector``).
+        self._collector = QuietCollector(self.system.view)
 
     @property
     def role(self) -> Role:
@@ -101,6 +104,7 @@ class Cluster:
             log.info("another instance runs the engine on this database (%s); serving visitors "
                      "as a standby, waiting to take over", self.lock.holder())
         self._task = asyncio.create_task(self._keep_role())
+        self._collector.start()
         return self.system
 
     async def _keep_role(self) -> None:
@@ -118,6 +122,7 @@ class Cluster:
     async def stop(self) -> None:
         """Stop following or the engine, and give the lock back. Idempotent."""
         self._stopping.set()
+        await asyncio.to_thread(self._collector.stop)
         if self._task is not None:  # a takeover under way finishes first
             await asyncio.gather(self._task, return_exceptions=True)
         await self._stop_following()
