@@ -24,6 +24,7 @@ import peewee
 import psycopg2
 import pykka
 
+from actors import wire
 from actors.daemon import DaemonLoop
 from actors.errors import (
     MAY_STILL_APPLY,
@@ -76,7 +77,7 @@ def run_request(system: RoundtableSystem, request: dict[str, Any]) -> tuple[int,
     except Exception:
         log.exception("relayed admin command %s failed", str(action)[:40])
         return 500, body_of(RoundtableError(INTERNAL))
-    return 200, {"ok": True, "action": action, **view}
+    return 200, wire.control_answer(str(action), view)
 
 
 class RemoteEngine:

@@ -28,6 +28,7 @@ from actors.view import (
 __all__ = [
     "agents",
     "audit_entry",
+    "control_answer",
     "conversation",
     "countdown",
     "failure",
@@ -140,6 +141,12 @@ def snapshot(view: EngineView) -> Wire:
         "agents": agents(view),
         "next": upcoming(view.next),
     }
+
+
+def control_answer(action: str, snapshot_body: Mapping[str, Any]) -> Wire:
+    """``POST /control``'s answer to an accepted command: ``{"ok", "action", ...snapshot}``
+    (``snapshot_body`` is ``snapshot(view)``, possibly the engine's, relayed)."""
+    return {"ok": True, "action": action, **snapshot_body}
 
 
 def agents(view: EngineView) -> list[dict[str, str]]:

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from quart import Blueprint, Quart, Response, current_app, jsonify, request
 
+from actors import wire
 from actors.errors import (
     MAY_STILL_APPLY,
     AdminDisabled,
@@ -181,4 +182,4 @@ async def _control() -> dict[str, Any]:
         view = await context.call(context.system.command, command, **arguments)
     except EngineTimeout as exc:
         raise EngineTimeout(MAY_STILL_APPLY) from exc
-    return {"ok": True, "action": command, **view}
+    return wire.control_answer(command, view)

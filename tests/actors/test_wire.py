@@ -75,6 +75,8 @@ def test_hello_and_the_control_answer() -> None:
     assert hello["next"] == {"seq": 3, "agent": "perplexity", "persona": "Pax",
                              "at": wire.ms(T + 60), "typing_at": wire.ms(T + 59.5)}
     assert set(wire.snapshot(view())) == SNAPSHOT_KEYS
+    answer = wire.control_answer("force", wire.snapshot(view()))
+    assert set(answer) == SNAPSHOT_KEYS | {"ok", "action"} and answer["action"] == "force"
     assert [a["id"] for a in hello["agents"]] == ["openai", "gemini"]
     assert set(hello["agents"][0]) >= {"id", "persona", "label", "colour"}
 
