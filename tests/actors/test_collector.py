@@ -143,15 +143,30 @@ def test_nothing_is_collected_while_a_round_plays_or_a_slot_is_near(
     assert ref() is None
 
 
-def test_when_idle_paused_or_a_standby_it_collects_every_interval(collector: tuple[QuietCollector, Views]) -> None:
+def grow_the_old_generation() -> list[Node]:
+    """Half as many live objects again as the old generation holds, moved into it."""
+    kept = [Node() for _ in range(len(gc.get_objects(generation=2)) // 2)]
+    gc.collect(1)
+    gc.collect(1)
+    return kept
+
+
+def test_when_idle_paused_or_a_standby_it_collects_every_interval_if_garbage_may_have_grown(
+    collector: tuple[QuietCollector, Views],
+) -> None:
     quiet, views = collector
     views.current = view(START + INTERVAL_SECONDS - 1, "paused", next_round_at=START + 3600)
     assert quiet.check() is None
     ref = old_cyclic_garbage()
     views.current = view(START + INTERVAL_SECONDS, "paused", next_round_at=START + 3600)
+    assert quiet.check() is None  # an interval, but the old generation has not grown
+    kept = grow_the_old_generation()
+    assert ref() is not None
+    views.current = view(START + INTERVAL_SECONDS * 2, "paused", next_round_at=START + 3600)
     assert quiet.check() == "interval"
     assert ref() is None
-    views.current = view(START + INTERVAL_SECONDS * 2 - 1, "countdown", next_round_at=None)  # a standby's view
+    kept += grow_the_old_generation()
+    views.current = view(START + INTERVAL_SECONDS * 3 - 1, "countdown", next_round_at=None)  # a standby's view
     assert quiet.check() is None
-    views.current = view(START + INTERVAL_SECONDS * 2, "countdown", next_round_at=None)
+    views.current = view(START + INTERVAL_SECONDS * 3, "countdown", next_round_at=None)
     assert quiet.check() == "interval"
