@@ -30,9 +30,9 @@ log = logging.getLogger("roundtable.gc")
 
 #: A full collection at least this often (seconds) when nothing is due.
 INTERVAL_SECONDS: Final = 300.0
-#: How often the view is looked at (a round's end is noticed this fast; the complete hold
-#: is 10 s by default).
-CHECK_SECONDS: Final = 4.0
+#: How often the view is looked at (a round's end is noticed this fast). Each look asks the
+#: Supervisor for its view, on the thread that reveals: rarely, so as not to delay one.
+CHECK_SECONDS: Final = 15.0
 #: Quiet means no slot within this many seconds (a full collection with 10,000 visitors
 #: took 1-6 s on a loaded 2-core machine) and no round playing.
 MARGIN_SECONDS: Final = 20.0
