@@ -184,8 +184,9 @@ def test_retrying_repeats_transient_failures_only(db: peewee.Database) -> None:
 
 
 @pytest.mark.postgres
-def test_pooled_postgres_serves_several_threads(postgres_server_url: str) -> None:
-    db = connect(postgres_server_url.replace("postgresql://", "postgresql+pool://", 1))
+def test_pooled_postgres_serves_several_threads(scratch_postgres_url: str) -> None:
+    # A database of its own: the session's may hold other tests' rounds.
+    db = connect(scratch_postgres_url.replace("postgresql://", "postgresql+pool://", 1))
     assert isinstance(db, PooledPostgresqlDatabase)
     setup_database(db)
     counts: list[int] = []
