@@ -40,9 +40,8 @@ from _common import (
     table,
 )
 
-from actors.providers import registry
 from settings import Settings
-from tests.service import FAST_ENV
+from tests.service import FAST_ENV, unreachable_providers_env
 
 #: Undo tests.service.FAST_ENV's timings: what an operator runs without a .env.
 _DEFAULTS = Settings.from_env({})
@@ -58,15 +57,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--idle", type=float, default=20.0, help="seconds of idle CPU measured (0: none)")
     return parser.parse_args(argv)
 
-
-def keys_env() -> dict[str, str]:
-    """All four keys, every base URL at a port where nothing listens."""
-    dead = f"http://127.0.0.1:{free_port()}"
-    env = {}
-    for name in registry.names():
-        env[f"{name.upper()}_API_KEY"] = f"bench-{name}-key-0123456789"
-        env[f"{name.upper()}_BASE_URL"] = dead + ("/v1" if name == "openai" else "")
-    return env
 
 
 def wait_probe(service: Service, path: str, timeout: float = 120.0) -> None:
@@ -172,7 +162,7 @@ def row(label: str, runs: list[dict[str, float]], ref: tuple[float, float]) -> t
 def main(argv: list[str] | None = None) -> int:
     """The reference and both kinds take turns, so that they share the machine's moods."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    kinds = {"no keys": {}, "all four keys": keys_env()}
+    kinds = {"no keys": {}, "all four keys": unreachable_providers_env()}
     reference: list[tuple[float, float]] = []
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in kinds}
     for i in range(args.starts):

@@ -17,9 +17,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from actors.providers import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 #: At least 24 characters: start-up refuses a shorter one (settings.MIN_ADMIN_TOKEN_LENGTH).
@@ -213,3 +216,30 @@ def _decode(payload: bytes, content_type: str) -> Any:
     if content_type == "application/json":
         return json.loads(text) if text else None
     return text
+
+
+@contextmanager
+def engine_and_standby(
+    engine_dir: Path, standby_dir: Path, env: dict[str, str]
+) -> Iterator[tuple[Service, Service]]:
+    """Two ``python run.py`` on one database (``env``): the first started runs the engine,
+    the second serves as its standby. Both are stopped afterwards, the standby first."""
+    engine = Service(engine_dir, env).start()
+    standby = Service(standby_dir, env)
+    try:
+        standby.start()
+        yield engine, standby
+    finally:
+        standby.stop()
+        engine.stop()
+
+
+def unreachable_providers_env() -> dict[str, str]:
+    """A key for every registered provider, each base URL at a local port where nothing
+    listens: the SDKs load (for the model check) but no request can succeed."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    env = {}
+    for name in registry.names():
+        env[f"{name.upper()}_API_KEY"] = f"sk-{name}-unreachable-0123456789"
+        env[f"{name.upper()}_BASE_URL"] = dead + ("/v1" if name == "openai" else "")
+    return env

@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from actors.providers import registry
-from tests.service import ROOT, free_port
+from tests.service import ROOT, unreachable_providers_env
 
 PROBE = """
 import gc, json, os, sys
@@ -41,15 +40,6 @@ print(json.dumps({"loaded": loaded, "frozen": gc.get_freeze_count()}))
 """
 
 
-def keys_env() -> dict[str, str]:
-    """All four keys, every base URL at a local port where nothing listens."""
-    dead = f"http://127.0.0.1:{free_port()}"
-    env = {}
-    for name in registry.names():
-        env[f"{name.upper()}_API_KEY"] = f"sk-{name}-startup-probe"
-        env[f"{name.upper()}_BASE_URL"] = dead + ("/v1" if name == "openai" else "")
-    return env
-
 
 def probe(tmp_path: Path, env: dict[str, str], wait: bool = False) -> dict[str, Any]:
     """The SDK modules loaded after start-up (with ``wait``: once ``sdks_loaded`` is set),
@@ -65,13 +55,13 @@ def probe(tmp_path: Path, env: dict[str, str], wait: bool = False) -> dict[str, 
 
 @pytest.mark.parametrize("keys", [False, True], ids=["without keys", "with all four keys"])
 def test_starting_imports_no_provider_sdk(tmp_path: Path, keys: bool) -> None:
-    loaded = probe(tmp_path, keys_env() if keys else {})["loaded"]
+    loaded = probe(tmp_path, unreachable_providers_env() if keys else {})["loaded"]
     assert loaded == [], f"imported at start-up: {loaded[:5]}"
 
 
 def test_the_sdks_load_in_the_background_after_start_up(tmp_path: Path) -> None:
     """So that the first round's calls find them loaded (``/readyz`` waits for it); then
     the heap is frozen, so that full collections stop scanning the SDKs' 200,000 objects."""
-    found = probe(tmp_path, keys_env(), wait=True)
+    found = probe(tmp_path, unreachable_providers_env(), wait=True)
     assert found["loaded"] == ["anthropic", "genai_prices", "google.genai", "openai", "pydantic"]
     assert found["frozen"] > 200_000

@@ -13,13 +13,14 @@ from typing import Any
 
 import openai
 
-from actors.providers.bounded import BoundedTransport, call_limits
+from actors.providers.bounded import call_limits
 from actors.providers.clients import ClientCache
 from actors.providers.moderation import (
     MAX_ANSWER_BYTES,
     MODERATION_MODEL,
     ModerationError,
 )
+from actors.providers.openai import bounded_client
 
 __all__ = ["OpenAIModeration"]
 
@@ -77,12 +78,7 @@ class OpenAIModeration:
         self._clients.close()
 
     def _build_client(self, api_key: str) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=api_key,
-            base_url=self._base_url,
-            max_retries=0,
-            http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
-        )
+        return bounded_client(api_key, self._base_url)
 
 
 def _categories(answer: Any) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from actors.providers.clients import ClientCache
 from actors.providers.errors import ErrorKind, classify_status, parse_retry_after, safe_label
 from settings import ProviderSettings
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["OpenAIProvider", "bounded_client"]
 
 #: Bounds a call only if a caller ever omits the per-call timeout (``generate`` never does).
 CLIENT_TIMEOUT_SECONDS: Final = 60.0
@@ -82,14 +82,20 @@ class OpenAIProvider:
         self._clients.close()
 
     def _build_client(self, api_key: str) -> openai.OpenAI:
-        return openai.OpenAI(
-            api_key=api_key,
-            base_url=self._base_url,
-            max_retries=0,
-            timeout=CLIENT_TIMEOUT_SECONDS,
-            # The gateway's call_limits bound the whole call and the reply's size here.
-            http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
-        )
+        return bounded_client(api_key, self._base_url)
+
+
+def bounded_client(api_key: str, base_url: str) -> openai.OpenAI:
+    """An OpenAI client with the SDK's retries off, on the bounded transport (the gateway's
+    call_limits bound the whole call and the reply's size there); the moderation check
+    uses it too."""
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        timeout=CLIENT_TIMEOUT_SECONDS,
+        http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
+    )
 
 
 def _messages(request: GenerationRequest, *, char_budget: int) -> list[ChatCompletionMessageParam]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.service import Service
+from tests.service import Service, engine_and_standby
 from tests.web.conftest import Client, is_state
 
 STEADY = {"MESSAGE_GAP_MIN_SECONDS": "0.1", "MESSAGE_GAP_MAX_SECONDS": "0.15"}
@@ -28,14 +28,8 @@ def count(database: Path, sql: str) -> int:
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Service, Service]]:
     """Two ``python run.py`` on one SQLite file: the first runs the engine."""
-    first = Service(tmp_path, STEADY).start()
-    second = Service(tmp_path, STEADY)
-    try:
-        second.start()
-        yield first, second
-    finally:
-        second.stop()
-        first.stop()
+    with engine_and_standby(tmp_path, tmp_path, STEADY) as both:
+        yield both
 
 
 def test_a_second_process_on_one_sqlite_file_is_a_standby(pair: tuple[Service, Service]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.service import ADMIN_TOKEN, Service
+from tests.service import ADMIN_TOKEN, Service, engine_and_standby
 from tests.web.conftest import Client, is_state
 
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -86,14 +86,8 @@ def test_refused_unknown_and_malformed_commands_around_a_round_are_one_line_each
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Service, Service]]:
     """Two ``python run.py`` on one SQLite file: the first runs the engine."""
-    engine = Service(tmp_path, STEADY).start()
-    standby = Service(tmp_path, STEADY)
-    try:
-        standby.start()
-        yield engine, standby
-    finally:
-        standby.stop()
-        engine.stop()
+    with engine_and_standby(tmp_path, tmp_path, STEADY) as both:
+        yield both
 
 
 def test_a_standby_relays_a_refusal_with_its_code_and_status(pair: tuple[Service, Service]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.db_fixtures import postgres_server_url, scratch_postgres_url  # noqa: F401
-from tests.service import Service
+from tests.service import Service, engine_and_standby
 from tests.web.conftest import Client, is_state
 
 pytestmark = pytest.mark.postgres
@@ -45,14 +45,8 @@ def pair(tmp_path: Path, scratch_postgres_url: str) -> Iterator[tuple[Service, S
     env = {"DATABASE_URL": scratch_postgres_url, **STEADY}
     for name in ("engine", "standby"):
         (tmp_path / name).mkdir()
-    engine = Service(tmp_path / "engine", env).start()
-    standby = Service(tmp_path / "standby", env)
-    try:
-        standby.start()
-        yield engine, standby
-    finally:
-        standby.stop()
-        engine.stop()
+    with engine_and_standby(tmp_path / "engine", tmp_path / "standby", env) as both:
+        yield both
 
 
 def views(service: Service) -> dict[str, Any]:
