@@ -15,7 +15,7 @@ from quart import Quart
 from actors.engine import Switched
 from actors.system import create_system
 from settings import Settings
-from tests.test_startup_imports import keys_env
+from tests.service import unreachable_providers_env
 from web.app import create_app
 
 
@@ -28,7 +28,7 @@ def readyz(app: Quart) -> tuple[int, Any]:
 
 
 def test_readyz_answers_once_the_sdks_are_loaded(tmp_path: Path) -> None:
-    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", **keys_env()})
+    settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'r.db'}", **unreachable_providers_env()})
     system = create_system(settings)
     try:
         served = Switched(settings)
