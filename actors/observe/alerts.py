@@ -33,6 +33,8 @@ from typing import Any, Final
 
 import httpx2
 
+from actors.providers.bounded import tls_context
+
 __all__ = ["AlertSender", "configure", "emit", "shutdown"]
 
 log = logging.getLogger("roundtable.alerts")
@@ -120,7 +122,7 @@ class AlertSender:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        with httpx2.Client(timeout=self._timeout, follow_redirects=False) as client:
+        with httpx2.Client(timeout=self._timeout, follow_redirects=False, verify=tls_context()) as client:
             while True:
                 alert = self._queue.get()
                 if alert is None:

@@ -27,6 +27,7 @@ proxy keeps working, and proxied calls are bounded the same way.
 from __future__ import annotations
 
 import contextlib
+import ssl
 import threading
 import time
 import urllib.parse
@@ -39,7 +40,7 @@ from typing import Any, Final
 import httpcore2
 import httpx2
 
-__all__ = ["MAX_REPLY_BYTES", "BoundedTransport", "CallLimits", "call_limits"]
+__all__ = ["MAX_REPLY_BYTES", "BoundedTransport", "CallLimits", "call_limits", "tls_context"]
 
 #: The largest answer we read. The longest acceptable reply is 1,600 characters (the
 #: quality gate), at most about 10 KB as escaped JSON; Perplexity adds its search results.
@@ -47,6 +48,25 @@ __all__ = ["MAX_REPLY_BYTES", "BoundedTransport", "CallLimits", "call_limits"]
 MAX_REPLY_BYTES: Final = 128 * 1024
 
 _local = threading.local()
+_tls: ssl.SSLContext | None = None
+_tls_lock = threading.Lock()
+
+
+def tls_context() -> ssl.SSLContext:
+    """The one TLS client context of the process, built on first use:
+    ``httpx2.create_ssl_context()`` (the system's CA store, or ``SSL_CERT_FILE`` /
+    ``SSL_CERT_DIR``), as each client would otherwise build for itself.
+
+    Each context holds its own parsed copy of the CA store, about 1.6 MiB of RSS: one per
+    connection pool was one per provider, per model check, per alert and per SDK's spare
+    async client. A context is safe to share across threads once built, and nothing here
+    changes it after.
+    """
+    global _tls
+    with _tls_lock:
+        if _tls is None:
+            _tls = httpx2.create_ssl_context()
+        return _tls
 
 
 @dataclass
@@ -212,7 +232,7 @@ class BoundedTransport(httpx2.BaseTransport):
 
 def _pool() -> httpcore2.ConnectionPool:
     return httpcore2.ConnectionPool(
-        ssl_context=httpx2.create_ssl_context(),
+        ssl_context=tls_context(),
         max_connections=100,
         max_keepalive_connections=20,
         keepalive_expiry=5.0,
@@ -230,7 +250,7 @@ def _proxy_pool(proxy: str) -> httpcore2.HTTPProxy:
     return httpcore2.HTTPProxy(
         proxy_url=url,
         proxy_auth=auth,
-        ssl_context=httpx2.create_ssl_context(),
+        ssl_context=tls_context(),
         max_connections=100,
         max_keepalive_connections=20,
         keepalive_expiry=5.0,

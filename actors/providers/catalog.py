@@ -22,7 +22,7 @@ import httpx2
 
 from actors.clock import DAY_SECONDS
 from actors.providers import registry
-from actors.providers.bounded import BoundedTransport, call_limits
+from actors.providers.bounded import BoundedTransport, call_limits, tls_context
 from settings import ProviderSettings
 
 __all__ = [
@@ -164,7 +164,8 @@ def list_gemini(settings: ProviderSettings, api_key: str, timeout: float) -> lis
         api_key=api_key, vertexai=False,
         http_options=types.HttpOptions(
             base_url=settings.base_url, api_version="v1beta", timeout=round(timeout * 1000),
-            client_args={"transport": BoundedTransport()},
+            client_args={"transport": BoundedTransport(), "verify": tls_context()},
+            async_client_args={"ssl": tls_context()},  # its websocket context: the same one
         ),
     )
     try:

@@ -19,7 +19,7 @@ from google.genai import errors, types
 
 from actors.providers import prompts
 from actors.providers.base import GenerationRequest, ProviderError, Reply
-from actors.providers.bounded import BoundedTransport
+from actors.providers.bounded import BoundedTransport, tls_context
 from actors.providers.clients import ClientCache
 from actors.providers.errors import ErrorKind, classify_status, parse_retry_after
 from settings import ProviderSettings
@@ -90,7 +90,8 @@ class GeminiProvider:
             http_options=types.HttpOptions(
                 base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS,
                 # The gateway's call_limits bound the whole call and the reply's size here.
-                client_args={"transport": BoundedTransport()},
+                client_args={"transport": BoundedTransport(), "verify": tls_context()},
+                async_client_args={"ssl": tls_context()},  # its websocket context: the same one
             ),
         )
 

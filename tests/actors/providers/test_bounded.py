@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import time
 import tracemalloc
 import zlib
@@ -34,6 +36,7 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI, completion
 from tests.fakes.perplexity_server import FakePerplexity
 from tests.fakes.server import FILL, FakeServer, Oversize, Script, Trickle
+from tests.service import ROOT, unreachable_providers_env
 
 KEY = "sk-bounded-SECRET"
 FAKES: dict[str, type[FakeServer]] = {
@@ -235,3 +238,41 @@ def test_no_proxy_hosts_are_reached_directly(monkeypatch: pytest.MonkeyPatch) ->
             gateway.provider.close()  # type: ignore[union-attr]
     assert result.error is None
     assert len(direct.requests) == 1 and proxy.requests == []
+
+
+SHARED_TLS_PROBE = """
+import gc, json, ssl, sys, time
+from actors.providers import catalog, registry
+from actors.providers.base import GenerationRequest, ProviderError
+from actors.providers.lazy import LazyProvider
+from actors.providers.registry import persona_for
+from settings import Settings
+settings = Settings.from_env(json.loads(sys.argv[1]))
+providers = []
+for name, provider_settings in settings.providers.items():
+    provider = LazyProvider(provider_settings, registry.get(name).provider_class)
+    request = GenerationRequest(persona_for(name), "Night trains", (), 1, 16, time.time() + 30)
+    try:  # builds the provider's client for this key, as a round does
+        provider.generate(request, api_key="sk-probe", timeout=2.0)
+    except ProviderError:
+        pass  # nothing listens there
+    try:  # and the model watch's own client
+        getattr(catalog, f"list_{name}")(provider_settings, "sk-probe", 2.0)
+    except Exception:
+        pass
+    providers.append(provider)
+gc.collect()
+print(sum(isinstance(o, ssl.SSLContext) for o in gc.get_objects()))
+"""
+
+
+def test_every_client_shares_one_tls_context() -> None:
+    """Each TLS context holds its own parsed copy of the CA store (about 1.6 MiB of RSS):
+    the four providers' clients, the model watch's and Gemini's spare async and websocket
+    clients share the process's one (``bounded.tls_context``) instead of one each."""
+    result = subprocess.run(
+        [sys.executable, "-c", SHARED_TLS_PROBE, json.dumps(unreachable_providers_env())],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "1"
