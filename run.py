@@ -16,10 +16,13 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from settings import VERSION, Settings, SettingsError, demo, env_example
-from storage.errors import StorageError
 from web.tls import apply_tls, check_tls
+
+if TYPE_CHECKING:
+    from storage.errors import StorageError
 
 log = logging.getLogger("roundtable")
 
@@ -191,6 +194,15 @@ def serve_with_alerts(settings: Settings, *, start_round: bool) -> int:
         alerts.shutdown()
 
 
+def keep_postgres_driver_out() -> None:
+    """Make ``import psycopg2`` fail in this process unless it is loaded already. For the
+    service on SQLite, before anything imports peewee: peewee imports the driver whenever
+    it is installed, and psycopg2-binary brings its own libpq, libssl, libcrypto and
+    Kerberos (about 6 MiB of RSS) to a process that never talks to PostgreSQL. Our own
+    PostgreSQL code imports it on first use (``storage.pg``)."""
+    sys.modules.setdefault("psycopg2", None)  # type: ignore[arg-type]  # import then raises
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "env-example":  # needs no valid settings: it documents them
@@ -206,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from actors.providers.check import check_keys
 
         return check_keys(settings)
+    if args.command not in ("setup-db", "export", "import", "prune") and not settings.is_postgres:
+        keep_postgres_driver_out()
+    from storage.errors import StorageError
+
     try:
         if args.command == "setup-db":
             return setup_db(settings)

@@ -21,7 +21,6 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 
 import peewee
-import psycopg2
 import pykka
 
 from actors import wire
@@ -36,7 +35,7 @@ from actors.errors import (
     from_answer,
 )
 from settings import Settings
-from storage import relay
+from storage import pg, relay
 from storage.errors import StorageError
 from storage.leader import instance_id, libpq_url
 
@@ -157,7 +156,7 @@ class CommandRelay(DaemonLoop):
             return
         try:
             if self._wakeups is None or self._wakeups.closed:
-                self._wakeups = psycopg2.connect(libpq_url(self._settings.database_url))
+                self._wakeups = pg.connect(libpq_url(self._settings.database_url))
                 self._wakeups.autocommit = True
                 with self._wakeups.cursor() as cursor:
                     cursor.execute(f"LISTEN {relay.CHANNEL}")
@@ -165,7 +164,7 @@ class CommandRelay(DaemonLoop):
             if readable:
                 self._wakeups.poll()
                 self._wakeups.notifies.clear()
-        except (psycopg2.Error, OSError):
+        except (pg.Error, OSError):
             self._close_wakeups()
             self._stopped.wait(POLL_SECONDS)
 
@@ -173,6 +172,6 @@ class CommandRelay(DaemonLoop):
         if self._wakeups is not None and not self._wakeups.closed:
             try:
                 self._wakeups.close()
-            except psycopg2.Error:
+            except pg.Error:
                 pass
         self._wakeups = None

@@ -25,9 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Final, Protocol
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import psycopg2
-import psycopg2.errors
-
+from storage import pg
 from storage.errors import StorageError
 
 __all__ = [
@@ -126,12 +124,12 @@ class EngineLock:
         never blocks on it. Raises ``StorageError`` when PostgreSQL cannot be reached."""
         try:
             if self._connection is None or self._connection.closed:
-                self._connection = psycopg2.connect(self._url)
+                self._connection = pg.connect(self._url)
                 self._connection.autocommit = True
             with self._connection.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (self._key,))
                 return bool(cursor.fetchone()[0])
-        except psycopg2.Error as exc:
+        except pg.Error as exc:
             self._close()
             message = " ".join(str(exc).split()) or type(exc).__name__
             raise StorageError(f"cannot take the engine lock on PostgreSQL: {message}") from exc
@@ -146,11 +144,11 @@ class EngineLock:
                     (self._key,),
                 )
                 return bool(cursor.fetchone()[0])
-        except psycopg2.errors.QueryCanceled:
+        except pg.errors.QueryCanceled:
             # Slower than the statement timeout: the session (and the lock) is alive.
             log.warning("the engine lock check was slow; checking again")
             return True
-        except (psycopg2.Error, AttributeError):
+        except (pg.Error, AttributeError):
             return False
 
     def holder(self) -> str:
@@ -164,7 +162,7 @@ class EngineLock:
             try:
                 with self._connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
-            except psycopg2.Error:
+            except pg.Error:
                 pass  # the session is gone, and the lock with it
         self._close()
 

@@ -20,11 +20,9 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import peewee
-import psycopg2
-import psycopg2.extensions
 
 from actors import wire
-from storage import queries
+from storage import pg, queries
 from storage.leader import libpq_url
 
 __all__ = ["CHANNEL", "MAX_PAYLOAD_BYTES", "EventListener", "EventPublisher"]
@@ -42,7 +40,7 @@ BACKOFF_MAX_SECONDS: Final = 10.0
 
 
 def _connect(url: str) -> Any:
-    connection = psycopg2.connect(url)
+    connection = pg.connect(url)
     connection.autocommit = True
     return connection
 
@@ -51,7 +49,7 @@ def _close(connection: Any) -> None:
     if connection is not None and not connection.closed:
         try:
             connection.close()
-        except psycopg2.Error:
+        except pg.Error:
             pass
 
 
@@ -94,12 +92,12 @@ class EventPublisher:
                 with self._connection.cursor() as cursor:
                     cursor.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
                 return
-            except (psycopg2.OperationalError, psycopg2.InterfaceError) as exc:
+            except (pg.OperationalError, pg.InterfaceError) as exc:
                 _close(self._connection)
                 self._connection = None
                 if attempt == 2:
                     log.error("could not publish an event to other instances: %s", " ".join(str(exc).split()))
-            except psycopg2.Error as exc:
+            except pg.Error as exc:
                 log.error("could not publish an event to other instances: %s", " ".join(str(exc).split()))
                 return
 
@@ -159,7 +157,7 @@ class EventListener:
                     self._on_listening()
                 self._listening.set()
                 self._listen(connection)
-            except (psycopg2.Error, OSError) as exc:
+            except (pg.Error, OSError) as exc:
                 log.warning(
                     "lost the engine's events (%s); reconnecting in %g s",
                     " ".join(str(exc).split()) or type(exc).__name__, backoff,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.service import ROOT, unreachable_providers_env
+from tests.service import ROOT, Service, unreachable_providers_env
 
 PROBE = """
 import gc, json, os, sys
@@ -65,3 +65,15 @@ def test_the_sdks_load_in_the_background_after_start_up(tmp_path: Path) -> None:
     found = probe(tmp_path, unreachable_providers_env(), wait=True)
     assert found["loaded"] == ["anthropic", "genai_prices", "google.genai", "openai", "pydantic"]
     assert found["frozen"] > 200_000
+
+
+def test_the_service_on_sqlite_never_loads_the_postgres_driver(tmp_path: Path) -> None:
+    """peewee imports psycopg2 whenever it is installed, and psycopg2-binary maps its own
+    libpq, libssl, libcrypto and Kerberos: about 6 MiB of RSS for a process on SQLite,
+    which never talks to PostgreSQL (``run.keep_postgres_driver_out``, ``storage.pg``)."""
+    with Service(tmp_path, unreachable_providers_env()) as service:  # ready: the SDKs are in
+        assert service.process is not None
+        status, _ = service.get("/api/status")
+        maps = Path(f"/proc/{service.process.pid}/maps").read_text()
+    assert status == 200
+    assert "psycopg2" not in maps and "libpq" not in maps
