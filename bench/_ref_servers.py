@@ -1,6 +1,6 @@
 """The reference broadcasters ws_floor.py measures Roundtable against, one per process.
 
-    python bench/_ref_servers.py {floor|quart|quart-nodeflate|socketio} PORT GAP MESSAGES
+    python bench/_ref_servers.py {floor|quart|quart-nodeflate|quart-sdks|socketio} PORT GAP MESSAGES
 
 Each serves WebSockets on 127.0.0.1:PORT, holds every connection, and on SIGUSR1 plays one
 "round": MESSAGES frames of about 400 bytes, GAP seconds apart, each serialized once and
@@ -13,6 +13,9 @@ receipt. The frame is ``{"type": "message", "seq": i, "sent": t, "text": ...}``.
   Quart docs show it; Hypercorn negotiates permessage-deflate when the client offers it
   (what a naive user gets). ``quart-nodeflate``: the same with
   ``web.hypercorn_patches.set_websocket_compression(False)`` (what Roundtable does).
+  ``quart-sdks``: ``quart-nodeflate`` that has also imported the three provider SDKs
+  (openai, anthropic, google-genai) and httpx2 first: the memory floor of any service on
+  this stack that calls the four providers (bench/memory.py).
 - ``socketio``: a minimal Flask-SocketIO app (threading mode: Werkzeug, simple-websocket,
   one thread per connection), ``socketio.emit("message", ...)`` to everyone.
 
@@ -147,6 +150,13 @@ def main() -> None:
         run_floor(port, gap, messages)
     elif kind in ("quart", "quart-nodeflate"):
         run_quart(port, gap, messages, deflate=kind == "quart")
+    elif kind == "quart-sdks":
+        import anthropic  # noqa: F401  - imported for their memory: the floor with the SDKs
+        import google.genai  # noqa: F401
+        import httpx2  # noqa: F401
+        import openai  # noqa: F401
+
+        run_quart(port, gap, messages, deflate=False)
     elif kind == "socketio":
         run_socketio(port, gap, messages)
     else:

@@ -1,0 +1,145 @@
+"""Memory with the four providers configured, against two floors measured in the same run.
+
+    .venv/bin/python bench/memory.py [--starts 3] [--rounds 3]
+
+Each start, taking turns so that all three share the machine's moods:
+
+- ``minimal Quart``: a minimal Quart app on Hypercorn (``bench/_ref_servers.py
+  quart-nodeflate``), RSS at its first HTTP answer;
+- ``Quart + the SDKs``: the same having imported openai, anthropic, google-genai and
+  httpx2 first (``quart-sdks``): what any service on this stack that calls the four
+  providers holds before a line of its own code;
+- Roundtable: ``python run.py`` with the four keys, each provider's base URL at its fake
+  server (``tests/fakes``: the real SDKs speak to them), on SQLite, fast timings. RSS at
+  ``/readyz`` (the SDKs loaded), once the model checks ran, and after each of ``--rounds``
+  forced rounds (16 replies from the four providers through their SDKs, each moderated,
+  priced and stored, fanned out to one WebSocket visitor), read once the engine is back
+  in its countdown.
+
+Prints medians (min-max) and each figure against the SDK floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from _common import ROOT, Service, free_port, log_summary, machine_line, progress, rss_kib, table
+
+from tests.web.conftest import Client, is_state
+from tests.web.test_provider_round import Fakes
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--starts", type=int, default=3, help="starts of each (median reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="forced rounds per Roundtable start")
+    return parser.parse_args(argv)
+
+
+def reference_rss(kind: str) -> float:
+    """RSS (MiB) of ``bench/_ref_servers.py KIND`` at its first HTTP answer."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_ref_servers.py"), kind, str(port), "0.4", "16"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1.0)
+            except urllib.error.HTTPError:
+                break  # it answered (404): it is serving
+            except OSError:
+                time.sleep(0.05)  # polling for the first answer
+                continue
+            break
+        else:
+            raise TimeoutError(f"{kind} never answered")
+        return rss_kib(process.pid) / 1024
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def wait_model_checks(service: Service, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        providers = service.get("/api/status")[1]["providers"]
+        if all(p["model_check"]["status"] != "unchecked" for p in providers.values() if p["configured"]):
+            return
+        time.sleep(0.1)  # polling the status for a condition, bounded by the timeout
+    raise TimeoutError("model checks never finished")
+
+
+def roundtable(rounds: int) -> list[float]:
+    """RSS (MiB) at /readyz, after the model checks, then after each round."""
+    fakes = Fakes()
+    for server in fakes.all.values():
+        server.start()
+    try:
+        with tempfile.TemporaryDirectory(prefix="roundtable-memory-") as tmp:
+            service = Service(Path(tmp), fakes.env())
+            service.start(timeout=120)
+            assert service.process is not None
+            pid = service.process.pid
+            figures = [rss_kib(pid) / 1024]
+            try:
+                wait_model_checks(service)
+                figures.append(rss_kib(pid) / 1024)
+                for _ in range(rounds):
+                    client = Client(service.ws_url)
+                    client.next()
+                    service.force()
+                    client.until(is_state("complete"), timeout=120)
+                    got = [m["seq"] for m in client.messages()]
+                    client.close()
+                    if sorted(got) != list(range(1, 17)):
+                        raise RuntimeError(f"the visitor got {got}, not seq 1..16")
+                    service.wait_for_state("countdown", timeout=30)
+                    figures.append(rss_kib(pid) / 1024)
+            finally:
+                service.stop()
+                print(log_summary(service.logs()))
+            return figures
+    finally:
+        for server in fakes.all.values():
+            server.stop()
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} MiB ({min(values):.1f}-{max(values):.1f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    quart: list[float] = []
+    floor: list[float] = []
+    ours: list[list[float]] = []
+    for i in range(args.starts):
+        quart.append(reference_rss("quart-nodeflate"))
+        floor.append(reference_rss("quart-sdks"))
+        ours.append(roundtable(args.rounds))
+        progress(f"start {i + 1}: minimal Quart {quart[-1]:.1f} MiB, Quart + SDKs {floor[-1]:.1f} MiB, "
+                 "Roundtable " + " / ".join(f"{x:.1f}" for x in ours[-1]) + " MiB")
+    sdk_floor = statistics.median(floor)
+    labels = ["Roundtable at /readyz (SDKs loaded)", "Roundtable, model checks done"]
+    labels += [f"Roundtable after round {r + 1}" for r in range(args.rounds)]
+    rows = [("minimal Quart app", spread(quart), f"{statistics.median(quart) / sdk_floor:.2f}x"),
+            ("Quart + openai, anthropic, google-genai, httpx2 (the floor)", spread(floor), "1.00x")]
+    for column, label in enumerate(labels):
+        values = [run[column] for run in ours]
+        rows.append((label, spread(values), f"{statistics.median(values) / sdk_floor:.2f}x"))
+    print(f"\nmemory: {args.starts} starts each, taking turns, medians (min-max); {machine_line()}")
+    print(table(("process", "RSS", "vs the SDK floor"), rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
