@@ -65,15 +65,15 @@ class LazyProvider:
 
 
 def load_sdks(settings: Settings) -> None:
-    """Import every configured provider's module (its registry entry's), the price
-    dataset and the moderation check's, so that first calls find their SDKs loaded. Blocks for seconds:
-    run it on a thread of its own, never on the event loop or an actor's."""
-    from actors.providers import registry
+    """Import every configured provider's module (its registry entry's), genai-prices and
+    the moderation check's, and run the price entries' child (``pricing.load_dataset``),
+    so that first calls find them loaded. Blocks for seconds: run it on a thread of its own,
+    never on the event loop or an actor's."""
+    from actors.providers import pricing, registry
 
     known = registry.names()
-    names = [registry.get(n).module for n, ps in settings.providers.items() if ps.configured and n in known]
-    if names:
-        names.append("genai_prices")  # the price dataset, read at the first priced reply
+    modules = [registry.get(n).module for n, ps in settings.providers.items() if ps.configured and n in known]
+    names = [*modules, "genai_prices"] if modules else []  # genai-prices: what prices replies
     openai = settings.providers.get("openai")
     if settings.moderation != "off" and openai is not None and openai.configured:
         names.append("actors.providers.moderation_openai")
@@ -82,3 +82,5 @@ def load_sdks(settings: Settings) -> None:
             importlib.import_module(name)
         except ImportError as exc:  # the first call will say it again, where it matters
             log.debug("could not import %s early: %s", name, exc)
+    if modules:  # the price entries that the first priced reply reads
+        pricing.load_dataset()

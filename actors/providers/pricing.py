@@ -8,7 +8,9 @@ Where a price comes from, first match wins:
 3. the ``genai-prices`` dataset (maintained by the pydantic team; its ``calc_price``
    resolves dated names such as ``claude-sonnet-5-5-20261001`` and applies date-bound
    rates by the call's time). Only the snapshot bundled with the installed package is
-   used: its auto-update would fetch from the internet at run time;
+   used: its auto-update would fetch from the internet at run time. The service keeps
+   only the registry's providers of it resident (``actors.providers.price_data``: a child
+   process trims it, once; ``load_dataset``), with the same figures;
 4. the provider's fallback rate (``"*"`` in ``PRICES_FILE``, else its
    ``ProviderSpec.fallback_price`` in ``actors.providers.registry``) for a model no source knows, such as a local model behind
    ``OPENAI_BASE_URL``. Such a cost is an estimate (``Cost.estimated``) and says so on
@@ -27,10 +29,24 @@ from typing import Any, Final
 
 from actors.providers import registry
 from actors.providers.base import Reply
+from actors.providers.price_data import TrimmedDataset
 
-__all__ = ["Cost", "CostSource", "Price", "PriceFileError", "PriceTable"]
+__all__ = ["Cost", "CostSource", "Price", "PriceFileError", "PriceTable", "load_dataset"]
 
 _PER_TOKENS: Final = 1_000_000
+
+#: The genai-prices entries of every registered provider with a price key, whatever is
+#: configured (the four built-ins: +2.0 MiB of RSS once used, against +4.8 MiB for the
+#: whole dataset: ``bench/prices.py``). A provider registered later is priced from the
+#: whole dataset.
+_DATASET: Final = TrimmedDataset(spec.price_key for spec in registry.specs() if spec.price_key)
+
+
+def load_dataset() -> None:
+    """Load the genai-prices entries that pricing uses now rather than at the first priced
+    reply: runs a child process for about half a second (``actors.providers.price_data``).
+    Blocks: call it on a thread of its own (``lazy.load_sdks``), never on the event loop."""
+    _DATASET.load()
 
 
 class PriceFileError(ValueError):
@@ -144,14 +160,14 @@ def _dataset_usd(
     provider_id = _price_key(provider)
     if provider_id is None:
         return None
-    # Imported on the first priced reply: the dataset and pydantic cost ~25 MiB and 0.3 s,
+    # Imported on the first priced reply: genai-prices and pydantic cost ~25 MiB and 0.3 s,
     # which a start-up (and an engine without keys) never needs.
-    from genai_prices import Usage, calc_price
+    from genai_prices import Usage
 
     when = dt.datetime.fromtimestamp(at, dt.UTC) if at is not None else None
     usage = Usage(input_tokens=prompt, output_tokens=completion, web_searches=searches)
     try:
-        calculation = calc_price(usage, model, provider_id=provider_id, genai_request_timestamp=when)
+        calculation = _DATASET.calc(usage, model, provider_id, when)
     except LookupError:  # not in the dataset: the caller falls back to an estimate
         return None
     return float(calculation.total_price)
