@@ -15,7 +15,13 @@ made Hypercorn send its 1009 close and then raise again on every following read,
 time leaving the rest of the events unprocessed, so the client's close was never seen
 and the socket hung (``tests/web/test_live_round.py``). ``_handle_events`` below is
 Hypercorn 0.18's own, except that after a too-big message the rest of it is dropped and
-the other events (the client's close) are still handled.
+the other events (the client's close) are still handled. And once the app has closed the
+WebSocket, the client's further messages are dropped, not queued for it: Hypercorn's
+queue to the app holds 10 messages, and Quart stops reading it when the route returns,
+right after its close. A client that went on sending (a ping flood refused with 1008)
+filled it, so Hypercorn's own ``websocket.disconnect`` waited forever for room: the
+socket was never closed and the connection's tasks never ended
+(``tests/web/test_hypercorn_patches.py``, ``tests/web/test_hostile_input.py``).
 
 And the one hook the fan-out needs (``direct_writer``): with compression off, a server's
 text frame is the same bytes for every connection, so ``actors.broadcaster.Hub`` encodes
@@ -68,9 +74,12 @@ def set_websocket_compression(enabled: bool) -> None:
 
 
 async def _handle_events(self: Any) -> None:
-    """Hypercorn 0.18's ``WSStream._handle_events``, with too-big messages dropped whole."""
+    """Hypercorn 0.18's ``WSStream._handle_events``, with too-big messages dropped whole,
+    and messages dropped once the app closed the WebSocket (no one reads them then)."""
     for event in self.connection.events():
         if isinstance(event, Message):
+            if self.closed or self.state is ws_stream.ASGIWebsocketState.CLOSED:
+                continue  # app_put would wait for a reader that is gone, and hold the socket
             if getattr(self, "_roundtable_too_big", False):
                 if event.message_finished:  # the oversized message is over; be strict again
                     self._roundtable_too_big = False

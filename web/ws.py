@@ -10,6 +10,9 @@ the connection's bounded queue, which one task writes in order, so a slow visito
 nobody else and is dropped when its queue fills, or when one write has not drained for
 ``WS_STALL_SECONDS`` (a visitor that stopped reading). Pings are rate-limited
 per connection. At shutdown the Hub ends every connection and each is closed with 1001.
+A refused frame (binary, too big, malformed, a ping past the limit) closes the socket
+with its code; what the client sends after a close is dropped before it reaches Quart
+(``web.hypercorn_patches``), so a flood cannot hold the socket once the route returns.
 """
 
 from __future__ import annotations

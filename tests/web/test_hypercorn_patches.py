@@ -1,8 +1,9 @@
-"""web/hypercorn_patches.py: WS_COMPRESSION, too-big messages, and direct frame writes.
+"""web/hypercorn_patches.py: WS_COMPRESSION, too-big messages, messages after the app's close,
+and direct frame writes.
 
 WS_COMPRESSION: Hypercorn's handshake declines permessage-deflate unless it is on.
-Direct writes (``direct_writer``): against a real Hypercorn serving a bare ASGI app in the
-test's loop, with real clients.
+Direct writes (``direct_writer``), and messages that arrive after the app's close: against
+a real Hypercorn serving a bare ASGI app in the test's loop, with real clients.
 
 Pinned twice: against the installed Hypercorn's ``Handshake`` directly (an upgrade that
 moves or renames it fails here first), and end to end with a client that offers deflate
@@ -26,6 +27,9 @@ from hypercorn.config import Config
 from hypercorn.protocol import ws_stream
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, CloseConnection, Event, Request, TextMessage
+from wsproto.frame_protocol import FrameProtocol
 
 from tests.service import Service, free_port
 from tests.web.conftest import Client
@@ -33,6 +37,7 @@ from web.hypercorn_patches import (
     DIRECT_WRITE_SOURCES,
     ORIGINAL_HANDLE_EVENTS,
     DirectWriter,
+    apply_stream_fixes,
     direct_writer,
     set_websocket_compression,
     text_frame,
@@ -134,9 +139,7 @@ class Served:
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await lifespan(receive, send)
             return
         assert (await receive())["type"] == "websocket.connect"
         await send({"type": "websocket.accept"})
@@ -154,9 +157,21 @@ class Served:
         return f"ws://127.0.0.1:{self.port}/ws"
 
 
+async def lifespan(receive: Any, send: Any) -> None:
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
 @contextlib.asynccontextmanager
 async def served(close_first: bool = False) -> AsyncIterator[Served]:
-    server = Served(close_first)
+    async with serving(Served(close_first)) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def serving(server: Any) -> AsyncIterator[Any]:
+    """Hypercorn serving ``server.app`` on ``server.port`` in this loop, until the block ends."""
     config = Config()
     config.bind = [f"127.0.0.1:{server.port}"]
     config.accesslog = config.errorlog = None
@@ -264,3 +279,74 @@ def test_no_direct_writer_outside_hypercorn() -> None:
 
     assert direct_writer(other_server_send) is None
     assert direct_writer(None) is None
+
+
+# -- messages after the app's close -------------------------------------------------------------
+
+
+class ClosesAndStopsReading:
+    """A bare ASGI app that refuses the first message as web.ws does (close 1008) and reads
+    nothing after its close, as Quart does once the route returns; it returns when
+    ``release`` is set, so the test holds the moment between the two."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.release = asyncio.Event()
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        await receive()
+        await send({"type": "websocket.close", "code": 1008, "reason": "too many pings"})
+        await self.release.wait()
+
+
+async def next_event(reader: asyncio.StreamReader, client: WSConnection, kind: type[Event]) -> Event:
+    """Read until ``client`` has an event of ``kind`` (the ones before it are dropped)."""
+    while True:
+        for event in client.events():
+            if isinstance(event, kind):
+                return event
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        assert data, f"the server closed the socket before a {kind.__name__}"
+        client.receive_data(data)
+
+
+def test_messages_after_the_apps_close_are_dropped_and_the_socket_still_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Hypercorn queues at most 10 messages for the app. A client that flooded on past the
+    # close filled that queue, nobody emptied it, and Hypercorn waited for room forever:
+    # it read nothing more (not the client's close) and never closed the socket.
+    monkeypatch.setattr(ws_stream.WSStream, "_handle_events", ws_stream.WSStream._handle_events)  # restored after
+    apply_stream_fixes()  # as run.py does
+
+    async def scenario() -> tuple[int, bytes | None]:
+        app = ClosesAndStopsReading()
+        async with serving(app):
+            reader, writer = await asyncio.open_connection("127.0.0.1", app.port)
+            try:
+                client = WSConnection(ConnectionType.CLIENT)
+                writer.write(client.send(Request(host="127.0.0.1", target="/ws")))
+                await next_event(reader, client, AcceptConnection)
+                writer.write(client.send(TextMessage("one too many")))
+                close = await next_event(reader, client, CloseConnection)
+                assert isinstance(close, CloseConnection)
+                frames = FrameProtocol(client=True, extensions=[])  # the client's own is closing
+                writer.write(b"".join(bytes(frames.send_data(f"ping {i}")) for i in range(20)))  # > 10
+                writer.write(client.send(close.response()))
+                try:
+                    return close.code, await asyncio.wait_for(reader.read(), 5)  # until it closes
+                except TimeoutError:
+                    return close.code, None
+            finally:
+                app.release.set()
+                writer.close()
+
+    code, rest = asyncio.run(scenario())
+    assert code == 1008
+    assert rest is not None, "the server stopped reading, and kept the socket, after its close"
+    assert rest == b""
