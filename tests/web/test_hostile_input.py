@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import CloseConnection, Event, Request, TextMessage
+from wsproto.frame_protocol import FrameProtocol
 
 from settings import Settings
 from storage.db import connect
@@ -103,6 +108,43 @@ def test_a_flood_of_pings_is_closed_after_the_burst(service: Service) -> None:
         steady.send(json.dumps({"type": "ping", "t": t}))
         assert steady.until(lambda e: e["type"] == "pong")["t"] == t
     steady.close()
+
+
+def test_a_flood_that_ignores_the_close_is_disconnected_all_the_same(service: Service) -> None:
+    # A client that floods on past the 1008 and never answers it. Quart stops reading when
+    # the route returns; Hypercorn queued the flood for it until its queue filled, waited
+    # for room forever, and never closed the socket (web/hypercorn_patches.py).
+    frames = FrameProtocol(client=True, extensions=[])
+    flood = b"".join(bytes(frames.send_data(json.dumps({"type": "ping", "t": t}))) for t in range(20))
+    client = WSConnection(ConnectionType.CLIENT)
+    events: list[Event] = []
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(client.send(Request(host=f"127.0.0.1:{service.port}", target="/ws")))
+        while not any(isinstance(event, TextMessage) for event in events):  # the hello
+            data = sock.recv(65536)
+            assert data, "closed before the hello"
+            client.receive_data(data)
+            events += client.events()
+        sock.setblocking(False)
+        pending, batches, closed = b"", 0, False
+        deadline = time.monotonic() + 5
+        while not closed and time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock], [], 0.5)
+            try:
+                if readable:
+                    data = sock.recv(65536)
+                    closed = not data
+                    client.receive_data(data or None)
+                    events += client.events()
+                if writable and not closed and (pending or batches < 2000):  # about 1 MB at most
+                    if not pending:
+                        pending, batches = flood, batches + 1
+                    pending = pending[sock.send(pending):]  # whole frames, even if sent in parts
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+    assert closed, f"a flood of {batches} x 20 pings was still connected after 5 s"
+    closes = [(event.code, event.reason) for event in events if isinstance(event, CloseConnection)]
+    assert closes[:1] == [(1008, "too many pings")]  # then wsproto's own 1006 for the socket's end
 
 
 # -- /control bodies -----------------------------------------------------------------------
