@@ -23,7 +23,15 @@ from actors.machine import parse_command
 from actors.providers.budget import DailyBudget
 from actors.providers.moderation import Verdict
 from actors.relay import RemoteEngine
-from actors.view import EngineView, ProviderHealth, StatusView, Today, Upcoming, engine_view
+from actors.view import (
+    EngineView,
+    ModerationView,
+    ProviderHealth,
+    StatusView,
+    Today,
+    Upcoming,
+    engine_view,
+)
 from settings import Settings
 from storage import queries
 from storage.db import close_database
@@ -66,11 +74,13 @@ class StandbySystem:
     def status(self) -> StatusView:
         """As the engine's: provider health has what the database and settings say (today's
         calls, tokens and cost from ``api_calls``); what only the engine's memory holds
-        (circuits, latency, errors, model checks, moderation) is None."""
+        (circuits, latency, errors, model checks, moderation counts, the moderation checks in
+        effect) is None."""
         calls = self._calls_today()
         providers = {name: _health(ps.configured, ps.model, len(ps.api_keys), calls.get(name, {}))
                      for name, ps in self.settings.providers.items()}
-        return StatusView(self.view(), "standby", instance_id(), providers, Today.of(providers), self._budget(calls))
+        return StatusView(self.view(), "standby", instance_id(), providers, Today.of(providers),
+                          self._budget(calls), self._moderation())
 
     def command(self, action: str, **arguments: object) -> dict[str, Any]:
         """Relayed to the engine (a bad request is answered here): its view, or its
@@ -81,6 +91,13 @@ class StandbySystem:
     def _calls_today(self) -> dict[str, dict[str, Any]]:
         """Per provider, calls, tokens and cost since UTC midnight (the engine's ``api_calls``)."""
         return queries.calls_since(self.db, utc_day_start(self.clock.now()))
+
+    def _moderation(self) -> ModerationView:
+        """``MODERATION`` and ``MODERATION_FAIL`` as set; the checks in effect are the
+        engine's to know (its gate may have found OpenAI's endpoint missing)."""
+        mode = self.settings.moderation
+        fails = None if mode == "off" else "open" if self.settings.moderation_fail_open else "closed"
+        return ModerationView(mode, fails=fails)
 
     def _budget(self, calls: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The engine's ``budget`` view, from the same rows and settings."""

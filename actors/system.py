@@ -116,7 +116,8 @@ class RoundtableSystem:
         """The view, per-provider health and today's spend (no keys)."""
         health = self.gateways.health()
         budget = self.budget.view(tuple(self.settings.providers)) if self.budget is not None else {}
-        return StatusView(self.view(), "engine", instance_id(), health, Today.of(health), budget)
+        return StatusView(self.view(), "engine", instance_id(), health, Today.of(health), budget,
+                          self.gateways.moderation_view())
 
     def providers_ready(self) -> bool:
         """Whether the configured providers' SDKs are loaded (after start-up, in the

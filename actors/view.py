@@ -22,6 +22,7 @@ __all__ = [
     "FailureView",
     "MessageView",
     "ModelCheckView",
+    "ModerationView",
     "ProviderHealth",
     "RoundView",
     "StatusView",
@@ -170,6 +171,22 @@ class Today:
 
 
 @dataclass(frozen=True)
+class ModerationView:
+    """The moderation gate for ``/api/status``; None where this instance cannot know (a
+    standby knows the settings, not what the engine's gate found at run time).
+
+    ``mode`` is ``MODERATION`` as set (``auto``, ``openai``, ``local``, ``off``); ``checks``
+    the checks in effect (``wordlist+openai``, ``wordlist``, ``none``); ``fails`` is
+    ``MODERATION_FAIL`` (``closed``, ``open``; None when off); ``detail`` says why the checks
+    in effect are not what ``mode`` promises, or what is wrong (None: nothing to say)."""
+
+    mode: str | None = None
+    checks: str | None = None
+    fails: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
 class StatusView:
     """``/api/status``: the engine view plus who answers, provider health and spend.
     ``budget`` is ``DailyBudget.view()`` (USD only, no times)."""
@@ -180,6 +197,7 @@ class StatusView:
     providers: Mapping[str, ProviderHealth]
     today: Today
     budget: Mapping[str, Any]
+    moderation: ModerationView = field(default_factory=ModerationView)
 
 
 def engine_view(

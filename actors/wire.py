@@ -19,6 +19,7 @@ from actors.view import (
     EngineView,
     FailureView,
     MessageView,
+    ModerationView,
     ProviderHealth,
     RoundView,
     StatusView,
@@ -226,6 +227,11 @@ def provider_health(h: ProviderHealth) -> Wire:
     }
 
 
+def moderation(m: ModerationView) -> Wire:
+    """``/api/status``'s ``moderation``: the gate as set and as in effect."""
+    return {"mode": m.mode, "checks": m.checks, "fails": m.fails, "detail": m.detail}
+
+
 def failure(f: FailureView) -> Wire:
     """One failed provider call in ``/api/admin/errors``."""
     return {"provider": f.provider, "model": f.model, "error_class": f.error_class,
@@ -255,6 +261,7 @@ def status(view: StatusView) -> Wire:
         "today": {"calls": today.calls, "prompt_tokens": today.prompt_tokens,
                   "completion_tokens": today.completion_tokens, "cost_usd": round(today.cost_usd, 6)},
         "budget": dict(view.budget),
+        "moderation": moderation(view.moderation),
         "role": view.role,
         "instance": view.instance,
     }

@@ -28,7 +28,7 @@ from actors.providers.errors import ErrorKind
 from actors.providers.lazy import LazyProvider
 from actors.providers.moderation import ModerationGate, Review, Verdict, build_moderation
 from actors.providers.resilience import CircuitBreaker, CircuitState, KeyRing, RateLimiter
-from actors.view import ModelCheckView, ProviderHealth
+from actors.view import ModelCheckView, ModerationView, ProviderHealth
 from settings import ProviderSettings, Settings
 
 if TYPE_CHECKING:
@@ -321,6 +321,12 @@ class Gateways(Mapping[str, ProviderGateway]):
         """Each provider's health, by name, for ``/api/status``."""
         return {name: gateway.health() for name, gateway in self._gateways.items()}
 
+    def moderation_view(self) -> ModerationView:
+        """The moderation gate in effect, for ``/api/status`` (no gate: ``MODERATION=off``)."""
+        if self.moderation is None:
+            return ModerationView("off", "none")
+        return self.moderation.view()
+
     def close(self) -> None:
         """Close the providers' clients (their connection pools); call once, at shutdown."""
         close_providers(g.provider for g in self._gateways.values() if g.provider is not None)
@@ -373,6 +379,18 @@ def close_providers(providers: Iterable[Provider]) -> None:
             close()
 
 
+def _log_moderation(moderation: ModerationGate | None) -> None:
+    """The start-up line that says which checks every reply gets."""
+    if moderation is None:
+        log.warning("moderation: off (MODERATION=off): replies are revealed unreviewed")
+        return
+    view = moderation.view()
+    if view.detail:
+        log.warning("moderation: wordlist only (%s)", view.detail)
+    else:
+        log.info("moderation: %s (fails %s)", view.checks, view.fails)
+
+
 def build_gateways(
     settings: Settings,
     clock: Clock,
@@ -386,11 +404,7 @@ def build_gateways(
     if providers is None:
         providers = build_providers(settings)
     moderation = build_moderation(settings)
-    if moderation is not None:
-        fail = "open" if moderation.fail_open else "closed"
-        log.info("moderation: %s (fails %s)", moderation.checks, fail)
-    else:
-        log.warning("moderation: off (MODERATION=off): replies are revealed unreviewed")
+    _log_moderation(moderation)
     return Gateways({
         name: ProviderGateway(
             ps,

@@ -70,12 +70,12 @@ def load_sdks(settings: Settings) -> None:
     so that first calls find them loaded. Blocks for seconds: run it on a thread of its own,
     never on the event loop or an actor's."""
     from actors.providers import pricing, registry
+    from actors.providers.moderation import remote_check_wanted
 
     known = registry.names()
     modules = [registry.get(n).module for n, ps in settings.providers.items() if ps.configured and n in known]
     names = [*modules, "genai_prices"] if modules else []  # genai-prices: what prices replies
-    openai = settings.providers.get("openai")
-    if settings.moderation != "off" and openai is not None and openai.configured:
+    if remote_check_wanted(settings):
         names.append("actors.providers.moderation_openai")
     for name in names:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import Any, Final
 
 import openai
 
@@ -19,10 +19,14 @@ from actors.providers.moderation import (
     MAX_ANSWER_BYTES,
     MODERATION_MODEL,
     ModerationError,
+    ModerationMissing,
 )
 from actors.providers.openai import bounded_client
 
 __all__ = ["OpenAIModeration"]
+
+#: Statuses that mean the endpoint is not there (a compatible server without /moderations).
+NOT_THERE: Final = frozenset({404, 405})
 
 
 class OpenAIModeration:
@@ -30,6 +34,7 @@ class OpenAIModeration:
 
     Uses the first of ``api_keys`` that the API accepts: a key answered with 401/403 is
     skipped (for this process's life), so one revoked key does not withhold every reply.
+    A 404 or 405 raises ``ModerationMissing``: the endpoint is not there.
     """
 
     def __init__(self, base_url: str, api_keys: tuple[str, ...]) -> None:
@@ -65,6 +70,8 @@ class OpenAIModeration:
         except (openai.AuthenticationError, openai.PermissionDeniedError):
             raise
         except openai.APIStatusError as exc:
+            if exc.status_code in NOT_THERE:
+                raise ModerationMissing(f"HTTP {exc.status_code}") from exc
             raise ModerationError(f"HTTP {exc.status_code}") from exc
         except openai.APITimeoutError as exc:
             raise ModerationError("timeout") from exc

@@ -78,6 +78,9 @@ def test_sign_in_read_the_providers_and_skip_a_live_round_through_the_confirmati
     expect(provider_cell(page, "openai", "Circuit")).to_have_text("closed (healthy)")
     expect(provider_cell(page, "gemini", "Keys")).to_have_text("no key")
     expect(page.locator("[data-rt-state]")).to_have_text("Waiting for the next round")
+    # The fake is not OpenAI's API: MODERATION=auto reviews with the word list alone, and says why.
+    expect(page.locator('[data-rt-facts] dt:text-is("Moderation") + dd')).to_have_text(
+        "word list only: OPENAI_BASE_URL is not OpenAI's API; set MODERATION=openai to use its /moderations")
 
     service.force()
     expect(admin).to_have_attribute("data-state", "active", timeout=10_000)

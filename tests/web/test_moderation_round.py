@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from actors.providers.moderation import NOT_OPENAI_API
 from tests.fakes.openai_server import MARKER, error
 from tests.fakes.server import Received
 from tests.fakes.webhook_server import FakeWebhook
@@ -15,6 +16,9 @@ from tests.web.conftest import Client, is_state
 from tests.web.test_provider_round import Fakes, fakes, fresh_text, rows
 
 __all__ = ["fakes"]  # the fixture, shared with test_provider_round
+
+#: The fakes are not OpenAI's API: in ``auto`` their /moderations would not be asked.
+OPENAI_MODERATION = {"MODERATION": "openai"}
 
 
 def marked(received: Received | None = None) -> str:
@@ -51,7 +55,7 @@ def test_a_flagged_provider_never_reaches_visitors_the_api_the_database_or_expor
     tmp_path: Path, fakes: Fakes
 ) -> None:
     fakes.anthropic.reply = marked
-    with FakeWebhook() as webhook, Service(tmp_path, {**fakes.env(), "ALERT_WEBHOOK_URL": webhook.url}) as service:
+    with FakeWebhook() as webhook, Service(tmp_path, {**fakes.env(), **OPENAI_MODERATION, "ALERT_WEBHOOK_URL": webhook.url}) as service:
         messages, seen = _round(service)
         conversation_id = messages[0]["conversation_id"]
         [alert] = webhook.wait_for("replies_flagged")  # type: ignore[attr-defined]
@@ -84,7 +88,8 @@ def test_with_moderation_down_every_reply_is_withheld_and_templates_stand_in(
     fakes.anthropic.reply = marked
     fakes.openai.moderation_script = error(500, type="server_error")
     grace = 1.5
-    with Service(tmp_path, {**fakes.env(), "GENERATION_GRACE_SECONDS": str(grace)}) as service:
+    env = {**fakes.env(), **OPENAI_MODERATION, "GENERATION_GRACE_SECONDS": str(grace)}
+    with Service(tmp_path, env) as service:
         messages, seen = _round(service)
         public = _everything_public(service, messages[0]["conversation_id"])
     assert [m["seq"] for m in messages] == list(range(1, 17))
@@ -103,3 +108,52 @@ def test_with_moderation_off_the_marker_passes(tmp_path: Path, fakes: Fakes) -> 
     assert MARKER in seen  # the gate, and nothing else, is what stops it
     assert all(m["source"] == "api" for m in messages if m["agent"] == "anthropic")
     assert fakes.openai.moderations == []
+
+
+def test_auto_with_a_compatible_server_without_moderations_shows_the_providers_replies(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """OPENAI_BASE_URL at a compatible server (a local model server, a gateway) whose
+    /moderations answers 404, MODERATION unset: the word list reviews every reply, and the
+    replies that were paid for are shown, not withheld for a check that is not there."""
+    fakes.openai.moderation_script = error(404, code="unknown_url", message="no route /v1/moderations")
+    fakes.anthropic.reply = lambda _: fresh_text() + " Frankly, that plan is bullshit."
+    with Service(tmp_path, fakes.env()) as service:
+        messages, _ = _round(service)
+        status = service.get("/api/status")[1]
+        logs = service.logs()
+    others = [m for m in messages if m["agent"] != "anthropic"]
+    assert len(others) == 12 and all(m["source"] == "api" and m["provider"] == m["agent"] for m in others)
+    clio = rows(service.database, "SELECT * FROM messages WHERE agent = 'anthropic' ORDER BY seq")
+    assert clio[0]["fallback_reason"] == "anthropic: moderation flagged (profanity)"  # the word list still runs
+    assert fakes.openai.moderations == []
+    assert ("moderation: wordlist only (OPENAI_BASE_URL is not OpenAI's API; set MODERATION=openai "
+            "to use its /moderations)") in logs
+    assert status["moderation"] == {"mode": "auto", "checks": "wordlist", "fails": "closed",
+                                    "detail": NOT_OPENAI_API}
+
+
+def test_explicit_openai_with_a_server_without_moderations_withholds_with_one_error_line(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    """MODERATION=openai is "both; fail closed", asked for explicitly: every reply is withheld,
+    and the log says why in one line (a minute at most), with no traceback."""
+    fakes.openai.moderation_script = error(404, code="unknown_url", message="no route /v1/moderations")
+    grace = 1.5
+    env = {**fakes.env(), **OPENAI_MODERATION, "GENERATION_GRACE_SECONDS": str(grace)}
+    with Service(tmp_path, env) as service:
+        messages, _ = _round(service)
+        status = service.get("/api/status")[1]
+        logs = service.logs()
+    assert [m["source"] for m in messages] == ["template"] * 16
+    stored = rows(service.database, "SELECT * FROM messages ORDER BY seq")
+    assert all("moderation unavailable (HTTP 404, no /moderations): reply withheld" in m["fallback_reason"]
+               for m in stored)
+    detail = "OPENAI_BASE_URL's /moderations answered HTTP 404 (not there): every reply is withheld"
+    errors = [line for line in logs.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, errors  # the round takes seconds: one line a minute at most
+    assert errors[0].endswith(f"moderation: {detail} (MODERATION=openai); set MODERATION=auto or local "
+                              "to use the word list only")
+    assert "Traceback" not in logs
+    assert status["moderation"] == {"mode": "openai", "checks": "wordlist+openai", "fails": "closed",
+                                    "detail": detail}

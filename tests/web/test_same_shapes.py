@@ -70,7 +70,10 @@ def assert_same_shapes(engine: Service, standby: Service, when: str) -> tuple[di
 
 def test_engine_and_standby_speak_the_same_shapes(pair: tuple[Service, Service]) -> None:
     engine, standby = pair
-    assert_same_shapes(engine, standby, "before a round")
+    ours, theirs = assert_same_shapes(engine, standby, "before a round")
+    # The checks in effect are the engine's gate's to know; both know the settings.
+    assert ours["status"]["moderation"] == {"mode": "auto", "checks": "wordlist", "fails": "closed", "detail": None}
+    assert theirs["status"]["moderation"] == {"mode": "auto", "checks": None, "fails": "closed", "detail": None}
 
     watcher = Client(standby.ws_url)  # a standby's visitor: the standby learns the plan too
     watcher.next()

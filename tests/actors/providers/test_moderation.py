@@ -17,10 +17,15 @@ from actors.providers.budget import DailyBudget
 from actors.providers.chain import ProviderChain
 from actors.providers.gateway import FLAGGED_ALERT_STREAK, Gateways, build_gateways
 from actors.providers.moderation import (
+    MISSING_LOG_INTERVAL_SECONDS,
+    MISSING_RECHECK_SECONDS,
+    NOT_OPENAI_API,
     ModerationError,
     ModerationGate,
+    ModerationMissing,
     Verdict,
     build_moderation,
+    is_openai_api,
 )
 from actors.providers.moderation_openai import OpenAIModeration
 from actors.providers.pricing import PriceTable
@@ -135,6 +140,108 @@ def test_the_gate_checks_the_word_list_first_and_fails_closed_or_open(openai_fak
         gate.close()
 
 
+# -- an endpoint that is not there (a compatible server without /moderations) ------------------
+class Ticks:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_404_or_405_from_moderations_means_the_endpoint_is_not_there(
+    openai_fake: FakeOpenAI, status: int
+) -> None:
+    remote = OpenAIModeration(openai_fake.base_url, (KEY,))
+    openai_fake.moderation_script = error(status, code="unknown_url")
+    try:
+        with pytest.raises(ModerationMissing, match=f"HTTP {status}"):
+            remote.flagged_categories(CLEAN, 5.0)
+    finally:
+        remote.close()
+
+
+def test_auto_uses_the_word_list_alone_where_moderations_is_missing_and_asks_again_later(
+    openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    ticks = Ticks()
+    gate = ModerationGate(WordList.load(), OpenAIModeration(openai_fake.base_url, (KEY,)),
+                          mode="auto", monotonic=ticks)
+    openai_fake.moderation_script = error(404, code="unknown_url")
+    try:
+        with caplog.at_level(logging.INFO, logger="roundtable.moderation"):
+            reviews = [gate.review(CLEAN, 5.0) for _ in range(3)]
+            listed = gate.review("This is bullshit, frankly.", 5.0)
+            missing = gate.view()
+            ticks.now += MISSING_RECHECK_SECONDS
+            openai_fake.moderation_script = None  # the endpoint is back
+            rechecked = gate.review(FLAGGED, 5.0)
+    finally:
+        gate.close()
+    assert [(r.verdict, r.by) for r in reviews] == [(Verdict.PASSED, "wordlist")] * 3
+    assert (listed.verdict, listed.detail) == (Verdict.FLAGGED, "profanity")  # still the word list
+    assert len(openai_fake.moderations) == 2  # the one that found it missing, then the recheck
+    assert (missing.mode, missing.checks, missing.fails) == ("auto", "wordlist", "closed")
+    assert missing.detail == ("OPENAI_BASE_URL's /moderations answered HTTP 404 (not there); "
+                              "asking again every 10 minutes")
+    assert (rechecked.verdict, rechecked.by) == (Verdict.FLAGGED, "openai")
+    assert gate.view().checks == "wordlist+openai" and gate.view().detail is None
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [f"moderation: wordlist only: {missing.detail}",
+                     "moderation: OPENAI_BASE_URL's /moderations answers again: wordlist+openai"]
+
+
+def test_explicit_openai_withholds_where_moderations_is_missing_with_one_error_line_a_minute(
+    openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    ticks = Ticks()
+    gate = ModerationGate(WordList.load(), OpenAIModeration(openai_fake.base_url, (KEY,)),
+                          mode="openai", monotonic=ticks)
+    openai_fake.moderation_script = error(404, code="unknown_url")
+    try:
+        with caplog.at_level(logging.INFO, logger="roundtable.moderation"):
+            reviews = [gate.review(CLEAN, 5.0) for _ in range(3)]
+            ticks.now += MISSING_LOG_INTERVAL_SECONDS
+            reviews.append(gate.review(CLEAN, 5.0))
+    finally:
+        gate.close()
+    assert {(r.verdict, r.detail) for r in reviews} == {(Verdict.UNAVAILABLE, "HTTP 404, no /moderations")}
+    assert len(openai_fake.moderations) == 4  # asked every time: it may come back
+    detail = "OPENAI_BASE_URL's /moderations answered HTTP 404 (not there): every reply is withheld"
+    assert gate.view().detail == detail and gate.view().checks == "wordlist+openai"
+    line = (f"moderation: {detail} (MODERATION=openai); set MODERATION=auto or local to use "
+            "the word list only")
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("ERROR", line)] * 2
+    assert all(r.exc_info is None for r in caplog.records)  # a line, not a traceback
+
+
+@pytest.mark.parametrize(("url", "official"), [
+    ("https://api.openai.com/v1", True),
+    ("https://API.openai.com/v1/", True),
+    ("https://eu.api.openai.com/v1", True),
+    ("http://127.0.0.1:8000/v1", False),
+    ("https://gateway.example.com/openai/v1", False),
+    ("https://api.openai.com.example.net/v1", False),
+    ("https://notapi.openai.com/v1", False),
+])
+def test_openais_own_api_is_its_default_host_or_a_regional_one(url: str, official: bool) -> None:
+    assert is_openai_api(url) is official
+
+
+def test_auto_on_another_base_url_is_the_word_list_only_and_says_why() -> None:
+    local = {"OPENAI_API_KEY": "sk-x", "OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}
+    auto = build_moderation(Settings.from_env(local))
+    explicit = build_moderation(Settings.from_env({**local, "MODERATION": "openai"}))
+    assert auto is not None and explicit is not None
+    assert (auto.checks, auto.view().detail) == ("wordlist", NOT_OPENAI_API)
+    assert (explicit.checks, explicit.view().detail) == ("wordlist+openai", None)
+    official = build_moderation(Settings.from_env({"OPENAI_API_KEY": "sk-x"}))
+    assert official is not None and official.view().detail is None
+
+
 # -- settings --------------------------------------------------------------------------------
 @pytest.mark.parametrize(("env", "line"), [
     ({"MODERATION": "sometimes"}, "invalid setting MODERATION: 'SOMETIMES' is not one of AUTO, OPENAI, LOCAL, OFF"),
@@ -167,7 +274,9 @@ def _chain(
     openai_fake: FakeOpenAI, anthropic_fake: FakeAnthropic, alert: Callable[[str], None] | None = None,
     **changes: object,
 ) -> tuple[ProviderChain, Gateways]:
-    """The ``anthropic`` agent's chain (fallback: openai only), moderated through the fake."""
+    """The ``anthropic`` agent's chain (fallback: openai only), moderated through the fake
+    (``MODERATION=openai``: in ``auto`` a base URL that is not OpenAI's gets the word list only)."""
+    changes.setdefault("moderation", "openai")
     urls = {"openai": openai_fake.base_url, "anthropic": anthropic_fake.base_url}
     keys = {"openai": (KEY,), "anthropic": ("sk-ant-MODSECRET",)}
     settings = Settings(
@@ -289,7 +398,7 @@ def test_citation_titles_are_reviewed_with_the_reply(openai_fake: FakeOpenAI) ->
                 model=f"{name}-model", requests_per_minute=600, fallbacks=(),
             )
             for name in registry.names()
-        })
+        }, moderation="openai")
         gateways = build_gateways(settings, SystemClock())
         try:
             result = gateways["perplexity"].call(

@@ -28,6 +28,9 @@
     unknown: 'not offered to this key', error: 'could not be checked'
   };
   var CIRCUIT_WORDS = { closed: 'closed (healthy)', open: 'open (resting)', half_open: 'half-open (probing)' };
+  var MODERATION_WORDS = {
+    'wordlist+openai': 'word list + OpenAI', wordlist: 'word list only', none: 'off: replies are shown unreviewed'
+  };
   var DONE_WORDS = {
     force: 'A round was started.',
     skip: 'Skipped.',
@@ -266,8 +269,17 @@
     if (status.next_topic) fact('Next topic', status.next_topic);
     var last = status.last_conversation;
     if (last) fact('Last completed round', 'Round ' + last.id + ': ' + (last.topic || 'untitled'));
+    if (status.moderation) fact('Moderation', moderationWords(status.moderation));
     if (status.role === 'standby') fact('This instance', 'a standby: commands go to the engine\u2019s instance');
   };
+
+  /** The checks in effect (a standby knows only MODERATION as set), how they fail, and why. */
+  function moderationWords(m) {
+    var words = m.checks ? (MODERATION_WORDS[m.checks] || String(m.checks)) :
+      'MODERATION=' + (m.mode || DASH) + ' (what is in effect is on the engine\u2019s instance)';
+    if (m.checks === 'wordlist+openai' && m.fails) words += ', fails ' + m.fails;
+    return m.detail ? words + ': ' + m.detail : words;
+  }
 
   /** The admins' queued topics, first first (absent on servers without a queue). */
   Dashboard.prototype.renderQueue = function (topics) {
