@@ -222,8 +222,10 @@ class Settings:
             moderation=env.choice(
                 "MODERATION", "AUTO", MODERATION_MODES,
                 doc="the gate every reply passes before it is shown: AUTO (the word list, plus "
-                    "OpenAI's omni-moderation-latest when OPENAI_API_KEY is set), OPENAI (both; "
-                    "needs the key), LOCAL (the word list only) or OFF").lower(),
+                    "OpenAI's omni-moderation-latest when OPENAI_API_KEY is set and OPENAI_BASE_URL "
+                    "is OpenAI's API; the word list alone where /moderations is not there), OPENAI "
+                    "(both, on any OPENAI_BASE_URL; needs the key; a missing /moderations then fails "
+                    "like any error: see MODERATION_FAIL), LOCAL (the word list only) or OFF").lower(),
             moderation_wordlist=env.existing_file(
                 "MODERATION_WORDLIST",
                 doc='the site\'s own word list, added to the built-in one: one term or phrase a '

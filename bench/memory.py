@@ -16,9 +16,9 @@ Each start, taking turns so that all three share the machine's moods:
 - Roundtable: ``python run.py`` with the four keys, each provider's base URL at its fake
   server (``tests/fakes``: the real SDKs speak to them), on SQLite, fast timings. RSS at
   ``/readyz`` (the SDKs loaded), once the model checks ran, and after each of ``--rounds``
-  forced rounds (16 replies from the four providers through their SDKs, each moderated,
-  priced and stored, fanned out to one WebSocket visitor), read once the engine is back
-  in its countdown.
+  forced rounds (16 replies from the four providers through their SDKs, each moderated
+  by OpenAI's check at the fake (``MODERATION=openai``), priced and stored, fanned out to
+  one WebSocket visitor), read once the engine is back in its countdown.
 
 Prints medians (min-max) and each figure against the SDK floor.
 """
@@ -122,7 +122,8 @@ def wait_model_checks(service: Service, timeout: float = 120.0) -> None:
 def roundtable(fakes: Fakes, rounds: int) -> list[float]:
     """RSS (MiB) at /readyz, after the model checks, then after each round."""
     with tempfile.TemporaryDirectory(prefix="roundtable-memory-") as tmp:
-        service = Service(Path(tmp), fakes.env())
+        # MODERATION=openai: the fake is not OpenAI's API, and auto would use the word list only.
+        service = Service(Path(tmp), {**fakes.env(), "MODERATION": "openai"})
         service.start(timeout=120)
         assert service.process is not None
         pid = service.process.pid
