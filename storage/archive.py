@@ -10,7 +10,9 @@ One JSON object per line, each with a ``kind``:
 
 Values are the models' Python values (times in epoch ms, booleans as booleans), keyed by
 field name; ids are kept. ``system_status`` (the engine's state) and ``schema_version``
-are not exported: the target has its own.
+are not exported: the target has its own; nor is ``commands`` (relayed admin commands, a
+queue answered within seconds; the audit log is their record), whose lines an import
+skips in older exports.
 
 Export runs in ONE read transaction (a consistent snapshot, also while the engine
 writes) and reads in batches, so memory stays bounded however large the database.
@@ -31,7 +33,7 @@ from typing import Any, Final
 import peewee
 
 from storage.db import setup_database, using
-from storage.models import MODELS, BaseModel, Conversation, Message, SystemStatus
+from storage.models import MODELS, BaseModel, Conversation, Message, RelayedCommand, SystemStatus
 
 __all__ = ["ArchiveError", "ImportReport", "count_rows", "export_lines", "import_lines"]
 
@@ -61,9 +63,15 @@ class ImportReport:
         self.present[table] = self.present.get(table, 0) + offered - inserted
 
 
+#: Tables that are a queue, not a record: relayed admin commands are answered within seconds
+#: and aged out (the audit log is their record). Not exported; an import skips their lines
+#: in exports written before this, so that none is relayed again on the target.
+QUEUES: Final = (RelayedCommand,)
+
+
 def other_models() -> tuple[type[BaseModel], ...]:
     """The data tables exported row by row, in dependency order."""
-    return tuple(m for m in MODELS if m not in (Conversation, Message, SystemStatus))
+    return tuple(m for m in MODELS if m not in (Conversation, Message, SystemStatus, *QUEUES))
 
 
 def count_rows(db: peewee.Database) -> int:
@@ -109,8 +117,9 @@ def import_lines(
     parsed: list[tuple[str, dict[str, Any]]] = []
     done = 0
     for number, text in enumerate(lines, start=1):
-        if text.strip():
-            parsed.append(_parse(text, source, number))
+        row = _parse(text, source, number) if text.strip() else None
+        if row is not None:
+            parsed.append(row)
         if len(parsed) >= BATCH:
             done += _insert(db, parsed, report)
             parsed = []
@@ -166,7 +175,8 @@ def _models_by_kind() -> dict[str, type[BaseModel]]:
     return {CONVERSATION: Conversation, **{m._meta.table_name: m for m in other_models()}}
 
 
-def _parse(text: str, source: str, number: int) -> tuple[str, dict[str, Any]]:
+def _parse(text: str, source: str, number: int) -> tuple[str, dict[str, Any]] | None:
+    """The line's kind and row; None for a row of a queue table (``QUEUES``): skipped."""
     where = f"{source} line {number}"
     try:
         row = json.loads(text)
@@ -175,6 +185,8 @@ def _parse(text: str, source: str, number: int) -> tuple[str, dict[str, Any]]:
     if not isinstance(row, dict):
         raise ArchiveError(f"{where}: not a JSON object")
     kind = row.pop("kind", None)
+    if kind in {m._meta.table_name for m in QUEUES}:
+        return None
     model = _models_by_kind().get(kind) if isinstance(kind, str) else None
     if model is None:
         raise ArchiveError(f"{where}: unknown kind {kind!r}")

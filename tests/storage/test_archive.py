@@ -10,7 +10,8 @@ import pytest
 
 from storage import connect, setup_database, using
 from storage.archive import BATCH, ArchiveError, export_lines, import_lines
-from storage.models import ApiCallRecord, AuditEntry, Conversation, Message
+from storage.models import ApiCallRecord, AuditEntry, Conversation, Message, RelayedCommand
+from storage.relay import pending, submit
 from storage.retention import parse_duration, prune
 
 #: Digits that PostgreSQL's ``real`` (the 49291aa column type) would lose.
@@ -178,3 +179,23 @@ def test_rows_committed_before_a_bad_line_do_not_collide_with_new_ones(db: peewe
     assert counts(db)["conversations"] == BATCH  # the first batch was committed
     with using(db):
         assert Conversation.create(topic="next round", status="active").id == BATCH + 1
+
+
+def test_relayed_commands_are_not_exported_nor_replayed_by_an_import(db: peewee.Database) -> None:
+    """The ``commands`` table is a queue (a standby's admin request for the engine, answered
+    within seconds); the audit log is its record. Exporting it would carry unanswered
+    requests to another database, where an engine could run them again."""
+    populate(db)
+    submit(db, {"action": "skip"}, "standby-1")  # not yet claimed by any engine
+    lines = list(export_lines(db))
+    assert not [line for line in lines if json.loads(line)["kind"] == "commands"]
+
+    # An export written before this carried them: the import skips those lines.
+    old_line = json.dumps({"kind": "commands", "id": 99, "request": '{"action": "skip"}',
+                           "origin": "standby-1", "created_at": 1, "claimed_at": None,
+                           "answered_at": None, "status": None, "answer": None})
+    with using(db):
+        db.drop_tables([Message, Conversation, ApiCallRecord, AuditEntry, RelayedCommand])
+    report = import_lines(db, [*lines, old_line], "old-export.jsonl")
+    assert "commands" not in report.added
+    assert pending(db, max_age_seconds=10**12) == []
