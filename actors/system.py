@@ -28,7 +28,7 @@ from actors.broadcaster import Broadcaster, Hub
 from actors.clock import DAY_SECONDS, Clock, SystemClock
 from actors.errors import RoundtableError
 from actors.machine import parse_command
-from actors.observe import events, metrics
+from actors.observe import alerts, events, metrics
 from actors.persistence import Persistence
 from actors.providers import registry
 from actors.providers.templates import TemplateWriter
@@ -370,13 +370,15 @@ def start_system(settings: Settings | None = None, **kwargs: Any) -> RoundtableS
 
     Without ``settings``, they are read like ``run.py`` does (``.env``, then the
     environment). Keyword arguments go to ``create_system`` (``hub``, ``clock``,
-    ``providers``). ``stop_system`` runs at interpreter exit, and every engine thread is
-    a daemon, so a host process ends on its own when it returns.
+    ``providers``). Alerts go to ``ALERT_WEBHOOK_URL`` as they do under ``run.py``.
+    ``stop_system`` runs at interpreter exit, and every engine thread is a daemon, so a
+    host process ends on its own when it returns.
     """
     global _current, _atexit_registered
     with _current_lock:
         if _current is None:
             _current = create_system(settings or configured_settings(), **kwargs)
+            alerts.configure(_current.settings.alert_webhook_url)
             if not _atexit_registered:
                 atexit.register(stop_system)
                 _atexit_registered = True
@@ -391,6 +393,7 @@ def stop_system() -> None:
         if _current is not None:
             _current.stop()
             _current = None
+            alerts.shutdown()  # sends what is queued (briefly)
 
 
 def get_status() -> dict[str, Any]:

@@ -160,7 +160,8 @@ _sender_lock = threading.Lock()
 
 def configure(url: str | None, **options: Any) -> None:
     """Start sending to ``url`` (``Settings.alert_webhook_url``); None turns alerts off.
-    Called once by ``run.py``; tests may call it again (the previous sender is closed)."""
+    Called by ``run.py`` and by ``actors.system.start_system`` (a host embedding the engine);
+    tests may call it again (the previous sender is closed)."""
     global _sender
     with _sender_lock:
         previous, _sender = _sender, (AlertSender(url, **options) if url else None)

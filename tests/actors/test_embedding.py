@@ -17,6 +17,7 @@ from websockets.sync.client import connect
 
 from actors.system import get_countdown_info, start_system, stop_system
 from settings import Settings
+from tests.fakes.webhook_server import FakeWebhook
 from tests.service import ROOT, free_port
 
 HOST_EXIT_SECONDS = 5.0
@@ -159,3 +160,26 @@ def test_a_second_process_embedding_the_same_database_is_refused(tmp_path: Path)
     assert process.returncode == 0, err
     assert "another process runs the engine" in out and f"pid={os.getpid()}" in out
     assert system.own_lock is not None
+
+
+def test_a_host_gets_the_alerts_it_configured(tmp_path: Path) -> None:
+    """ALERT_WEBHOOK_URL works for a host as under run.py: ``start_system`` starts the
+    sender and ``stop_system`` (at exit) delivers what is queued."""
+    write_env(tmp_path)
+    with FakeWebhook() as webhook:
+        with (tmp_path / ".env").open("a") as env:
+            env.write(f"ALERT_WEBHOOK_URL={webhook.url}/hooks/roundtable\n")
+        process = host(tmp_path, """
+            from actors.observe import events
+            from actors.system import start_system
+            start_system()
+            events.alert("host_probe", "an alert raised inside the host")
+        """)
+        try:
+            code = process.wait(timeout=HOST_EXIT_SECONDS)
+        finally:
+            process.kill()
+        stderr = process.stderr.read() if process.stderr else ""
+        assert code == 0, stderr
+        [alert] = webhook.wait_for("host_probe", timeout=5)
+    assert alert["text"].endswith("an alert raised inside the host")
