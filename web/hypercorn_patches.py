@@ -14,14 +14,21 @@ message over ``websocket_max_message_size`` that arrives in many reads (1 MB of 
 made Hypercorn send its 1009 close and then raise again on every following read, each
 time leaving the rest of the events unprocessed, so the client's close was never seen
 and the socket hung (``tests/web/test_live_round.py``). ``_handle_events`` below is
-Hypercorn 0.18's own, except that after a too-big message the rest of it is dropped and
-the other events (the client's close) are still handled. And once the app has closed the
-WebSocket, the client's further messages are dropped, not queued for it: Hypercorn's
-queue to the app holds 10 messages, and Quart stops reading it when the route returns,
-right after its close. A client that went on sending (a ping flood refused with 1008)
-filled it, so Hypercorn's own ``websocket.disconnect`` waited forever for room: the
-socket was never closed and the connection's tasks never ended
-(``tests/web/test_hypercorn_patches.py``, ``tests/web/test_hostile_input.py``).
+Hypercorn 0.18's own, except:
+
+- once a close frame is out (the app's, or Hypercorn's own 1009), the client's further
+  messages are dropped, not queued for the app; the rest of a too-big message with them,
+  while the other events (the client's close) are still handled. Hypercorn's queue to
+  the app holds 10 messages, and Quart stops reading it when the route returns, right
+  after its close. A client that went on sending (a ping flood refused with 1008) filled
+  it, so Hypercorn's own ``websocket.disconnect`` waited forever for room: the socket was
+  never closed and the connection's tasks never ended.
+- Hypercorn's own 1009 is not told to the app, so nothing ended a connection whose
+  client did not answer it: the socket, and its place under the per-address limit, were
+  kept for good. Now the stream is ended ``CLOSE_ANSWER_SECONDS`` after that close unless
+  the client's answer ended it first; the app then hears ``websocket.disconnect``.
+
+(``tests/web/test_hypercorn_patches.py``, ``tests/web/test_hostile_input.py``.)
 
 And the one hook the fan-out needs (``direct_writer``): with compression off, a server's
 text frame is the same bytes for every connection, so ``actors.broadcaster.Hub`` encodes
@@ -49,12 +56,17 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
-__all__ = ["DIRECT_WRITE_SOURCES", "ORIGINAL_HANDLE_EVENTS", "DirectWriter", "apply_stream_fixes",
+__all__ = ["CLOSE_ANSWER_SECONDS", "DIRECT_WRITE_SOURCES", "ORIGINAL_HANDLE_EVENTS", "DirectWriter", "apply_stream_fixes",
            "direct_writer", "set_websocket_compression", "text_frame"]
 
 _ORIGINAL = ws_stream.Handshake
 #: Hypercorn's own, kept so a test can tell when an upgrade changed what we replaced.
 ORIGINAL_HANDLE_EVENTS = ws_stream.WSStream._handle_events
+#: How long Hypercorn's own close (1009, a message over ``websocket_max_message_size``)
+#: waits for the client's answer before the socket is closed anyway: a browser answers
+#: within a round trip; a client still sending the rest of a big message gets the time
+#: to read the close before its unread bytes make the socket's end a reset.
+CLOSE_ANSWER_SECONDS: Final = 1.0
 
 
 class _PlainHandshake(_ORIGINAL):  # type: ignore[misc, valid-type]
@@ -75,21 +87,19 @@ def set_websocket_compression(enabled: bool) -> None:
 
 async def _handle_events(self: Any) -> None:
     """Hypercorn 0.18's ``WSStream._handle_events``, with too-big messages dropped whole,
-    and messages dropped once the app closed the WebSocket (no one reads them then)."""
+    messages dropped once a close frame is out (the app's or Hypercorn's own 1009: no one
+    reads them then), and the socket ended ``CLOSE_ANSWER_SECONDS`` after a 1009 that the
+    client does not answer (runs in the connection's reading task)."""
     for event in self.connection.events():
         if isinstance(event, Message):
-            if self.closed or self.state is ws_stream.ASGIWebsocketState.CLOSED:
+            if _closing(self):
                 continue  # app_put would wait for a reader that is gone, and hold the socket
-            if getattr(self, "_roundtable_too_big", False):
-                if event.message_finished:  # the oversized message is over; be strict again
-                    self._roundtable_too_big = False
-                continue
             try:
                 self.buffer.extend(event)
-            except ws_stream.FrameTooLargeError:
+            except ws_stream.FrameTooLargeError:  # the rest of it comes after the close: dropped
                 self.buffer.clear()
-                self._roundtable_too_big = not event.message_finished
                 await self._send_wsproto_event(CloseConnection(code=CloseReason.MESSAGE_TOO_BIG))
+                self.task_group.spawn(_end_unanswered, self)
                 continue
             if event.message_finished:
                 await self.app_put(self.buffer.to_message())
@@ -102,8 +112,24 @@ async def _handle_events(self: Any) -> None:
             await self.send(ws_stream.StreamClosed(stream_id=self.stream_id))
 
 
+def _closing(stream: Any) -> bool:
+    """Whether ``stream`` is closed, or its close frame is out (the app's, or Hypercorn's)."""
+    return bool(stream.closed or stream.state is ws_stream.ASGIWebsocketState.CLOSED
+                or stream.connection.state is not ConnectionState.OPEN)
+
+
+async def _end_unanswered(stream: Any) -> None:
+    """End ``stream`` (its socket, and the app hears ``websocket.disconnect``) unless the
+    client answered Hypercorn's 1009 within ``CLOSE_ANSWER_SECONDS`` (its answer ends it
+    at once). The app was never told of that close: without this a client that does not
+    answer keeps the socket, and its place under the per-address limit, for good."""
+    await stream.context.sleep(CLOSE_ANSWER_SECONDS)
+    if not stream.closed:
+        await stream.send(ws_stream.StreamClosed(stream_id=stream.stream_id))
+
+
 def apply_stream_fixes() -> None:
-    """Install the oversized-message fix in Hypercorn's WebSocket stream (idempotent)."""
+    """Install the fixes above in Hypercorn's WebSocket stream (idempotent)."""
     ws_stream.WSStream._handle_events = _handle_events  # type: ignore[method-assign]
 
 

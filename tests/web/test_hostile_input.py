@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import CloseConnection, Event, Request, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Event, Request, TextMessage
 from wsproto.frame_protocol import FrameProtocol
 
 from settings import Settings
@@ -29,6 +29,7 @@ from storage.db import connect
 from tests.service import ADMIN_TOKEN, Service
 from tests.web.conftest import Client
 from web.app import create_app
+from web.serving import WEBSOCKET_MAX_MESSAGE_BYTES
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +146,32 @@ def test_a_flood_that_ignores_the_close_is_disconnected_all_the_same(service: Se
     assert closed, f"a flood of {batches} x 20 pings was still connected after 5 s"
     closes = [(event.code, event.reason) for event in events if isinstance(event, CloseConnection)]
     assert closes[:1] == [(1008, "too many pings")]  # then wsproto's own 1006 for the socket's end
+
+
+def test_a_message_over_64_kib_that_ignores_the_1009_is_disconnected_all_the_same(service: Service) -> None:
+    # Hypercorn itself closes a message over websocket_max_message_size (64 KiB), and the
+    # route never hears of it: a client that did not answer that close kept its socket,
+    # and its place under the per-address limit, for good (web/hypercorn_patches.py).
+    client = WSConnection(ConnectionType.CLIENT)
+    events: list[Event] = []
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(client.send(Request(host=f"127.0.0.1:{service.port}", target="/ws")))
+        while not any(isinstance(event, AcceptConnection) for event in events):
+            data = sock.recv(65536)
+            assert data, "closed before the handshake's answer"
+            client.receive_data(data)
+            events += client.events()
+        sock.sendall(client.send(TextMessage("x" * (WEBSOCKET_MAX_MESSAGE_BYTES + 1))))
+        sock.settimeout(5)  # the server ends it about a second after its close
+        try:
+            while data := sock.recv(65536):  # never answering the close
+                client.receive_data(data)
+                events += client.events()
+        except TimeoutError:
+            pytest.fail("the server kept the socket of a client that did not answer its 1009")
+    closes = [(event.code, event.reason) for event in events if isinstance(event, CloseConnection)]
+    assert closes == [(1009, "")]
+    assert "Traceback" not in service.logs()
 
 
 # -- /control bodies -----------------------------------------------------------------------

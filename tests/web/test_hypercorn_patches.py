@@ -1,9 +1,10 @@
 """web/hypercorn_patches.py: WS_COMPRESSION, too-big messages, messages after the app's close,
-and direct frame writes.
+a 1009 the client does not answer, and direct frame writes.
 
 WS_COMPRESSION: Hypercorn's handshake declines permessage-deflate unless it is on.
-Direct writes (``direct_writer``), and messages that arrive after the app's close: against
-a real Hypercorn serving a bare ASGI app in the test's loop, with real clients.
+Direct writes (``direct_writer``), messages that arrive after the app's close, and
+Hypercorn's own 1009: against a real Hypercorn serving a bare ASGI app in the test's
+loop, with real clients.
 
 Pinned twice: against the installed Hypercorn's ``Handshake`` directly (an upgrade that
 moves or renames it fails here first), and end to end with a client that offers deflate
@@ -17,6 +18,7 @@ import contextlib
 import hashlib
 import inspect
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from wsproto.frame_protocol import FrameProtocol
 from tests.service import Service, free_port
 from tests.web.conftest import Client
 from web.hypercorn_patches import (
+    CLOSE_ANSWER_SECONDS,
     DIRECT_WRITE_SOURCES,
     ORIGINAL_HANDLE_EVENTS,
     DirectWriter,
@@ -42,6 +45,7 @@ from web.hypercorn_patches import (
     set_websocket_compression,
     text_frame,
 )
+from web.serving import WEBSOCKET_MAX_MESSAGE_BYTES
 
 BROWSER_OFFER = b"permessage-deflate; client_max_window_bits"
 HYPERCORN_0_18_HANDLE_EVENTS = "b90f3f595ff9fd4722f15769e9c40d113838a1deb6f3ecc0f63dc8ffc1d7f8e8"
@@ -170,11 +174,14 @@ async def served(close_first: bool = False) -> AsyncIterator[Served]:
 
 
 @contextlib.asynccontextmanager
-async def serving(server: Any) -> AsyncIterator[Any]:
-    """Hypercorn serving ``server.app`` on ``server.port`` in this loop, until the block ends."""
+async def serving(server: Any, **settings: Any) -> AsyncIterator[Any]:
+    """Hypercorn serving ``server.app`` on ``server.port`` in this loop, until the block
+    ends; ``settings`` are Hypercorn config attributes."""
     config = Config()
     config.bind = [f"127.0.0.1:{server.port}"]
     config.accesslog = config.errorlog = None
+    for name, value in settings.items():
+        setattr(config, name, value)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(server.app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
     try:
@@ -350,3 +357,71 @@ def test_messages_after_the_apps_close_are_dropped_and_the_socket_still_closes(
     assert code == 1008
     assert rest is not None, "the server stopped reading, and kept the socket, after its close"
     assert rest == b""
+
+
+class ReadsUntilDisconnect:
+    """A bare ASGI app that accepts and reads until Hypercorn says the socket is gone, as
+    web.ws does: it hears nothing of Hypercorn's own 1009."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[dict[str, Any]] = []
+        self.disconnected = asyncio.Event()
+
+    async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        while (message := await receive())["type"] != "websocket.disconnect":
+            self.received.append(message)
+        self.disconnected.set()
+
+
+async def raw_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, WSConnection]:
+    """A client over a plain socket, past the handshake: it answers nothing by itself."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = WSConnection(ConnectionType.CLIENT)
+    writer.write(client.send(Request(host="127.0.0.1", target="/ws")))
+    await next_event(reader, client, AcceptConnection)
+    return reader, writer, client
+
+
+def test_a_client_that_does_not_answer_hypercorns_own_1009_is_disconnected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Hypercorn closes a message over websocket_max_message_size itself and does not tell
+    # the app. A client that never answered that close kept its socket (and its place
+    # under the per-address limit) for good: nothing ended the stream.
+    monkeypatch.setattr(ws_stream.WSStream, "_handle_events", ws_stream.WSStream._handle_events)  # restored after
+    apply_stream_fixes()
+
+    async def scenario() -> tuple[int, bytes | None, float, bool, list[dict[str, Any]]]:
+        app = ReadsUntilDisconnect()
+        async with serving(app, websocket_max_message_size=WEBSOCKET_MAX_MESSAGE_BYTES):
+            reader, writer, client = await raw_client(app.port)
+            try:
+                writer.write(client.send(TextMessage("x" * (WEBSOCKET_MAX_MESSAGE_BYTES + 1))))
+                close = await next_event(reader, client, CloseConnection)
+                assert isinstance(close, CloseConnection)
+                closed_at = time.monotonic()
+                frames = FrameProtocol(client=True, extensions=[])  # the client's own is closing
+                writer.write(bytes(frames.send_data("after the close")))  # dropped, not queued
+                try:
+                    rest: bytes | None = await asyncio.wait_for(reader.read(), 5)  # until it closes
+                except TimeoutError:
+                    rest = None
+                waited = time.monotonic() - closed_at
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(app.disconnected.wait(), 5)
+                return close.code, rest, waited, app.disconnected.is_set(), app.received
+            finally:
+                writer.close()
+
+    code, rest, waited, told, received = asyncio.run(scenario())
+    assert code == 1009
+    assert rest == b"", "the server kept the socket of a client that did not answer its 1009"
+    assert CLOSE_ANSWER_SECONDS - 0.05 <= waited < CLOSE_ANSWER_SECONDS + 3  # the client had time to answer
+    assert told, "the app never heard that the socket was gone"
+    assert received == []  # neither the oversized message nor the one after the close
