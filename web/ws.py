@@ -11,8 +11,10 @@ nobody else and is dropped when its queue fills, or when one write has not drain
 ``WS_STALL_SECONDS`` (a visitor that stopped reading). Pings are rate-limited
 per connection. At shutdown the Hub ends every connection and each is closed with 1001.
 A refused frame (binary, too big, malformed, a ping past the limit) closes the socket
-with its code; what the client sends after a close is dropped before it reaches Quart
-(``web.hypercorn_patches``), so a flood cannot hold the socket once the route returns.
+with its code, sent by the writing task once its write on the way is over (so the close
+frame is never lost behind it); what the client sends after a close is dropped before
+it reaches Quart (``web.hypercorn_patches``), so a flood cannot hold the socket once the
+route returns.
 """
 
 from __future__ import annotations
@@ -114,7 +116,13 @@ def _hello(system: Engine) -> str:
 
 async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -> None:
     """Write the connection's queued events (in this task) while a reader task answers
-    pings, until the reader ends, the server ends the connection or gives up on it."""
+    pings, until the reader refuses a frame, the server ends the connection or gives up
+    on it; then close with the reader's refusal, else the server's reason.
+
+    Only this task closes, once its last write is over: a close frame must wait for a
+    write on its way, and the reader's own close, waiting behind a write to a visitor that
+    stopped reading, was given up after ``CLOSE_TIMEOUT`` or cancelled with the reader
+    when the write ended, and never sent."""
     reader = asyncio.create_task(_read(connection, context, limits))
     reader.add_done_callback(lambda _: connection.wake())
     gone = websocket.scope.get(CONNECTION_GONE)  # done when the server gave up on it (web.edge)
@@ -125,10 +133,14 @@ async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -
     finally:  # also when Quart cancels this handler because the client went away
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
-    if connection.reason is not None and not server_gone.done():
-        await _close(CLOSE_CODES[connection.reason], connection.reason.value)
-    if reader.done() and not reader.cancelled() and reader.exception() is not None:
-        raise reader.exception()  # type: ignore[misc]
+    failed = None if reader.cancelled() else reader.exception()
+    refusal = reader.result() if not reader.cancelled() and failed is None else None
+    if refusal is None and connection.reason is not None:
+        refusal = CLOSE_CODES[connection.reason], connection.reason.value
+    if refusal is not None and not server_gone.done():
+        await _close(*refusal)
+    if failed is not None:
+        raise failed
 
 
 async def _write(connection: Connection, stall_seconds: float, over: Callable[[], bool]) -> None:
@@ -168,9 +180,10 @@ async def _close(code: int, reason: str) -> None:
         pass
 
 
-async def _read(connection: Connection, context: Context, limits: EdgeLimits) -> None:
-    """Answer pings (a few a second at most); ignore other messages; close on binary,
-    oversized or malformed frames."""
+async def _read(connection: Connection, context: Context, limits: EdgeLimits) -> tuple[int, str]:
+    """Answer pings (a few a second at most) and ignore other messages, until a frame is
+    refused (binary, oversized, malformed, a ping past the limit): its close code and
+    reason, for ``_serve`` to close with. It writes nothing itself: pongs are queued."""
     pings = KeyedBuckets(PINGS_PER_SECOND, PING_BURST, time.monotonic, max_keys=1)
     while True:
         frame = await websocket.receive()
@@ -186,8 +199,7 @@ async def _read(connection: Connection, context: Context, limits: EdgeLimits) ->
         if refusal is not None:
             limits.refusals.note(f"frame {connection.address}",
                                  f"closing WebSocket {connection.name}: {refusal[1]}")
-            await _close(*refusal)
-            return
+            return refusal
 
 
 def _refusal(frame: str | bytes | None) -> tuple[int, str] | None:

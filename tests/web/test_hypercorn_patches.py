@@ -379,9 +379,15 @@ class ReadsUntilDisconnect:
         self.disconnected.set()
 
 
-async def raw_client(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, WSConnection]:
-    """A client over a plain socket, past the handshake: it answers nothing by itself."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+async def raw_client(port: int, small_buffers: bool = False) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, WSConnection]:
+    """A client over a plain socket, past the handshake: it answers nothing by itself, and
+    reads only when the test does (with ``small_buffers`` a few KiB unread stop it reading)."""
+    sock = socket.socket()
+    if small_buffers:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096 if small_buffers else 2**16)
     client = WSConnection(ConnectionType.CLIENT)
     writer.write(client.send(Request(host="127.0.0.1", target="/ws")))
     await next_event(reader, client, AcceptConnection)

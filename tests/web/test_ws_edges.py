@@ -2,7 +2,8 @@
 hostile frames, shutdown.
 
 The Hub and its Connections are tested on a loop of their own (``asyncio.run`` inside a
-plain test); the handler's close codes with Quart's test client around a fake system;
+plain test); the handler's close codes with Quart's test client around a fake system,
+and behind a blocked write with the app served by a real Hypercorn in the test's loop;
 the origin check with real handshakes against the service.
 """
 
@@ -15,17 +16,21 @@ import os
 import socket
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from websockets.exceptions import InvalidStatus
+from wsproto import WSConnection
+from wsproto.events import BytesMessage, CloseConnection, TextMessage
 
 from actors.broadcaster import FAN_OUT_BATCH, QUEUE_LIMIT, CloseReason, Connection, Hub, encode
 from actors.clock import SystemClock
 from actors.view import EngineView
 from settings import Settings
-from tests.service import Service
+from tests.service import Service, free_port
 from tests.web.conftest import Client, is_state
+from tests.web.test_hypercorn_patches import next_event, raw_client, serving
 from web.app import create_app
 from web.hypercorn_patches import text_frame
 
@@ -394,6 +399,57 @@ def test_an_event_during_a_pongs_send_reaches_the_wire_after_it() -> None:
         return [entry for entry in wire if not entry[1].startswith('{"type":"hello"')]
 
     assert asyncio.run(scenario()) == [("sent", "pong"), ("sent", "event")]
+
+
+def test_a_refusal_while_a_write_is_blocked_is_still_sent_once_the_socket_drains() -> None:
+    # A visitor that stopped reading: the connection's task is blocked writing an event
+    # when its reader refuses a frame. The reader used to close on its own, so its close
+    # frame queued behind that write, was given up after CLOSE_TIMEOUT (or cancelled when
+    # the write ended), and was never sent. Only the writing task closes now, once its
+    # write is over, with the reader's code and reason.
+    async def scenario() -> list[tuple[int, str]]:
+        hub = Hub(asyncio.get_running_loop())
+        server = SimpleNamespace(app=create_app(FakeSystem(), Settings(providers={}), hub), port=free_port())
+        async with serving(server):
+            reader, writer, client = await raw_client(server.port, small_buffers=True)
+            try:
+                await next_event(reader, client, TextMessage)  # the hello; then it reads nothing
+                (connection,) = hub.connections
+                await write_until_blocked(hub, connection)
+                (reading,) = [task for task in asyncio.all_tasks() if task.get_coro().__name__ == "_read"]
+                writer.write(client.send(BytesMessage(b"binary")))
+                done, _ = await asyncio.wait({reading}, timeout=5)  # it refused the frame
+                assert done, "the binary frame was never refused"
+                return await closes_until_eof(reader, client)  # reading again, the socket drains
+            finally:
+                writer.close()
+
+    closes = asyncio.run(scenario())
+    assert closes[:1] == [(1003, "binary frames are not supported: send JSON text")], closes
+
+
+async def write_until_blocked(hub: Hub, connection: Connection) -> None:
+    """Deliver 1 MB events until the connection's task is blocked sending one to a socket
+    that does not drain, with another queued behind it."""
+    for _ in range(10):
+        hub.deliver("x" * 1_000_000)
+        for _ in range(100):  # loop turns, no waiting: the write blocks without any I/O
+            if connection.sending and connection.pending:
+                return
+            await asyncio.sleep(0)
+    raise AssertionError("10 MB written to a visitor that reads nothing, and no write blocked")
+
+
+async def closes_until_eof(reader: asyncio.StreamReader, client: WSConnection) -> list[tuple[int, str]]:
+    """Read everything until the server ends the socket; the code and reason of each close
+    (the server's, then wsproto's own 1006 for the socket's end)."""
+    closes = []
+    while True:
+        data = await asyncio.wait_for(reader.read(65536), 10)
+        client.receive_data(data or None)
+        closes += [(e.code, e.reason) for e in client.events() if isinstance(e, CloseConnection)]
+        if not data:
+            return closes
 
 
 def _websocket_scope(path: str) -> dict[str, Any]:
