@@ -8,9 +8,10 @@ the hello, the Hub writes events straight to the socket while the connection is 
 (``web.hypercorn_patches.direct_writer``); anything else, pongs included, goes through
 the connection's bounded queue, which one task writes in order, so a slow visitor delays
 nobody else and is dropped when its queue fills, or when one write has not drained for
-``WS_STALL_SECONDS`` (a visitor that stopped reading). Pings are rate-limited
-per connection. At shutdown the Hub ends every connection and each is closed with 1001.
-A refused frame (binary, too big, malformed, a ping past the limit) closes the socket
+``WS_STALL_SECONDS`` (a visitor that stopped reading). Every message a client sends
+counts against its connection's rate, before it is parsed (pings are all the widget
+sends). At shutdown the Hub ends every connection and each is closed with 1001. A
+refused frame (binary, too big, malformed, a message past the rate) closes the socket
 with its code, sent by the writing task once its write on the way is over (so the close
 frame is never lost behind it); what the client sends after a close is dropped before
 it reaches Quart (``web.hypercorn_patches``), so a flood cannot hold the socket once the
@@ -53,10 +54,10 @@ CLOSE_TRY_AGAIN: Final = 1013
 #: The close code for each reason the server ends a connection.
 CLOSE_CODES: Final = {CloseReason.TOO_SLOW: CLOSE_TRY_AGAIN, CloseReason.STALLED: CLOSE_TRY_AGAIN,
                       CloseReason.GOING_AWAY: CLOSE_GOING_AWAY}
-#: Pings a connection may send: a burst of this many, then one a second (the widget
-#: sends three in its first second, then one every 15 s).
-PING_BURST: Final = 10
-PINGS_PER_SECOND: Final = 1.0
+#: Messages a connection may send, of any type: a burst of this many, then one a second.
+#: The widget sends only pings: three in its first second, then one every 15 s.
+MESSAGE_BURST: Final = 10
+MESSAGES_PER_SECOND: Final = 1.0
 #: How long a close frame may wait for a socket that does not drain.
 CLOSE_TIMEOUT: Final = 1.0
 _ids = itertools.count(1)
@@ -167,7 +168,7 @@ async def _send(connection: Connection, data: str, stall_seconds: float) -> bool
                     connection.name, stall_seconds)
         connection.end(CloseReason.STALLED)
         return False
-    except (OSError, UnexpectedMessageError):  # gone, or already closed by the reader
+    except (OSError, UnexpectedMessageError):  # gone, or closed already
         return False
     return True
 
@@ -181,33 +182,34 @@ async def _close(code: int, reason: str) -> None:
 
 
 async def _read(connection: Connection, context: Context, limits: EdgeLimits) -> tuple[int, str]:
-    """Answer pings (a few a second at most) and ignore other messages, until a frame is
-    refused (binary, oversized, malformed, a ping past the limit): its close code and
-    reason, for ``_serve`` to close with. It writes nothing itself: pongs are queued."""
-    pings = KeyedBuckets(PINGS_PER_SECOND, PING_BURST, time.monotonic, max_keys=1)
+    """Answer pings and ignore other messages, until a frame is refused (binary, oversized,
+    malformed, or past the connection's rate): its close code and reason, for ``_serve``
+    to close with. It writes nothing itself: pongs are queued."""
+    bucket = KeyedBuckets(MESSAGES_PER_SECOND, MESSAGE_BURST, time.monotonic, max_keys=1)
     while True:
-        frame = await websocket.receive()
-        refusal = _refusal(frame)
-        if refusal is None and isinstance(frame, str):
-            message = _parse(frame)
-            if message is None:
-                refusal = (CLOSE_POLICY, "malformed frame: send JSON objects")
-            elif message.get("type") == "ping" and pings.take("") is not None:
-                refusal = (CLOSE_POLICY, "too many pings")
-            elif message.get("type") == "ping":
-                connection.offer(encode(wire.pong(message.get("t"), context.system.clock.now())))
+        refusal = _answer(await websocket.receive(), bucket, connection, context)
         if refusal is not None:
             limits.refusals.note(f"frame {connection.address}",
                                  f"closing WebSocket {connection.name}: {refusal[1]}")
             return refusal
 
 
-def _refusal(frame: str | bytes | None) -> tuple[int, str] | None:
-    """The close code and reason for a frame refused before parsing, or None."""
+def _answer(frame: str | bytes | None, bucket: KeyedBuckets, connection: Connection,
+            context: Context) -> tuple[int, str] | None:
+    """Queue the pong for a ping, ignore any other message; or the close code and reason
+    ``frame`` is refused with. Every message is counted before it is parsed, so a flood
+    of anything costs no parsing past the burst."""
     if frame is None or isinstance(frame, bytes):  # Quart gives an empty binary frame as None
         return CLOSE_UNSUPPORTED, "binary frames are not supported: send JSON text"
     if len(frame) > MAX_FRAME_BYTES:
         return CLOSE_TOO_BIG, "frame too large"
+    if bucket.take("") is not None:
+        return CLOSE_POLICY, "too many messages"
+    message = _parse(frame)
+    if message is None:
+        return CLOSE_POLICY, "malformed frame: send JSON objects"
+    if message.get("type") == "ping":
+        connection.offer(encode(wire.pong(message.get("t"), context.system.clock.now())))
     return None
 
 

@@ -101,7 +101,7 @@ def test_a_flood_of_pings_is_closed_after_the_burst(service: Service) -> None:
         while True:
             pongs += client.next(timeout=10)["type"] == "pong"
     assert closed.value.rcvd is not None
-    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "too many pings")
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "too many messages")
     assert pongs < 40  # the flood is not answered (queued pongs go with the close)
     # The widget's own pace (a few at once, then one per 15 s) is never refused.
     steady = hello(service)
@@ -109,6 +109,19 @@ def test_a_flood_of_pings_is_closed_after_the_burst(service: Service) -> None:
         steady.send(json.dumps({"type": "ping", "t": t}))
         assert steady.until(lambda e: e["type"] == "pong")["t"] == t
     steady.close()
+
+
+def test_a_flood_of_other_messages_is_closed_after_the_same_burst(service: Service) -> None:
+    # Messages other than pings were parsed and ignored, never counted: a client could
+    # make the server parse as fast as it could send, for as long as it liked.
+    client = hello(service)
+    with pytest.raises(ConnectionClosed) as closed:
+        for n in range(40):
+            client.send(json.dumps({"type": "chat", "n": n}))
+        while True:
+            client.next(timeout=10)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "too many messages")
 
 
 def test_a_flood_that_ignores_the_close_is_disconnected_all_the_same(service: Service) -> None:
@@ -145,7 +158,7 @@ def test_a_flood_that_ignores_the_close_is_disconnected_all_the_same(service: Se
                 closed = True
     assert closed, f"a flood of {batches} x 20 pings was still connected after 5 s"
     closes = [(event.code, event.reason) for event in events if isinstance(event, CloseConnection)]
-    assert closes[:1] == [(1008, "too many pings")]  # then wsproto's own 1006 for the socket's end
+    assert closes[:1] == [(1008, "too many messages")]  # then wsproto's own 1006 for the socket's end
 
 
 def test_a_message_over_64_kib_that_ignores_the_1009_is_disconnected_all_the_same(service: Service) -> None:

@@ -307,7 +307,7 @@ class ClosesAndStopsReading:
         assert (await receive())["type"] == "websocket.connect"
         await send({"type": "websocket.accept"})
         await receive()
-        await send({"type": "websocket.close", "code": 1008, "reason": "too many pings"})
+        await send({"type": "websocket.close", "code": 1008, "reason": "too many messages"})
         await self.release.wait()
 
 
