@@ -12,10 +12,10 @@ nobody else and is dropped when its queue fills, or when one write has not drain
 counts against its connection's rate, before it is parsed (pings are all the widget
 sends). At shutdown the Hub ends every connection and each is closed with 1001. A
 refused frame (binary, too big, malformed, a message past the rate) closes the socket
-with its code, sent by the writing task once its write on the way is over (so the close
-frame is never lost behind it); what the client sends after a close is dropped before
-it reaches Quart (``web.hypercorn_patches``), so a flood cannot hold the socket once the
-route returns.
+with its code, at once: a write still on its way to a visitor that stopped reading is
+abandoned and the close frame queued behind what was written, never lost behind it.
+What the client sends after a close is dropped before it reaches Quart
+(``web.hypercorn_patches``), so a flood cannot hold the socket once the route returns.
 """
 
 from __future__ import annotations
@@ -116,37 +116,42 @@ def _hello(system: Engine) -> str:
 
 
 async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -> None:
-    """Write the connection's queued events (in this task) while a reader task answers
+    """Write the connection's queued events (a writer task) while a reader task answers
     pings, until the reader refuses a frame, the server ends the connection or gives up
     on it; then close with the reader's refusal, else the server's reason.
 
-    Only this task closes, once its last write is over: a close frame must wait for a
-    write on its way, and the reader's own close, waiting behind a write to a visitor that
-    stopped reading, was given up after ``CLOSE_TIMEOUT`` or cancelled with the reader
-    when the write ended, and never sent."""
+    Only this task closes, once both tasks are over. A write still on its way to a
+    visitor that stopped reading is abandoned, not awaited: its frame is whole in the
+    transport's buffer or not there at all (and only the close, never compressed,
+    follows), so the close frame queues right behind the frames already written. (The
+    reader used to close by itself, behind that write; its close frame was given up
+    after ``CLOSE_TIMEOUT`` or cancelled with the reader, and never sent.)"""
     reader = asyncio.create_task(_read(connection, context, limits))
-    reader.add_done_callback(lambda _: connection.wake())
     gone = websocket.scope.get(CONNECTION_GONE)  # done when the server gave up on it (web.edge)
     server_gone = gone if isinstance(gone, asyncio.Future) else asyncio.get_running_loop().create_future()
-    server_gone.add_done_callback(lambda _: connection.wake())
+    writer = asyncio.create_task(
+        _write(connection, limits.stall_seconds, lambda: reader.done() or server_gone.done()))
     try:
-        await _write(connection, limits.stall_seconds, lambda: reader.done() or server_gone.done())
+        await asyncio.wait({reader, writer, server_gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:  # also when Quart cancels this handler because the client went away
         reader.cancel()
-        await asyncio.gather(reader, return_exceptions=True)
-    failed = None if reader.cancelled() else reader.exception()
-    refusal = reader.result() if not reader.cancelled() and failed is None else None
+        writer.cancel()
+        await asyncio.gather(reader, writer, return_exceptions=True)
+    failures = [error for task in (reader, writer) if not task.cancelled() and (error := task.exception())]
+    refusal = None if reader.cancelled() or reader.exception() else reader.result()
     if refusal is None and connection.reason is not None:
         refusal = CLOSE_CODES[connection.reason], connection.reason.value
     if refusal is not None and not server_gone.done():
         await _close(*refusal)
-    if failed is not None:
-        raise failed
+    if failures:
+        raise failures[0]
 
 
 async def _write(connection: Connection, stall_seconds: float, over: Callable[[], bool]) -> None:
-    """Send the queued events in order until the connection is ended or ``over``;
-    ``connection.sending`` keeps the Hub's direct writes out while one is on its way."""
+    """Send the queued events in order until the connection is ended or ``over`` (the
+    caller also cancels this task then: ``over`` stops it should a cancel be lost);
+    ``connection.sending`` keeps the Hub's direct writes out while one is on its way,
+    and after one was abandoned."""
     while connection.reason is None and not over():
         data = connection.take()
         if data is None:
@@ -162,7 +167,8 @@ async def _send(connection: Connection, data: str, stall_seconds: float) -> bool
     """Send ``data``; False when the connection is over: its socket has not drained for
     ``stall_seconds`` (then it is ended as stalled) or is gone."""
     try:
-        await asyncio.wait_for(websocket.send(data), stall_seconds)
+        async with asyncio.timeout(stall_seconds):  # not wait_for: on 3.11 it can swallow a cancel
+            await websocket.send(data)
     except TimeoutError:  # also the kernel's ETIMEDOUT (TCP_USER_TIMEOUT, web.serving)
         log.warning("dropping stalled WebSocket client %s: its socket has not drained for %g s",
                     connection.name, stall_seconds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -401,31 +402,42 @@ def test_an_event_during_a_pongs_send_reaches_the_wire_after_it() -> None:
     assert asyncio.run(scenario()) == [("sent", "pong"), ("sent", "event")]
 
 
-def test_a_refusal_while_a_write_is_blocked_is_still_sent_once_the_socket_drains() -> None:
+def test_a_refusal_while_a_write_is_blocked_closes_at_once_and_its_frame_follows_the_events() -> None:
     # A visitor that stopped reading: the connection's task is blocked writing an event
     # when its reader refuses a frame. The reader used to close on its own, so its close
     # frame queued behind that write, was given up after CLOSE_TIMEOUT (or cancelled when
-    # the write ended), and was never sent. Only the writing task closes now, once its
-    # write is over, with the reader's code and reason.
-    async def scenario() -> list[tuple[int, str]]:
+    # the write ended), and was never sent. Now the blocked write is abandoned (its frame
+    # is whole in the transport's buffer), the close frame queued right behind it, and
+    # the route ends without waiting for the visitor to read.
+    async def scenario() -> tuple[bool, list[tuple[int, str]]]:
         hub = Hub(asyncio.get_running_loop())
-        server = SimpleNamespace(app=create_app(FakeSystem(), Settings(providers={}), hub), port=free_port())
-        async with serving(server):
-            reader, writer, client = await raw_client(server.port, small_buffers=True)
+        quart = create_app(FakeSystem(), Settings(providers={}), hub)
+        route_over = asyncio.Event()
+
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            try:
+                await quart(scope, receive, send)  # type: ignore[arg-type]
+            finally:
+                if scope["type"] == "websocket":
+                    route_over.set()
+
+        async with serving(SimpleNamespace(app=app, port=(port := free_port()))):
+            reader, writer, client = await raw_client(port, small_buffers=True)
             try:
                 await next_event(reader, client, TextMessage)  # the hello; then it reads nothing
                 (connection,) = hub.connections
                 await write_until_blocked(hub, connection)
-                (reading,) = [task for task in asyncio.all_tasks() if task.get_coro().__name__ == "_read"]
                 writer.write(client.send(BytesMessage(b"binary")))
-                done, _ = await asyncio.wait({reading}, timeout=5)  # it refused the frame
-                assert done, "the binary frame was never refused"
-                return await closes_until_eof(reader, client)  # reading again, the socket drains
+                with contextlib.suppress(TimeoutError):  # CLOSE_TIMEOUT for the close frame
+                    await asyncio.wait_for(route_over.wait(), 5)
+                ended_unread = route_over.is_set()
+                return ended_unread, await closes_until_eof(reader, client)  # reading again
             finally:
                 writer.close()
 
-    closes = asyncio.run(scenario())
+    ended_unread, closes = asyncio.run(scenario())
     assert closes[:1] == [(1003, "binary frames are not supported: send JSON text")], closes
+    assert ended_unread, "the route waited for a visitor that reads nothing"
 
 
 async def write_until_blocked(hub: Hub, connection: Connection) -> None:
