@@ -6,7 +6,7 @@ always offers ``PerMessageDeflate`` and accepts it whenever the browser asks, an
 always ask. Measured here (docs/benchmarks.md) it costs about 3x the memory per connection
 and about 1.5x the CPU per frame, while Roundtable's frames are small chat text. With
 ``WS_COMPRESSION`` off (the default) the handshake forgets the client's extension offer,
-so the connection is plain WebSocket. ``tests/web/test_ws_compression.py`` pins this
+so the connection is plain WebSocket. ``tests/web/test_hypercorn_patches.py`` pins this
 against the installed Hypercorn, so an upgrade that moves the handshake fails loudly.
 
 It also holds the one other change Roundtable needs in Hypercorn's WebSocket stream: a
