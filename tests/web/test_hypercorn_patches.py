@@ -428,6 +428,6 @@ def test_a_client_that_does_not_answer_hypercorns_own_1009_is_disconnected(
     code, rest, waited, told, received = asyncio.run(scenario())
     assert code == 1009
     assert rest == b"", "the server kept the socket of a client that did not answer its 1009"
-    assert CLOSE_ANSWER_SECONDS - 0.05 <= waited < CLOSE_ANSWER_SECONDS + 3  # the client had time to answer
+    assert CLOSE_ANSWER_SECONDS / 2 <= waited < CLOSE_ANSWER_SECONDS + 3  # the client had time to answer
     assert told, "the app never heard that the socket was gone"
     assert received == []  # neither the oversized message nor the one after the close
