@@ -56,8 +56,8 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
-__all__ = ["CLOSE_ANSWER_SECONDS", "DIRECT_WRITE_SOURCES", "ORIGINAL_HANDLE_EVENTS", "DirectWriter", "apply_stream_fixes",
-           "direct_writer", "set_websocket_compression", "text_frame"]
+__all__ = ["CLOSE_ANSWER_SECONDS", "DIRECT_WRITE_SOURCES", "ORIGINAL_HANDLE_EVENTS", "DirectWriter",
+           "apply_stream_fixes", "direct_writer", "set_websocket_compression", "text_frame"]
 
 _ORIGINAL = ws_stream.Handshake
 #: Hypercorn's own, kept so a test can tell when an upgrade changed what we replaced.
@@ -122,7 +122,8 @@ async def _end_unanswered(stream: Any) -> None:
     """End ``stream`` (its socket, and the app hears ``websocket.disconnect``) unless the
     client answered Hypercorn's 1009 within ``CLOSE_ANSWER_SECONDS`` (its answer ends it
     at once). The app was never told of that close: without this a client that does not
-    answer keeps the socket, and its place under the per-address limit, for good."""
+    answer keeps the socket, and its place under the per-address limit, for good. A task
+    in the connection's task group, which waits for it: at most this long after the end."""
     await stream.context.sleep(CLOSE_ANSWER_SECONDS)
     if not stream.closed:
         await stream.send(ws_stream.StreamClosed(stream_id=stream.stream_id))
