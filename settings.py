@@ -217,7 +217,7 @@ class Settings:
             alert_webhook_url=env.optional_url(
                 "ALERT_WEBHOOK_URL",
                 doc="http(s) URL that receives alerts as JSON POSTs (a Slack-style text field plus "
-                    "structured fields): circuits, all-template or aborted rounds, budgets, the "
+                    "structured fields): circuits, all-template rounds, budgets, moderation flags, the "
                     "database, engine moves; a secret, never logged"),
             moderation=env.choice(
                 "MODERATION", "AUTO", MODERATION_MODES,

@@ -189,7 +189,7 @@ class Persistence(pykka.ThreadingActor):
     def end_conversation(
         self, conversation_id: int, status: str, ended_at: float, skip_reason: str | None = None
     ) -> None:
-        """Set the final ``status`` (complete/skipped/aborted), ``ended_at`` and reason."""
+        """Set the final ``status`` (complete or skipped), ``ended_at`` and reason."""
         final = ConversationStatus(status)
         if final is ConversationStatus.ACTIVE:
             raise ValueError("end_conversation needs a final status, not 'active'")

@@ -12,10 +12,8 @@ The body is Slack-compatible (``text``) plus structured fields::
     {"text": "Roundtable: ...", "kind": "circuit_open", "at": epoch_ms,
      "instance": "host:pid", ...fields}
 
-Kinds sent today: ``circuit_open``, ``circuit_closed``, ``round_all_templates``,
-``round_aborted``, ``budget_reached``, ``database_failed``, ``database_recovered``,
-``engine_started`` (this instance took over the engine), ``engine_lost``; others may call
-``emit`` with their own kind. The URL is a secret: it is never logged.
+Kinds sent today: those in ``docs/operations.md``'s alert table (a test keeps the two in
+step); others may call ``emit`` with their own kind. The URL is a secret: it is never logged.
 """
 
 from __future__ import annotations

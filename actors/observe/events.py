@@ -114,12 +114,9 @@ def provider_spent(provider: str, cost_usd: float, prompt_tokens: int, completio
 
 
 def round_ended(conversation_id: int | None, status: str, topic: str, sources: Sequence[str]) -> None:
-    """A round ended (``status`` complete/skipped/aborted), or a slot was skipped (no id)."""
+    """A round ended (``status`` complete or skipped by an admin), or a slot was skipped (no id)."""
     ROUNDS.labels(status).inc()
-    if status == "aborted":
-        alert("round_aborted", f"round {conversation_id} was aborted after {len(sources)} messages",
-              key=str(conversation_id), conversation_id=conversation_id, topic=topic)
-    elif status == "complete" and sources and all(s == "template" for s in sources):
+    if status == "complete" and sources and all(s == "template" for s in sources):
         ROUNDS_ALL_TEMPLATES.inc()
         alert("round_all_templates",
               f"round {conversation_id} ended with templates only: no provider answered",

@@ -56,7 +56,7 @@ COST: Final = Counter(
     ["provider"], registry=REGISTRY,
 )
 ROUNDS: Final = Counter(
-    "roundtable_rounds", "Rounds ended, by outcome (complete, skipped, aborted)",
+    "roundtable_rounds", "Rounds ended, by outcome (complete, skipped)",
     ["outcome"], registry=REGISTRY,
 )
 ROUNDS_ALL_TEMPLATES: Final = Counter(
@@ -95,7 +95,7 @@ REVEAL_LATENESS: Final = Histogram(
 )
 
 _SOURCES: Final = ("api", "fallback", "template")
-_ROUND_OUTCOMES: Final = ("complete", "skipped", "aborted")
+_ROUND_OUTCOMES: Final = ("complete", "skipped")
 
 
 def prime(providers: Iterable[str]) -> None:

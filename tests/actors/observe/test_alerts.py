@@ -39,8 +39,8 @@ def test_a_failed_post_is_retried_with_backoff(receiver: FakeWebhook) -> None:
     receiver.enqueue(Script(500, raw="no"), Script(503, raw="no"))
     sender = AlertSender(receiver.url, backoff=0.01)
     try:
-        sender.submit(Alert("round_aborted", "round 3 was aborted", "3"))
-        receiver.wait_for("round_aborted", count=3)
+        sender.submit(Alert("circuit_open", "openai's circuit opened", "openai"))
+        receiver.wait_for("circuit_open", count=3)
     finally:
         sender.close()
     assert len(receiver.requests) == 3  # 500, 503, then 200: no fourth try
