@@ -10,9 +10,12 @@ import contextlib
 import os
 import platform
 import re
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Final
@@ -25,7 +28,7 @@ from tests.service import Service, free_port  # noqa: E402 - needs the repo root
 
 __all__ = [
     "ROOT", "Service", "cpu_seconds", "free_port", "log_summary", "machine_line", "percentile",
-    "progress", "rss_kib", "running_service", "table",
+    "progress", "reference_start", "rss_kib", "running_service", "table",
 ]
 
 sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] # figures and progress interleave
@@ -46,6 +49,32 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def reference_start(kind: str, timeout: float = 120.0) -> tuple[float, float]:
+    """Spawn ``bench/_ref_servers.py KIND`` -> its first HTTP answer (any status): the
+    seconds that took and its RSS then (MiB); the server is stopped before returning."""
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_ref_servers.py"), kind, str(port), "0.4", "16"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1.0)
+            except urllib.error.HTTPError:
+                break  # it answered (404): it is serving
+            except OSError:
+                time.sleep(0.01)  # polling for the first answer: that moment is the figure
+                continue
+            break
+        else:
+            raise TimeoutError(f"{kind} never answered")
+        return time.perf_counter() - started, rss_kib(process.pid) / 1024
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def cpu_seconds(pid: int) -> float:

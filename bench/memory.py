@@ -32,11 +32,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, Service, free_port, log_summary, machine_line, progress, rss_kib, table
+from _common import Service, log_summary, machine_line, progress, reference_start, rss_kib, table
 
 from tests.web.conftest import Client, is_state
 from tests.web.test_provider_round import Fakes
@@ -47,30 +45,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--starts", type=int, default=3, help="starts of each (median reported)")
     parser.add_argument("--rounds", type=int, default=3, help="forced rounds per Roundtable start")
     return parser.parse_args(argv)
-
-
-def reference_rss(kind: str) -> float:
-    """RSS (MiB) of ``bench/_ref_servers.py KIND`` at its first HTTP answer."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_ref_servers.py"), kind, str(port), "0.4", "16"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1.0)
-            except urllib.error.HTTPError:
-                break  # it answered (404): it is serving
-            except OSError:
-                time.sleep(0.05)  # polling for the first answer
-                continue
-            break
-        else:
-            raise TimeoutError(f"{kind} never answered")
-        return rss_kib(process.pid) / 1024
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 FLOOR_IN_USE = """
@@ -163,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
     try:
         for i in range(args.starts):
-            quart.append(reference_rss("quart-nodeflate"))
-            floor.append(reference_rss("quart-sdks"))
+            quart.append(reference_start("quart-nodeflate")[1])
+            floor.append(reference_start("quart-sdks")[1])
             in_use.append(floor_in_use(fakes))
             ours.append(roundtable(fakes, args.rounds))
             progress(f"start {i + 1}: minimal Quart {quart[-1]:.1f} MiB, Quart + SDKs {floor[-1]:.1f} / "

@@ -20,22 +20,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from _common import (
-    ROOT,
     Service,
     cpu_seconds,
-    free_port,
     log_summary,
     machine_line,
     progress,
+    reference_start,
     rss_kib,
     table,
 )
@@ -84,30 +80,6 @@ def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
             return time.monotonic() - started
         time.sleep(0.1)  # polling the status for a condition, bounded by the timeout
     raise TimeoutError("model checks never finished")
-
-
-def reference_start() -> tuple[float, float]:
-    """The floor: a minimal Quart app on Hypercorn (bench/_ref_servers.py), spawn -> its
-    first HTTP answer (any status), and its RSS then (MiB)."""
-    port = free_port()
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_ref_servers.py"), "quart-nodeflate",
-                                str(port), "0.4", "16"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1.0)
-            except urllib.error.HTTPError:
-                break  # it answered (404): it is serving
-            except OSError:
-                time.sleep(0.01)  # polling for the first answer: that moment is the figure
-                continue
-            break
-        return time.perf_counter() - started, rss_kib(process.pid) / 1024
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def one_start(env: dict[str, str], last: bool, idle: float) -> dict[str, float]:
@@ -166,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     reference: list[tuple[float, float]] = []
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in kinds}
     for i in range(args.starts):
-        reference.append(reference_start())
+        reference.append(reference_start("quart-nodeflate"))  # the floor: a minimal Quart app
         progress(f"minimal Quart app start {i + 1}: {reference[-1][0]:.2f} s, {reference[-1][1]:.1f} MiB")
         for label, env in kinds.items():
             runs[label].append(one_start(env, i == args.starts - 1, args.idle))
