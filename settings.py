@@ -111,6 +111,8 @@ class Settings:
     max_new_connections_per_ip_per_minute: int = 120
     api_requests_per_ip_per_second: float = 20.0
     ws_stall_seconds: float = 30.0
+    max_tcp_connections_per_ip: int = 100
+    header_timeout_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -259,6 +261,16 @@ class Settings:
             ws_stall_seconds=env.number(
                 "WS_STALL_SECONDS", 30.0, minimum=0.05, maximum=3600.0,
                 doc="a visitor whose socket has not drained for this long is dropped"),
+            max_tcp_connections_per_ip=env.integer(
+                "MAX_TCP_CONNECTIONS_PER_IP", 100, minimum=1,
+                doc="open TCP connections per client address (WebSockets included, so at least "
+                    "MAX_CONNECTIONS_PER_IP), counted at accept; more are closed at once; peers in "
+                    "TRUSTED_PROXIES are not counted (cap the proxy's clients there)"),
+            header_timeout_seconds=env.number(
+                "HEADER_TIMEOUT_SECONDS", 5.0, minimum=0.05, maximum=300.0,
+                doc="a new connection's TLS handshake, and every request head (from the accept or "
+                    "the previous response; idle keep-alive too), must be done within this or the "
+                    "connection is closed; WebSockets are not affected"),
         )
 
     def validate(self) -> None:
@@ -287,6 +299,12 @@ class Settings:
                 else ("TLS_KEYFILE", "TLS_CERTFILE")
             )
             raise SettingsError(missing, f"is unset but {given} is set; TLS needs both (or neither)")
+        if self.max_tcp_connections_per_ip < self.max_connections_per_ip:
+            raise SettingsError(
+                "MAX_TCP_CONNECTIONS_PER_IP",
+                f"{self.max_tcp_connections_per_ip} is below MAX_CONNECTIONS_PER_IP "
+                f"{self.max_connections_per_ip}: every WebSocket is a TCP connection too",
+            )
         if self.admin_token is not None and len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
             raise SettingsError(
                 "ADMIN_TOKEN",

@@ -8,7 +8,15 @@
 - ``hypercorn_config()`` sets the limits Hypercorn's defaults leave loose, and its
   listening sockets carry ``TCP_USER_TIMEOUT`` = ``WS_STALL_SECONDS``: the kernel aborts a
   connection whose sent data has waited that long unacknowledged (a peer that stopped
-  reading), which frees its descriptor even while a write to it is blocked.
+  reading), which frees its descriptor even while a write to it is blocked. They accept
+  at most ``MAX_TCP_CONNECTIONS_PER_IP`` open connections per address (``web.accept``).
+- ``HEADER_TIMEOUT_SECONDS`` is Hypercorn's ``keep_alive_timeout``, which (measured) is
+  the deadline for a whole request head, counted from the accept or the previous response,
+  however slowly its bytes trickle in (receiving does not restart it; a complete head
+  stops it, a WebSocket never restarts it); and its ``ssl_handshake_timeout``, 60 s by
+  default, during which a client that sends nothing held its descriptor. A head not done
+  in time is closed without a 408: the same timer ends an idle keep-alive connection, and
+  a 408 there would race the browser's next request (nginx closes silently too).
 - ``loop_exception_handler`` keeps three expected loop errors out of the log's tracebacks.
 """
 
@@ -25,7 +33,9 @@ from typing import Final
 from hypercorn.config import Config, Sockets
 
 from settings import Settings
+from web.accept import CappedListener, ConnectionCap, connection_cap
 from web.edge import MAX_HEADER_BYTES
+from web.forwarded import TrustedProxies
 from web.limits import CoalescedLog
 
 __all__ = ["FD_RESERVE", "connection_budget", "fit_to_open_file_limit", "hypercorn_config",
@@ -70,23 +80,31 @@ def fit_to_open_file_limit(settings: Settings) -> Settings:
     the limits in force in one line."""
     fd_limit = raise_open_file_limit()
     fitted = settings.replace(max_connections=connection_budget(settings.max_connections, fd_limit))
-    log.info("open-file limit %d: up to %d WebSockets, %d per address", fd_limit,
-             fitted.max_connections, fitted.max_connections_per_ip)
+    log.info("open-file limit %d: up to %d WebSockets, %d per address (%d TCP connections)",
+             fd_limit, fitted.max_connections, fitted.max_connections_per_ip,
+             fitted.max_tcp_connections_per_ip)
     return fitted
 
 
 class _Config(Config):
-    """Hypercorn's config whose listening sockets time out unacknowledged data."""
+    """Hypercorn's config whose listening sockets time out unacknowledged data and cap
+    open connections per address."""
 
     user_timeout_ms: int = 0
+    connection_cap: ConnectionCap | None = None
 
     def create_sockets(self) -> Sockets:
         sockets = super().create_sockets()
+        return Sockets([self._prepare(sock) for sock in sockets.secure_sockets],
+                       [self._prepare(sock) for sock in sockets.insecure_sockets],
+                       sockets.quic_sockets)
+
+    def _prepare(self, sock: socket.socket) -> socket.socket:
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            return sock  # a Unix socket: no addresses to count
         if self.user_timeout_ms and hasattr(socket, "TCP_USER_TIMEOUT"):  # Linux
-            for sock in sockets.insecure_sockets + sockets.secure_sockets:
-                if sock.family in (socket.AF_INET, socket.AF_INET6):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self.user_timeout_ms)
-        return sockets
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, self.user_timeout_ms)
+        return CappedListener.wrap(sock, self.connection_cap) if self.connection_cap else sock
 
 
 def hypercorn_config(settings: Settings) -> Config:
@@ -97,7 +115,11 @@ def hypercorn_config(settings: Settings) -> Config:
     config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
     config.h11_max_incomplete_size = MAX_HEADER_BYTES  # a request head past it is a 400
     config.graceful_timeout = settings.shutdown_grace_seconds
+    config.keep_alive_timeout = settings.header_timeout_seconds
+    config.ssl_handshake_timeout = settings.header_timeout_seconds
     config.user_timeout_ms = max(1, round(settings.ws_stall_seconds * 1000))
+    config.connection_cap = connection_cap(settings.max_tcp_connections_per_ip,
+                                           TrustedProxies(settings.trusted_proxies))
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once
     return config

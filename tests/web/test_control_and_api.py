@@ -161,6 +161,8 @@ def test_health_readiness_status_and_metrics(service: Service) -> None:
         ({"MAX_CONNECTIONS": "-5"}, "MAX_CONNECTIONS"),
         ({"API_REQUESTS_PER_IP_PER_SECOND": "0"}, "API_REQUESTS_PER_IP_PER_SECOND"),
         ({"WS_STALL_SECONDS": "nan"}, "WS_STALL_SECONDS"),
+        ({"MAX_CONNECTIONS_PER_IP": "200"}, "MAX_TCP_CONNECTIONS_PER_IP"),
+        ({"HEADER_TIMEOUT_SECONDS": "0"}, "HEADER_TIMEOUT_SECONDS"),
         ({"ALLOWED_ORIGINS": "https://ok.example, ftp://x"}, "ALLOWED_ORIGINS"),
     ],
 )
