@@ -106,7 +106,11 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
     from actors.broadcaster import Hub
     from actors.cluster import Cluster
     from web.app import create_app
-    from web.hypercorn_patches import apply_stream_fixes, set_websocket_compression
+    from web.hypercorn_patches import (
+        apply_connection_fixes,
+        apply_stream_fixes,
+        set_websocket_compression,
+    )
     from web.serving import fit_to_open_file_limit, hypercorn_config, loop_exception_handler
 
     loop = asyncio.get_running_loop()
@@ -127,6 +131,7 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
         config = hypercorn_config(settings)
         set_websocket_compression(settings.ws_compression)
         apply_stream_fixes()
+        apply_connection_fixes()
         scheme = apply_tls(config, settings)
         log.info("Roundtable %s is live at %s://%s:%d (admin page: /control)", VERSION, scheme,
                  settings.host, settings.port)

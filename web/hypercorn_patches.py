@@ -41,6 +41,9 @@ and so meets the stall detector) unless the WebSocket is open, uncompressed, ser
 HTTP/1.1 by Hypercorn's asyncio worker, and its transport has nothing buffered. Every
 write is a whole frame, so Hypercorn's own (pings, pongs, the close) interleave whole.
 ``tests/web/test_hypercorn_patches.py`` pins the Hypercorn code it relies on by hash.
+
+And one change to Hypercorn's connections (``apply_connection_fixes``): a connection ends
+when its client closes it, not when the keep-alive timer runs out after that.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection, Message, Ping
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
-__all__ = ["CLOSE_ANSWER_SECONDS", "DIRECT_WRITE_SOURCES", "ORIGINAL_HANDLE_EVENTS", "DirectWriter",
+__all__ = ["CLOSED_CONNECTION_SOURCES", "CLOSE_ANSWER_SECONDS", "DIRECT_WRITE_SOURCES",
+           "ORIGINAL_HANDLE_EVENTS", "ORIGINAL_READ_DATA", "DirectWriter", "apply_connection_fixes",
            "apply_stream_fixes", "direct_writer", "set_websocket_compression", "text_frame"]
 
 _ORIGINAL = ws_stream.Handshake
@@ -194,3 +198,34 @@ def direct_writer(send: object) -> DirectWriter | None:
     if transport.is_closing():
         return None
     return DirectWriter(stream, transport)
+
+
+# -- a connection the client closed between requests -------------------------------------------
+
+#: Hypercorn's own, kept so a test can tell when an upgrade changed what we wrap.
+ORIGINAL_READ_DATA = TCPServer._read_data
+#: Hypercorn's code ``apply_connection_fixes`` relies on: the connection's task waits for
+#: its task group, which holds the idle timer (pinned by hash).
+CLOSED_CONNECTION_SOURCES: Final[tuple[Callable[..., Any], ...]] = (
+    TCPServer.run, TCPServer._read_data, TCPServer._idle_timeout, TCPServer._close,
+)
+
+
+async def _read_data_then_stop_idle_timer(self: TCPServer) -> None:
+    """Hypercorn 0.18's ``TCPServer._read_data``, then its idle timer stopped: the client
+    has closed, and no request is coming."""
+    await ORIGINAL_READ_DATA(self)
+    await self.idle_task.stop()
+
+
+def apply_connection_fixes() -> None:
+    """Close a connection as soon as its client does (idempotent).
+
+    Hypercorn ends a connection's task only when its task group is empty, and between
+    requests that group holds the keep-alive timer: a client that closed an idle
+    connection (or connected and hung up at once) kept the server's socket, and its
+    place under MAX_TCP_CONNECTIONS_PER_IP, for all of HEADER_TIMEOUT_SECONDS. A client
+    opening a connection per request (a script polling /api) reached the cap at a
+    fraction of its request rate (``tests/web/test_accept.py``).
+    """
+    TCPServer._read_data = _read_data_then_stop_idle_timer  # type: ignore[method-assign]

@@ -9,6 +9,8 @@ server's close is a read with a timeout.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import ipaddress
 import logging
 import socket
@@ -25,10 +27,12 @@ from tests.service import Service
 from tests.web.conftest import Client
 from web.accept import LOG_EVERY, ConnectionCap
 from web.forwarded import TrustedProxies
+from web.hypercorn_patches import CLOSED_CONNECTION_SOURCES
 from web.limits import CoalescedLog
 
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: roundtable.test\r\n\r\n"
 DEADLINE = 1.0  # HEADER_TIMEOUT_SECONDS in the slow-head tests
+HYPERCORN_0_18_CLOSED_CONNECTION = "2fd1ef0e366bd89dd163c92be7080585999309c9bdf4dff775863b59f026ae11"
 
 
 def connect(port: int, source: str = "127.0.0.1") -> socket.socket:
@@ -185,6 +189,37 @@ def test_a_trusted_proxy_is_not_capped(tmp_path: Path) -> None:
             assert healthz(sock) == 200
             sock.close()
         assert "127.0.0.4" not in service.logs()
+
+
+def admitted_within(service: Service, source: str, timeout: float) -> bool:
+    """Whether a new connection from ``source`` is served within ``timeout`` (retried
+    while the server refuses it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with connect(service.port, source) as sock:
+            if not closed_within(sock, 0.2):
+                return healthz(sock) == 200
+    return False
+
+
+def test_a_connection_the_client_closes_gives_its_place_back_at_once(tmp_path: Path) -> None:
+    # Hypercorn kept a connection its client closed between requests until the keep-alive
+    # timer ran out (web/hypercorn_patches.py: apply_connection_fixes).
+    env = {"MAX_TCP_CONNECTIONS_PER_IP": "1", "MAX_CONNECTIONS_PER_IP": "1", "HEADER_TIMEOUT_SECONDS": "30"}
+    with Service(tmp_path, env) as service:
+        with served(service, "127.0.0.6"):
+            pass  # one request, then the client hangs up
+        assert admitted_within(service, "127.0.0.6", 5)  # (closed by the client as well)
+        connect(service.port, "127.0.0.6").close()  # a bare connect and hang-up
+        assert admitted_within(service, "127.0.0.6", 5)
+
+
+def test_the_hypercorn_code_the_hang_up_fix_wraps_is_still_the_one_it_was_written_against() -> None:
+    # The fix stops the idle timer after TCPServer._read_data returns, so that run()'s task
+    # group empties and _close() runs. If an upgrade changes any of these, re-read them
+    # (or drop the fix when Hypercorn ends a connection at the client's EOF by itself).
+    source = b"".join(inspect.getsource(function).encode() for function in CLOSED_CONNECTION_SOURCES)
+    assert hashlib.sha256(source).hexdigest() == HYPERCORN_0_18_CLOSED_CONNECTION
 
 
 # -- the count itself --------------------------------------------------------------------------
