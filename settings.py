@@ -38,6 +38,9 @@ DATABASE_SCHEMES: Final = ("sqlite", "postgres", "postgresql", "postgres+pool", 
 #: The shortest ADMIN_TOKEN accepted: /control must not fall to a dictionary.
 MIN_ADMIN_TOKEN_LENGTH: Final = 24
 MAKE_TOKEN: Final = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+#: MAX_TCP_CONNECTIONS_PER_IP when unset: this, or MAX_CONNECTIONS_PER_IP plus the headroom.
+DEFAULT_TCP_CONNECTIONS_PER_IP: Final = 100
+TCP_HEADROOM_PER_IP: Final = 50
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -111,7 +114,7 @@ class Settings:
     max_new_connections_per_ip_per_minute: int = 120
     api_requests_per_ip_per_second: float = 20.0
     ws_stall_seconds: float = 30.0
-    max_tcp_connections_per_ip: int = 100
+    max_tcp_connections_per_ip: int | None = None  # None: tcp_connections_per_ip derives it
     header_timeout_seconds: float = 5.0
 
     @classmethod
@@ -261,11 +264,12 @@ class Settings:
             ws_stall_seconds=env.number(
                 "WS_STALL_SECONDS", 30.0, minimum=0.05, maximum=3600.0,
                 doc="a visitor whose socket has not drained for this long is dropped"),
-            max_tcp_connections_per_ip=env.integer(
-                "MAX_TCP_CONNECTIONS_PER_IP", 100, minimum=1,
+            max_tcp_connections_per_ip=env.optional_integer(
+                "MAX_TCP_CONNECTIONS_PER_IP", minimum=1,
                 doc="open TCP connections per client address (WebSockets included, so at least "
                     "MAX_CONNECTIONS_PER_IP), counted at accept; more are closed at once; peers in "
-                    "TRUSTED_PROXIES are not counted (cap the proxy's clients there)"),
+                    "TRUSTED_PROXIES are not counted (cap the proxy's clients there); unset: 100, "
+                    "or MAX_CONNECTIONS_PER_IP + 50 if that is more"),
             header_timeout_seconds=env.number(
                 "HEADER_TIMEOUT_SECONDS", 5.0, minimum=0.05, maximum=300.0,
                 doc="a new connection's TLS handshake, and every request head (from the accept or "
@@ -299,7 +303,7 @@ class Settings:
                 else ("TLS_KEYFILE", "TLS_CERTFILE")
             )
             raise SettingsError(missing, f"is unset but {given} is set; TLS needs both (or neither)")
-        if self.max_tcp_connections_per_ip < self.max_connections_per_ip:
+        if self.max_tcp_connections_per_ip is not None and self.max_tcp_connections_per_ip < self.max_connections_per_ip:
             raise SettingsError(
                 "MAX_TCP_CONNECTIONS_PER_IP",
                 f"{self.max_tcp_connections_per_ip} is below MAX_CONNECTIONS_PER_IP "
@@ -331,6 +335,15 @@ class Settings:
     @property
     def configured_providers(self) -> tuple[str, ...]:
         return tuple(name for name, p in self.providers.items() if p.configured)
+
+    @property
+    def tcp_connections_per_ip(self) -> int:
+        """``MAX_TCP_CONNECTIONS_PER_IP``, or when unset a cap that leaves room for every
+        WebSocket an address may hold (an upgrade that raised MAX_CONNECTIONS_PER_IP keeps
+        starting) and as many plain connections again as a browser opens."""
+        if self.max_tcp_connections_per_ip is not None:
+            return self.max_tcp_connections_per_ip
+        return max(DEFAULT_TCP_CONNECTIONS_PER_IP, self.max_connections_per_ip + TCP_HEADROOM_PER_IP)
 
     @property
     def is_postgres(self) -> bool:

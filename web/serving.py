@@ -82,7 +82,7 @@ def fit_to_open_file_limit(settings: Settings) -> Settings:
     fitted = settings.replace(max_connections=connection_budget(settings.max_connections, fd_limit))
     log.info("open-file limit %d: up to %d WebSockets, %d per address (%d TCP connections)",
              fd_limit, fitted.max_connections, fitted.max_connections_per_ip,
-             fitted.max_tcp_connections_per_ip)
+             fitted.tcp_connections_per_ip)
     return fitted
 
 
@@ -118,7 +118,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.keep_alive_timeout = settings.header_timeout_seconds
     config.ssl_handshake_timeout = settings.header_timeout_seconds
     config.user_timeout_ms = max(1, round(settings.ws_stall_seconds * 1000))
-    config.connection_cap = connection_cap(settings.max_tcp_connections_per_ip,
+    config.connection_cap = connection_cap(settings.tcp_connections_per_ip,
                                            TrustedProxies(settings.trusted_proxies))
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")  # our format, printed once

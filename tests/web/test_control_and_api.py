@@ -161,7 +161,7 @@ def test_health_readiness_status_and_metrics(service: Service) -> None:
         ({"MAX_CONNECTIONS": "-5"}, "MAX_CONNECTIONS"),
         ({"API_REQUESTS_PER_IP_PER_SECOND": "0"}, "API_REQUESTS_PER_IP_PER_SECOND"),
         ({"WS_STALL_SECONDS": "nan"}, "WS_STALL_SECONDS"),
-        ({"MAX_CONNECTIONS_PER_IP": "200"}, "MAX_TCP_CONNECTIONS_PER_IP"),
+        ({"MAX_CONNECTIONS_PER_IP": "200", "MAX_TCP_CONNECTIONS_PER_IP": "150"}, "MAX_TCP_CONNECTIONS_PER_IP"),
         ({"HEADER_TIMEOUT_SECONDS": "0"}, "HEADER_TIMEOUT_SECONDS"),
         ({"ALLOWED_ORIGINS": "https://ok.example, ftp://x"}, "ALLOWED_ORIGINS"),
     ],
@@ -277,3 +277,14 @@ def test_sigterm_stops_cleanly(tmp_path: Path) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
     logs = service.logs()
     assert "Traceback" not in logs and "engine stopped" in logs
+
+
+def test_raising_the_websocket_cap_alone_raises_the_tcp_cap_with_it() -> None:
+    """An operator who raised MAX_CONNECTIONS_PER_IP before MAX_TCP_CONNECTIONS_PER_IP
+    existed keeps starting after the upgrade: unset, the TCP cap leaves room for every
+    WebSocket an address may hold plus plain connections."""
+    from settings import Settings
+
+    assert Settings.from_env({}).tcp_connections_per_ip == 100
+    assert Settings.from_env({"MAX_CONNECTIONS_PER_IP": "200"}).tcp_connections_per_ip == 250
+    assert Settings.from_env({"MAX_TCP_CONNECTIONS_PER_IP": "7", "MAX_CONNECTIONS_PER_IP": "5"}).tcp_connections_per_ip == 7
