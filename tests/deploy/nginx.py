@@ -2,9 +2,11 @@
 
 ``derive_config`` keeps every directive of the shipped file and swaps only what a test
 must own: the upstream servers (free ports of the instances under test), the listen
-address, and every path (pid, logs, cache, temp files) into the test's directory. Each
-swap must match exactly, so a change to deploy/nginx.conf that this test cannot follow
-fails loudly instead of testing something else.
+address, and every path (pid, logs, cache, temp files) into the test's directory; and,
+when asked, the value of a directive the shipped file sets once (a 10 s timeout becomes
+1 s, so a test of it takes a second). Each swap must match exactly, so a change to
+deploy/nginx.conf that this test cannot follow fails loudly instead of testing something
+else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.service import ROOT, free_port
@@ -29,9 +32,13 @@ def _swap(text: str, pattern: str, replacement: str, count: int = 1) -> str:
     return new
 
 
-def derive_config(prefix: Path, listen_port: int, upstream_ports: list[int]) -> str:
-    """deploy/nginx.conf for a test: same directives, the test's ports and paths."""
+def derive_config(prefix: Path, listen_port: int, upstream_ports: list[int],
+                  overrides: Mapping[str, str] | None = None) -> str:
+    """deploy/nginx.conf for a test: same directives, the test's ports and paths, and
+    ``overrides`` (directive name -> value) for directives the shipped file sets once."""
     text = SHIPPED.read_text()
+    for directive, value in (overrides or {}).items():
+        text = _swap(text, rf"^(\s*){re.escape(directive)} [^;]+;", rf"\g<1>{directive} {value};")
     # Root starts the master; workers stay root too, so they can use the test's 0700 dirs.
     text = _swap(text, r"^user nginx;$", "user root;")
     text = _swap(text, r"^pid /var/run/nginx\.pid;$", f"pid {prefix}/nginx.pid;")
@@ -53,11 +60,12 @@ def derive_config(prefix: Path, listen_port: int, upstream_ports: list[int]) -> 
 class Nginx:
     """nginx as a foreground process (``daemon off``) with its own prefix, on a free port."""
 
-    def __init__(self, prefix: Path, upstream_ports: list[int]) -> None:
+    def __init__(self, prefix: Path, upstream_ports: list[int],
+                 overrides: Mapping[str, str] | None = None) -> None:
         self.prefix = prefix
         self.port = free_port()
         self.config = prefix / "nginx.conf"
-        self.config.write_text(derive_config(prefix, self.port, upstream_ports))
+        self.config.write_text(derive_config(prefix, self.port, upstream_ports, overrides))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
