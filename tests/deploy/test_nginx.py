@@ -1,13 +1,16 @@
 """deploy/nginx.conf, run by real nginx in front of two instances on one PostgreSQL
 database: the page, static files cached long, a whole round over the WebSocket, /control
-(answered by either instance: a standby relays it to the engine), and the request limit,
-all through the proxy."""
+(answered by either instance: a standby relays it to the engine), the request limits,
+and what nginx does for the instances that cannot see past it: the cap on requests in
+progress per address and the timeouts for slow and idle clients, all through the proxy."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
+import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +21,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from tests.db_fixtures import postgres_server_url, truncate_all  # noqa: F401
-from tests.deploy.nginx import NGINX, Nginx
+from tests.deploy.nginx import NGINX, SHIPPED, Nginx
 from tests.service import ADMIN_TOKEN, Service
 from tests.web.conftest import Client, is_state
 
@@ -27,6 +30,13 @@ pytestmark = [
     pytest.mark.skipif(not NGINX.exists() and os.environ.get("CI") != "true",
                        reason=f"no {NGINX}: run 'make nginx-deps' (installs Debian's nginx)"),
 ]
+
+# The shipped 10 s and 15 s would make each timeout test that long: the test's nginx gets
+# these instead (the same directives, swapped like its ports).
+HEADER_TIMEOUT = 1.0
+KEEPALIVE_TIMEOUT = 1.5
+OVERRIDES = {"client_header_timeout": f"{HEADER_TIMEOUT * 1000:.0f}ms",
+             "keepalive_timeout": f"{KEEPALIVE_TIMEOUT * 1000:.0f}ms"}
 
 
 class Site:
@@ -96,7 +106,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str) -> 
            "TRUSTED_PROXIES": "127.0.0.1", "API_REQUESTS_PER_IP_PER_SECOND": "1"}
     leader = Service(tmp_path / "a", env).start()
     standby = Service(tmp_path / "b", env)
-    nginx = Nginx(tmp_path / "nginx", [leader.port, standby.port])
+    nginx = Nginx(tmp_path / "nginx", [leader.port, standby.port], OVERRIDES)
     try:
         standby.start()
         assert "as a standby" in standby.logs()
@@ -170,6 +180,144 @@ def test_static_files_are_cached_long_when_versioned(site: Site) -> None:
     assert status == 200 and headers["x-cache-status"] == "HIT" and again == first
     status, headers, _ = site.get(path)  # as embedded on other sites: no version
     assert status == 200 and headers["cache-control"] == "public, max-age=3600"
+
+
+def shipped_conn_limit(zone: str) -> int:
+    """The ``limit_conn`` of ``zone`` in deploy/nginx.conf, the same wherever it is set."""
+    values = set(re.findall(rf"^\s*limit_conn {zone} (\d+);", SHIPPED.read_text(), flags=re.MULTILINE))
+    assert len(values) == 1, f"limit_conn {zone}: {values or 'not set'}"
+    return int(values.pop())
+
+
+def connect_from(site: Site, source: str) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", site.nginx.port), timeout=10, source_address=(source, 0))
+
+
+def start_upload(site: Site, source: str) -> tuple[socket.socket, bytes]:
+    """A POST from ``source`` whose body never comes: nginx answers ``100 Continue`` once
+    it has counted the request and waits for the body (client_body_timeout), or refuses
+    it. The socket, and the status line nginx sent."""
+    sock = connect_from(site, source)
+    sock.sendall(b"POST /static/upload HTTP/1.1\r\nHost: roundtable\r\nContent-Length: 10\r\n"
+                 b"Expect: 100-continue\r\n\r\n")
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        assert chunk, f"nginx closed the connection after {head!r}"
+        head += chunk
+    return sock, head.split(b"\r\n", 1)[0]
+
+
+def ended_by_peer(sock: socket.socket, within: float) -> tuple[float, str]:
+    """Wait for nginx to end ``sock`` (nothing more is expected on it): the seconds it
+    took, and "reset" (an RST) or "closed" (a FIN). Fails after ``within`` seconds."""
+    start = time.monotonic()
+    sock.settimeout(within)
+    try:
+        data = sock.recv(4096)
+    except ConnectionResetError:
+        return time.monotonic() - start, "reset"
+    except TimeoutError:
+        pytest.fail(f"nginx kept the connection open for {within} s")
+    assert data == b"", f"unexpected data: {data!r}"
+    return time.monotonic() - start, "closed"
+
+
+def test_requests_in_progress_per_address_are_capped_across_the_server(site: Site) -> None:
+    """The instances do not count nginx's connections, so nginx caps each address across
+    every location, WebSockets included (the /ws location repeats the server's limit)."""
+    limit, source = shipped_conn_limit("roundtable_addr"), "127.0.0.4"
+    assert limit > shipped_conn_limit("roundtable_ws")  # a visitor's WebSockets fit in the total
+    visitors: list[Client] = []
+    uploads: list[socket.socket] = []
+    try:
+        for _ in range(5):
+            visitors.append(Client(site.ws_url, origin=site.nginx.url, source_address=(source, 0)))
+            assert visitors[-1].next()["type"] == "hello"
+        for _ in range(limit - len(visitors)):
+            sock, status = start_upload(site, source)
+            uploads.append(sock)
+            assert status == b"HTTP/1.1 100 Continue", f"upload {len(uploads)}: {status!r}"
+        sock, status = start_upload(site, source)
+        uploads.append(sock)
+        assert status.startswith(b"HTTP/1.1 429 "), status
+        # Another address is not held back by this one.
+        assert site.request_from("127.0.0.6", "GET", "/healthz")[0] == 200
+    finally:
+        for sock in uploads:
+            sock.close()
+        for visitor in visitors:
+            visitor.close()
+    assert 'limiting connections by zone "roundtable_addr", client: 127.0.0.4' in site.nginx.error_log()
+    # Each request gives its count back when its client leaves (nginx notices the closes
+    # in its own time: ask again until it has, bounded).
+    deadline = time.monotonic() + 5
+    while (status_code := site.request_from(source, "GET", "/healthz")[0]) == 429 and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling nginx's count, bounded by the deadline
+    assert status_code == 200
+
+
+def test_a_slow_request_head_is_reset_at_the_header_timeout(site: Site) -> None:
+    """A head sent a line every 0.2 s, never finished (the slowloris pattern): the header
+    timeout is a deadline for the whole head, not for each read, and the connection is
+    reset (reset_timedout_connection), its socket freed at once."""
+    with connect_from(site, "127.0.0.5") as sock:
+        start = time.monotonic()
+        sock.sendall(b"GET /api/countdown HTTP/1.1\r\nHost: roundtable\r\n")
+        sock.settimeout(0.2)
+        ended = ""
+        while not ended and time.monotonic() - start < HEADER_TIMEOUT + 5:
+            try:
+                ended = "closed" if sock.recv(4096) == b"" else "answered"
+            except TimeoutError:
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except (ConnectionResetError, BrokenPipeError):
+                    ended = "reset"
+            except ConnectionResetError:
+                ended = "reset"
+        took = time.monotonic() - start
+    assert ended == "reset", f"after {took:.1f} s: {ended or 'still open'}"
+    assert HEADER_TIMEOUT - 0.1 < took < HEADER_TIMEOUT + 2
+    assert "client timed out" in site.nginx.error_log()
+
+
+def test_an_idle_keep_alive_connection_is_closed_at_the_keepalive_timeout(site: Site) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", site.nginx.port, timeout=10,
+                                            source_address=("127.0.0.5", 0))
+    try:
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200 and response.getheader("connection") == "keep-alive"
+        assert connection.sock is not None
+        took, _ = ended_by_peer(connection.sock, KEEPALIVE_TIMEOUT + 5)
+    finally:
+        connection.close()
+    assert KEEPALIVE_TIMEOUT - 0.1 < took < KEEPALIVE_TIMEOUT + 2
+
+
+def test_a_websocket_outlives_the_header_and_keepalive_timeouts(site: Site) -> None:
+    """Those timeouts end a connection that sends no request and an idle keep-alive one;
+    a quiet WebSocket opened before both is still served once both have ended."""
+    visitor = Client(site.ws_url, origin=site.nginx.url)
+    silent = connect_from(site, "127.0.0.7")
+    keep_alive = http.client.HTTPConnection("127.0.0.1", site.nginx.port, timeout=10,
+                                            source_address=("127.0.0.7", 0))
+    try:
+        assert visitor.next()["type"] == "hello"
+        keep_alive.request("GET", "/healthz")
+        keep_alive.getresponse().read()
+        assert keep_alive.sock is not None
+        ended_by_peer(silent, HEADER_TIMEOUT + 5)
+        ended_by_peer(keep_alive.sock, KEEPALIVE_TIMEOUT + 5)
+        visitor.send(json.dumps({"type": "ping", "t": 12345}))
+        pong = visitor.until(lambda event: event["type"] == "pong", timeout=5)
+        assert pong["t"] == 12345
+    finally:
+        visitor.close()
+        silent.close()
+        keep_alive.close()
 
 
 def test_the_client_address_behind_nginx_reaches_the_logs_and_the_limits(site: Site) -> None:
