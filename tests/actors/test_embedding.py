@@ -33,6 +33,16 @@ def host(tmp_path: Path, script: str) -> subprocess.Popen[str]:
     )
 
 
+def ended(process: subprocess.Popen[str]) -> tuple[int, str]:
+    """The host's exit code and stderr once it has ended on its own (killed after
+    ``HOST_EXIT_SECONDS``: a host that hangs fails the test, never the suite)."""
+    try:
+        code = process.wait(timeout=HOST_EXIT_SECONDS)
+    finally:
+        process.kill()
+    return code, process.stderr.read() if process.stderr else ""
+
+
 def write_env(tmp_path: Path) -> Path:
     database = tmp_path / "from-dotenv" / "roundtable.db"
     (tmp_path / ".env").write_text(f"DATABASE_URL=sqlite:///{database}\nMIN_COUNTDOWN_SECONDS=1\n")
@@ -50,11 +60,7 @@ def test_a_host_that_starts_the_system_and_returns_exits_on_its_own(tmp_path: Pa
     """)
     assert process.stdout is not None
     started = process.stdout.readline().strip()
-    try:
-        code = process.wait(timeout=HOST_EXIT_SECONDS)
-    finally:
-        process.kill()
-    stderr = process.stderr.read() if process.stderr else ""
+    code, stderr = ended(process)
     assert code == 0, stderr
     assert started == f"sqlite:///{database}" and database.is_file()
     assert "engine stopped" in stderr  # stop_system ran at exit: a clean stop, not a kill
@@ -175,11 +181,7 @@ def test_a_host_gets_the_alerts_it_configured(tmp_path: Path) -> None:
             start_system()
             events.alert("host_probe", "an alert raised inside the host")
         """)
-        try:
-            code = process.wait(timeout=HOST_EXIT_SECONDS)
-        finally:
-            process.kill()
-        stderr = process.stderr.read() if process.stderr else ""
+        code, stderr = ended(process)
         assert code == 0, stderr
         [alert] = webhook.wait_for("host_probe", timeout=5)
     assert alert["text"].endswith("an alert raised inside the host")
