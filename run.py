@@ -223,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from actors.providers.check import check_keys
 
         return check_keys(settings)
-    if args.command not in ("setup-db", "export", "import", "prune") and not settings.is_postgres:
+    if args.command == "serve" and not settings.is_postgres:
         keep_postgres_driver_out()
     from storage.errors import StorageError
 

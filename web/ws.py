@@ -140,9 +140,10 @@ async def _serve(connection: Connection, context: Context, limits: EdgeLimits) -
     finally:  # also when Quart cancels this handler because the client went away
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
-    if failure is None and not reader.cancelled():
-        failure = reader.exception()
-    refusal = None if reader.cancelled() or reader.exception() is not None else reader.result()
+    refusal = None
+    if not reader.cancelled():
+        failure = failure or reader.exception()
+        refusal = None if reader.exception() else reader.result()
     if refusal is None and connection.reason is not None:
         refusal = CLOSE_CODES[connection.reason], connection.reason.value
     if refusal is not None and not server_gone.done():
