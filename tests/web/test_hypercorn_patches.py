@@ -142,11 +142,8 @@ class Served:
         self.disconnected = asyncio.Event()
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
+        if not await accepted(scope, receive, send):
             return
-        assert (await receive())["type"] == "websocket.connect"
-        await send({"type": "websocket.accept"})
         await send({"type": "websocket.send", "text": "hello"})
         writer = direct_writer(send)
         if self.close_first:
@@ -161,10 +158,17 @@ class Served:
         return f"ws://127.0.0.1:{self.port}/ws"
 
 
-async def lifespan(receive: Any, send: Any) -> None:
-    while (await receive())["type"] != "lifespan.shutdown":
-        await send({"type": "lifespan.startup.complete"})
-    await send({"type": "lifespan.shutdown.complete"})
+async def accepted(scope: dict[str, Any], receive: Any, send: Any) -> bool:
+    """A bare app's start: serve the lifespan to its end (False), or accept the WebSocket
+    (True)."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return False
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    return True
 
 
 @contextlib.asynccontextmanager
@@ -301,11 +305,8 @@ class ClosesAndStopsReading:
         self.release = asyncio.Event()
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
+        if not await accepted(scope, receive, send):
             return
-        assert (await receive())["type"] == "websocket.connect"
-        await send({"type": "websocket.accept"})
         await receive()
         await send({"type": "websocket.close", "code": 1008, "reason": "too many messages"})
         await self.release.wait()
@@ -369,11 +370,8 @@ class ReadsUntilDisconnect:
         self.disconnected = asyncio.Event()
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "lifespan":
-            await lifespan(receive, send)
+        if not await accepted(scope, receive, send):
             return
-        assert (await receive())["type"] == "websocket.connect"
-        await send({"type": "websocket.accept"})
         while (message := await receive())["type"] != "websocket.disconnect":
             self.received.append(message)
         self.disconnected.set()
