@@ -72,7 +72,7 @@ def recent(db: peewee.Database, limit: int = 50) -> list[AuditRecord]:
 
 def _record(row: AuditEntry) -> AuditRecord:
     return AuditRecord(
-        at=to_seconds(row.at) or 0.0, action=row.action, result=row.result, status=row.status,
+        at=to_seconds(row.at), action=row.action, result=row.result, status=row.status,
         detail=row.detail, client=row.client, token_fingerprint=row.token_fingerprint, id=row.id,
     )
 

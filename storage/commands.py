@@ -103,7 +103,7 @@ def prune_command(database_url: str, older_than_seconds: float, now: float | Non
     db = connect(database_url)
     try:
         setup_database(db)
-        removed = prune(db, to_ms(cutoff) or 0)
+        removed = prune(db, to_ms(cutoff))
     finally:
         db.close()
     print(f"removed rows older than {_iso(cutoff)}: {describe_counts(removed)}")

@@ -114,5 +114,5 @@ def _one_line(text: object) -> str:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return "-"
-    moment = datetime.fromtimestamp(to_seconds(ms) or 0.0, tz=UTC)
+    moment = datetime.fromtimestamp(to_seconds(ms), tz=UTC)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -96,8 +96,13 @@ def to_ms(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1000)
 
 
+@overload
+def to_seconds(ms: int) -> float: ...
+@overload
+def to_seconds(ms: None) -> None: ...
 def to_seconds(ms: int | None) -> float | None:
-    """Epoch milliseconds (int) -> epoch seconds (float); ``None`` stays ``None``."""
+    """Epoch milliseconds (int) -> epoch seconds (float); ``None`` stays ``None``. (The
+    wire has its own, ``actors.wire.seconds``.)"""
     return None if ms is None else ms / 1000
 
 

@@ -261,6 +261,6 @@ def recent_failures(db: peewee.Database, limit: int) -> list[FailureView]:
         )
         return [
             FailureView(row.provider, row.model, row.error_class, row.status_code,
-                        int(row.latency_ms or 0), to_seconds(row.at) or 0.0)
+                        int(row.latency_ms or 0), to_seconds(row.at))
             for row in query
         ]

@@ -31,7 +31,7 @@ def _now_ms() -> int:
     # The wall clock, not an injected one: these rows are written by one instance and aged
     # by another (a standby submits, the engine claims and forgets), so only a clock every
     # instance shares can compare them; and no ``Clock`` reaches these module functions.
-    return to_ms(time.time()) or 0
+    return to_ms(time.time())
 
 
 def submit(db: peewee.Database, request: dict[str, Any], origin: str) -> int:
@@ -74,7 +74,7 @@ def pending(db: peewee.Database, max_age_seconds: float) -> list[tuple[int, dict
     """Unclaimed requests younger than ``max_age_seconds``, oldest first."""
 
     def read() -> list[tuple[int, dict[str, Any]]]:
-        since = _now_ms() - (to_ms(max_age_seconds) or 0)
+        since = _now_ms() - to_ms(max_age_seconds)
         rows = (RelayedCommand.select(RelayedCommand.id, RelayedCommand.request)
                 .where(RelayedCommand.claimed_at.is_null() & (RelayedCommand.created_at >= since))
                 .order_by(RelayedCommand.id))
@@ -101,6 +101,6 @@ def answer(db: peewee.Database, command_id: int, status: int, body: dict[str, An
 
 def forget_old(db: peewee.Database) -> int:
     """Delete requests older than ``KEEP_SECONDS``; how many."""
-    cutoff = _now_ms() - (to_ms(KEEP_SECONDS) or 0)
+    cutoff = _now_ms() - to_ms(KEEP_SECONDS)
     query = RelayedCommand.delete().where(RelayedCommand.created_at < cutoff)
     return int(retrying(db, "forget old admin commands", query.execute))
