@@ -28,7 +28,8 @@ __all__ = ["QuietCollector", "quiet_moment"]
 
 log = logging.getLogger("roundtable.gc")
 
-#: A full collection at least this often (seconds) when nothing is due.
+#: When no round has ended, a full collection at most this often (seconds), and then only
+#: if the old generation grew by ``GROWTH``.
 INTERVAL_SECONDS: Final = 300.0
 #: How often the view is looked at (a round's end is noticed this fast). Each look asks the
 #: Supervisor for its view, on the thread that reveals: rarely, so as not to delay one.

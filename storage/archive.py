@@ -24,6 +24,7 @@ Functions run on the calling thread.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ class ImportReport:
 #: and aged out (the audit log is their record). Not exported; an import skips their lines
 #: in exports written before this, so that none is relayed again on the target.
 QUEUES: Final = (RelayedCommand,)
+
+
+_QUEUE_KINDS: Final = frozenset(m._meta.table_name for m in QUEUES)
 
 
 def other_models() -> tuple[type[BaseModel], ...]:
@@ -171,6 +175,7 @@ def _line(kind: str, row: dict[str, Any]) -> str:
 
 
 # -- import -----------------------------------------------------------------------------------
+@functools.cache
 def _models_by_kind() -> dict[str, type[BaseModel]]:
     return {CONVERSATION: Conversation, **{m._meta.table_name: m for m in other_models()}}
 
@@ -185,7 +190,7 @@ def _parse(text: str, source: str, number: int) -> tuple[str, dict[str, Any]] | 
     if not isinstance(row, dict):
         raise ArchiveError(f"{where}: not a JSON object")
     kind = row.pop("kind", None)
-    if kind in {m._meta.table_name for m in QUEUES}:
+    if kind in _QUEUE_KINDS:
         return None
     model = _models_by_kind().get(kind) if isinstance(kind, str) else None
     if model is None:

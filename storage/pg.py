@@ -10,16 +10,13 @@ Kerberos, about 6 MiB of RSS): see ``run.keep_postgres_driver_out``.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 __all__: list[str] = []
 
-_DRIVER = "psycopg2"
-
 
 def __getattr__(name: str) -> Any:
-    driver = importlib.import_module(_DRIVER)
-    importlib.import_module(f"{_DRIVER}.errors")
-    importlib.import_module(f"{_DRIVER}.extensions")
-    return getattr(driver, name)
+    import psycopg2  # first use only: this module's attributes are the driver's
+    import psycopg2.errors  # noqa: F401  - pg.errors.QueryCanceled
+
+    return getattr(psycopg2, name)
