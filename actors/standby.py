@@ -21,7 +21,7 @@ import peewee
 from actors.clock import Clock, utc_day_start
 from actors.machine import parse_command
 from actors.providers.budget import DailyBudget
-from actors.providers.moderation import Verdict
+from actors.providers.moderation import Verdict, failure_mode
 from actors.relay import RemoteEngine
 from actors.view import (
     EngineView,
@@ -96,8 +96,7 @@ class StandbySystem:
         """``MODERATION`` and ``MODERATION_FAIL`` as set; the checks in effect are the
         engine's to know (its gate may have found OpenAI's endpoint missing)."""
         mode = self.settings.moderation
-        fails = None if mode == "off" else "open" if self.settings.moderation_fail_open else "closed"
-        return ModerationView(mode, fails=fails)
+        return ModerationView(mode, fails=failure_mode(mode, self.settings.moderation_fail_open))
 
     def _budget(self, calls: dict[str, dict[str, Any]]) -> dict[str, Any]:
         """The engine's ``budget`` view, from the same rows and settings."""

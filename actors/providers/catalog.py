@@ -22,7 +22,7 @@ import httpx2
 
 from actors.clock import DAY_SECONDS
 from actors.providers import registry
-from actors.providers.bounded import BoundedTransport, call_limits, tls_context
+from actors.providers.bounded import BoundedTransport, call_limits
 from settings import ProviderSettings
 
 __all__ = [
@@ -133,12 +133,9 @@ def _date(value: object) -> str | None:
 # imported at start-up, and the SDKs cost 1-3 s and tens of MiB each (they load on the
 # model watch's own thread).
 def list_openai(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
-    import openai
+    from actors.providers.openai import bounded_client
 
-    with openai.OpenAI(
-        api_key=api_key, base_url=settings.base_url, max_retries=0, timeout=timeout,
-        http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
-    ) as client:
+    with bounded_client(api_key, settings.base_url, timeout=timeout) as client:
         return [Offered(m.id, _date(getattr(m, "shutdown_date", None))) for m in client.models.list()]
 
 
@@ -157,17 +154,9 @@ def list_anthropic(settings: ProviderSettings, api_key: str, timeout: float) -> 
 
 
 def list_gemini(settings: ProviderSettings, api_key: str, timeout: float) -> list[Offered]:
-    from google import genai
-    from google.genai import types
+    from actors.providers.gemini import bounded_client
 
-    client = genai.Client(
-        api_key=api_key, vertexai=False,
-        http_options=types.HttpOptions(
-            base_url=settings.base_url, api_version="v1beta", timeout=round(timeout * 1000),
-            client_args={"transport": BoundedTransport(), "verify": tls_context()},
-            async_client_args={"ssl": tls_context()},  # its websocket context: the same one
-        ),
-    )
+    client = bounded_client(api_key, settings.base_url, timeout_ms=round(timeout * 1000))
     try:
         return [Offered((m.name or "").removeprefix("models/")) for m in client.models.list()]
     finally:

@@ -84,16 +84,7 @@ class GeminiProvider:
         return self._reply(response)
 
     def _build_client(self, api_key: str) -> genai.Client:
-        return genai.Client(
-            api_key=api_key,
-            vertexai=False,  # never let GOOGLE_GENAI_USE_VERTEXAI reroute us
-            http_options=types.HttpOptions(
-                base_url=self._base_url, api_version="v1beta", timeout=_DEFAULT_TIMEOUT_MS,
-                # The gateway's call_limits bound the whole call and the reply's size here.
-                client_args={"transport": BoundedTransport(), "verify": tls_context()},
-                async_client_args={"ssl": tls_context()},  # its websocket context: the same one
-            ),
-        )
+        return bounded_client(api_key, self._base_url)
 
     def _config(self, request: GenerationRequest, timeout: float) -> types.GenerateContentConfig:
         return types.GenerateContentConfig(
@@ -192,3 +183,18 @@ def _detail_values(body: Any, key: str) -> list[str]:
 def _name(value: object) -> str:
     """An SDK enum (or a plain string from a newer API) as its bare name."""
     return str(getattr(value, "value", value) or "")
+
+
+def bounded_client(api_key: str, base_url: str, *, timeout_ms: int = _DEFAULT_TIMEOUT_MS) -> genai.Client:
+    """A Gemini client on the bounded transport (the gateway's call_limits bound the whole
+    call and the reply's size there) and the process's one TLS context, its spare async
+    and websocket clients included; the model watch uses it too."""
+    return genai.Client(
+        api_key=api_key,
+        vertexai=False,  # never let GOOGLE_GENAI_USE_VERTEXAI reroute us
+        http_options=types.HttpOptions(
+            base_url=base_url, api_version="v1beta", timeout=timeout_ms,
+            client_args={"transport": BoundedTransport(), "verify": tls_context()},
+            async_client_args={"ssl": tls_context()},  # its websocket context: the same one
+        ),
+    )

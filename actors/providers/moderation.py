@@ -44,6 +44,7 @@ __all__ = [
     "Review",
     "Verdict",
     "build_moderation",
+    "failure_mode",
     "is_openai_api",
     "remote_check_wanted",
 ]
@@ -131,15 +132,14 @@ class ModerationGate:
     @property
     def checks(self) -> str:
         """"wordlist" or "wordlist+openai": the checks in effect now."""
-        with self._lock:
-            return "wordlist+openai" if self._remote_in_use() else "wordlist"
+        return self.view().checks or "wordlist"
 
     def view(self) -> ModerationView:
         """The checks in effect and why they differ from ``mode``, for ``/api/status``."""
         with self._lock:
             checks = "wordlist+openai" if self._remote_in_use() else "wordlist"
             detail = self._note if self._missing is None else self._missing_detail(self._missing)
-        return ModerationView(self.mode, checks, "open" if self.fail_open else "closed", detail)
+        return ModerationView(self.mode, checks, failure_mode(self.mode, self.fail_open), detail)
 
     def review(self, text: str, timeout: float) -> Review:
         """Review ``text`` within ``timeout`` seconds; never raises."""
@@ -239,6 +239,12 @@ def remote_check_wanted(settings: Settings) -> bool:
     return settings.moderation == "auto" and is_openai_api(openai_settings.base_url)
 
 
+def failure_mode(mode: str, fail_open: bool) -> str | None:
+    """``MODERATION_FAIL`` as ``/api/status`` says it: "open" or "closed"; None when ``mode``
+    is "off" (nothing is reviewed, nothing can fail)."""
+    return None if mode == "off" else "open" if fail_open else "closed"
+
+
 def build_moderation(settings: Settings) -> ModerationGate | None:
     """The gate ``settings`` ask for, or None for ``MODERATION=off``."""
     if settings.moderation == "off":
@@ -247,10 +253,11 @@ def build_moderation(settings: Settings) -> ModerationGate | None:
     openai_settings = settings.providers.get("openai")
     remote: RemoteModeration | None = None
     note: str | None = None
-    if remote_check_wanted(settings) and openai_settings is not None:
-        remote = _LazyOpenAI(openai_settings.base_url, openai_settings.api_keys)
-    elif settings.moderation == "auto" and openai_settings is not None and openai_settings.configured:
-        note = NOT_OPENAI_API  # a key, but another base URL: /moderations is likely not there
+    if openai_settings is not None and openai_settings.configured:
+        if remote_check_wanted(settings):
+            remote = _LazyOpenAI(openai_settings.base_url, openai_settings.api_keys)
+        elif settings.moderation == "auto":
+            note = NOT_OPENAI_API  # a key, but another base URL: /moderations is likely not there
     return ModerationGate(
         wordlist, remote, fail_open=settings.moderation_fail_open, mode=settings.moderation, note=note
     )

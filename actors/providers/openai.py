@@ -85,15 +85,15 @@ class OpenAIProvider:
         return bounded_client(api_key, self._base_url)
 
 
-def bounded_client(api_key: str, base_url: str) -> openai.OpenAI:
+def bounded_client(api_key: str, base_url: str, *, timeout: float = CLIENT_TIMEOUT_SECONDS) -> openai.OpenAI:
     """An OpenAI client with the SDK's retries off, on the bounded transport (the gateway's
     call_limits bound the whole call and the reply's size there); the moderation check
-    uses it too."""
+    and the model watch use it too."""
     return openai.OpenAI(
         api_key=api_key,
         base_url=base_url,
         max_retries=0,
-        timeout=CLIENT_TIMEOUT_SECONDS,
+        timeout=timeout,
         http_client=openai.DefaultHttpxClient(transport=BoundedTransport()),
     )
 

@@ -110,8 +110,7 @@ class TrimmedDataset:
         """What ``genai_prices.calc_price(usage, model_ref, provider_id=provider_id,
         genai_request_timestamp=when)`` returns, from the trimmed entries when they cover
         ``provider_id``; ``LookupError`` when the dataset does not know the model."""
-        snapshot = self.snapshot()
-        if snapshot is not None and provider_id in self.provider_ids:
+        if provider_id in self.provider_ids and (snapshot := self.snapshot()) is not None:
             return snapshot.calc(usage, model_ref, provider_id, None, when)
         from genai_prices import calc_price  # imports the whole bundled dataset
 
