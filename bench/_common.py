@@ -28,7 +28,7 @@ from tests.service import Service, free_port  # noqa: E402 - needs the repo root
 
 __all__ = [
     "ROOT", "Service", "cpu_seconds", "free_port", "log_summary", "machine_line", "percentile",
-    "progress", "reference_start", "rss_kib", "running_service", "table",
+    "progress", "reference_start", "rss_kib", "running_service", "table", "wait_model_checks",
 ]
 
 sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] # figures and progress interleave
@@ -118,13 +118,14 @@ def log_summary(text: str) -> str:
 
 
 @contextlib.contextmanager
-def running_service(env: dict[str, str] | None = None) -> Iterator[Service]:
-    """The real ``python run.py`` on a free port with a temp SQLite file; stopped on exit,
-    then the log's warnings and errors are summarised on stdout."""
+def running_service(env: dict[str, str] | None = None, timeout: float = 30.0) -> Iterator[Service]:
+    """The real ``python run.py`` on a free port with a temp SQLite file, ready within
+    ``timeout`` s; stopped on exit, then the log's warnings and errors are summarised on
+    stdout."""
     with tempfile.TemporaryDirectory(prefix="roundtable-bench-") as tmp:
         service = Service(Path(tmp), env)
         started = time.perf_counter()
-        service.start()
+        service.start(timeout)
         assert service.process is not None
         progress(f"service pid {service.process.pid} ready on port {service.port} "
                  f"in {time.perf_counter() - started:.2f} s")
@@ -135,3 +136,14 @@ def running_service(env: dict[str, str] | None = None) -> Iterator[Service]:
             print(log_summary(service.logs()))
             if code not in (0, None):
                 print(f"service exit code: {code} (expected 0)")
+
+
+def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
+    """Seconds until no configured provider's model check is "unchecked"."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        providers = service.get("/api/status")[1]["providers"]
+        if all(p["model_check"]["status"] != "unchecked" for p in providers.values() if p["configured"]):
+            return time.monotonic() - started
+        time.sleep(0.1)  # polling the status for a condition, bounded by the timeout
+    raise TimeoutError("model checks never finished")

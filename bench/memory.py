@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/memory.py [--starts 3] [--rounds 3]
 
-Each start, taking turns so that all three share the machine's moods:
+Each start, taking turns so that all four share the machine's moods:
 
 - ``minimal Quart``: a minimal Quart app on Hypercorn (``bench/_ref_servers.py
   quart-nodeflate``), RSS at its first HTTP answer;
@@ -30,14 +30,18 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-from _common import Service, log_summary, machine_line, progress, reference_start, rss_kib, table
+from _common import (
+    machine_line,
+    progress,
+    reference_start,
+    rss_kib,
+    running_service,
+    table,
+    wait_model_checks,
+)
 
-from tests.web.conftest import Client, is_state
-from tests.web.test_provider_round import Fakes
+from tests.web.test_provider_round import Fakes, play_round
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -83,42 +87,21 @@ def floor_in_use(fakes: Fakes) -> float:
     return int(result.stdout.split()[-1]) / 1024
 
 
-def wait_model_checks(service: Service, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        providers = service.get("/api/status")[1]["providers"]
-        if all(p["model_check"]["status"] != "unchecked" for p in providers.values() if p["configured"]):
-            return
-        time.sleep(0.1)  # polling the status for a condition, bounded by the timeout
-    raise TimeoutError("model checks never finished")
-
-
 def roundtable(fakes: Fakes, rounds: int) -> list[float]:
     """RSS (MiB) at /readyz, after the model checks, then after each round."""
-    with tempfile.TemporaryDirectory(prefix="roundtable-memory-") as tmp:
-        # MODERATION=openai: the fake is not OpenAI's API, and auto would use the word list only.
-        service = Service(Path(tmp), {**fakes.env(), "MODERATION": "openai"})
-        service.start(timeout=120)
+    # MODERATION=openai: the fake is not OpenAI's API, and auto would use the word list only.
+    with running_service({**fakes.env(), "MODERATION": "openai"}, timeout=120) as service:
         assert service.process is not None
         pid = service.process.pid
         figures = [rss_kib(pid) / 1024]
-        try:
-            wait_model_checks(service)
+        wait_model_checks(service)
+        figures.append(rss_kib(pid) / 1024)
+        for _ in range(rounds):
+            got = [m["seq"] for m in play_round(service)]
+            if sorted(got) != list(range(1, 17)):
+                raise RuntimeError(f"the visitor got {got}, not seq 1..16")
+            service.wait_for_state("countdown", timeout=30)
             figures.append(rss_kib(pid) / 1024)
-            for _ in range(rounds):
-                client = Client(service.ws_url)
-                client.next()
-                service.force()
-                client.until(is_state("complete"), timeout=120)
-                got = [m["seq"] for m in client.messages()]
-                client.close()
-                if sorted(got) != list(range(1, 17)):
-                    raise RuntimeError(f"the visitor got {got}, not seq 1..16")
-                service.wait_for_state("countdown", timeout=30)
-                figures.append(rss_kib(pid) / 1024)
-        finally:
-            service.stop()
-            print(log_summary(service.logs()))
         return figures
 
 

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from _common import ROOT, machine_line, progress, table
 
@@ -55,7 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def probe(checkout: Path) -> dict[str, object]:
+def probe(checkout: Path) -> dict[str, Any]:
     # python -c puts its working folder first on sys.path, ahead of the editable install.
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=checkout, capture_output=True,
                           text=True, timeout=120, check=True)
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.runs):
         progress(f"run {i + 1}/{args.runs}")
         runs.append(probe(args.checkout))
-    sdks, before, after = (statistics.median(int(str(r[k])) for r in runs) / 1024 for k in ("sdks", "before", "after"))
+    sdks, before, after = (statistics.median(r[k] for r in runs) / 1024 for k in ("sdks", "before", "after"))
     print(machine_line())
     print(f"code: {runs[0]['code']}")
     print(table(

@@ -34,6 +34,7 @@ from _common import (
     reference_start,
     rss_kib,
     table,
+    wait_model_checks,
 )
 
 from settings import Settings
@@ -69,17 +70,6 @@ def wait_probe(service: Service, path: str, timeout: float = 120.0) -> None:
             pass
         time.sleep(0.01)  # polling the probe: the figure is the first moment it answers
     raise TimeoutError(f"no {path}")
-
-
-def wait_model_checks(service: Service, timeout: float = 120.0) -> float:
-    """Seconds until no configured provider's model check is "unchecked"."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        providers = service.get("/api/status")[1]["providers"]
-        if all(p["model_check"]["status"] != "unchecked" for p in providers.values() if p["configured"]):
-            return time.monotonic() - started
-        time.sleep(0.1)  # polling the status for a condition, bounded by the timeout
-    raise TimeoutError("model checks never finished")
 
 
 def one_start(env: dict[str, str], last: bool, idle: float) -> dict[str, float]:
