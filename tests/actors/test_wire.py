@@ -8,6 +8,7 @@ from actors.view import (
     EngineView,
     MessageView,
     ModelCheckView,
+    ModerationView,
     ProviderHealth,
     RoundView,
     StatusView,
@@ -122,8 +123,8 @@ def test_status_has_the_same_keys_whatever_an_instance_knows() -> None:
                            last_error="timeout", last_error_at=T, p50_latency_ms=900, p95_latency_ms=1500,
                            model_check=ModelCheckView("ok", None, T), moderation={"passed": 3})
     unknown = ProviderHealth(True, "m", 2, 5, 100, 10, 0.1, moderation={"passed": None})
-    engine = wire.status(StatusView(view(), "engine", "a:1", {"openai": known}, Today.of({"openai": known}), {}))
-    standby = wire.status(StatusView(view(), "standby", "b:2", {"openai": unknown}, Today(), {}))
+    engine = wire.status(StatusView(view(), "engine", "a:1", {"openai": known}, Today.of({"openai": known}), {}, ModerationView()))
+    standby = wire.status(StatusView(view(), "standby", "b:2", {"openai": unknown}, Today(), {}, ModerationView()))
     assert set(engine) == set(standby) and (engine["role"], standby["role"]) == ("engine", "standby")
     assert set(engine["providers"]["openai"]) == set(standby["providers"]["openai"])
     assert set(engine["providers"]["openai"]["model_check"]) == {"status", "detail", "checked_at"}

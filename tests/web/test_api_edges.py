@@ -19,7 +19,7 @@ import pytest
 from quart import Quart
 
 from actors.clock import SystemClock
-from actors.view import EngineView, StatusView, Today
+from actors.view import EngineView, ModerationView, StatusView, Today
 from settings import Settings
 from storage import connect, setup_database
 from tests.service import ADMIN_TOKEN, Service
@@ -48,7 +48,7 @@ class FakeSystem:
         return VIEW
 
     def status(self) -> StatusView:
-        return StatusView(self.view(), "engine", "test:1", {}, Today(), {})
+        return StatusView(self.view(), "engine", "test:1", {}, Today(), {}, ModerationView())
 
     def command(self, action: str) -> dict[str, Any]:
         self.commands.append(action)
