@@ -6,10 +6,11 @@ every instance, the per-provider counters): pass it ``clock.now()`` of the injec
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Final, Protocol
 
-__all__ = ["DAY_SECONDS", "Clock", "SystemClock", "utc_day_start"]
+__all__ = ["DAY_SECONDS", "Clock", "SystemClock", "iso_utc", "utc_day_start"]
 
 DAY_SECONDS: Final = 86_400.0
 
@@ -30,3 +31,8 @@ class SystemClock:
 def utc_day_start(now: float) -> float:
     """The start (epoch seconds) of the UTC day that contains ``now`` (epoch seconds)."""
     return (now // DAY_SECONDS) * DAY_SECONDS
+
+
+def iso_utc(seconds: float) -> str:
+    """Epoch seconds as RFC 3339 UTC to the second: ``2026-11-30T05:30:00Z``."""
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -4,12 +4,11 @@ planner's statistics are refreshed, so they follow the history as it grows."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import pykka
 
-from actors.clock import DAY_SECONDS, Clock
+from actors.clock import DAY_SECONDS, Clock, iso_utc
 from actors.daemon import DaemonLoop
 from storage.errors import StorageError
 
@@ -58,11 +57,11 @@ class RetentionJob(DaemonLoop):
         except (StorageError, pykka.ActorDeadError, pykka.Timeout) as exc:
             self._next_at = now + min(RETRY_SECONDS, self._every)
             log.warning("retention: could not remove rows older than %s (%s); trying again later",
-                        _iso(cutoff), exc)
+                        iso_utc(cutoff), exc)
             return None
         self._next_at = now + self._every
         counts = ", ".join(f"{n} {table}" for table, n in removed.items())
-        log.info("retention: removed rows older than %s: %s", _iso(cutoff), counts)
+        log.info("retention: removed rows older than %s: %s", iso_utc(cutoff), counts)
         return removed
 
     def _run(self) -> None:
@@ -91,5 +90,3 @@ class StatisticsJob(DaemonLoop):
                 log.warning("could not refresh the planner's statistics (%s); trying again tomorrow", exc)
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -12,10 +12,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from actors.clock import iso_utc
 from storage.archive import count_rows, export_lines, import_lines
 from storage.db import connect, setup_database
 from storage.models import to_ms
@@ -106,7 +106,7 @@ def prune_command(database_url: str, older_than_seconds: float, now: float | Non
         removed = prune(db, to_ms(cutoff))
     finally:
         db.close()
-    print(f"removed rows older than {_iso(cutoff)}: {describe_counts(removed)}")
+    print(f"removed rows older than {iso_utc(cutoff)}: {describe_counts(removed)}")
     return 0
 
 
@@ -115,8 +115,6 @@ def describe_counts(removed: dict[str, int]) -> str:
     return ", ".join(f"{n:,} {table}" for table, n in removed.items())
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class _open_for_writing:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
+from actors.clock import iso_utc
 from storage.models import to_seconds
 
 __all__ = ["details_line", "export_json", "export_markdown", "source_label"]
@@ -114,5 +114,4 @@ def _one_line(text: object) -> str:
 def _iso(ms: int | None) -> str:
     if ms is None:
         return "-"
-    moment = datetime.fromtimestamp(to_seconds(ms), tz=UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(to_seconds(ms))

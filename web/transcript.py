@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from actors import wire
+from actors.clock import iso_utc
 from web import roster
 
 __all__ = [
@@ -131,7 +132,7 @@ def iso_time(ms: int | None) -> str:
     """Epoch ms as RFC 3339 UTC (``2026-11-30T05:30:00Z``), for Atom, sitemaps and JSON-LD."""
     if ms is None:
         return ""
-    return datetime.fromtimestamp(wire.seconds(ms), UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(wire.seconds(ms))
 
 
 def json_ld(conversation: dict[str, Any], url: str) -> str:
