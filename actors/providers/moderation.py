@@ -14,7 +14,8 @@ through when the remote check is unavailable; the default (closed) withholds it.
 
 An endpoint that answers 404 or 405 is not there (``ModerationMissing``). In ``auto`` the
 gate then uses the word list only, says so once in the log and in ``view()``, and asks
-again every ``MISSING_RECHECK_SECONDS``; in ``openai`` (asked for explicitly) it stays
+again every ``MISSING_RECHECK_SECONDS`` (a recheck that fails some other way, or times
+out, keeps the word list's verdict); in ``openai`` (asked for explicitly) it stays
 unavailable, so fail closed withholds every reply, with one error line a minute at most.
 Templates are ours and never reviewed. Thread-safe: called from every agent thread at once.
 """
@@ -146,17 +147,17 @@ class ModerationGate:
         category = self._wordlist.category(text)
         if category is not None:
             return Review(Verdict.FLAGGED, category, "wordlist")
-        remote = self._remote_to_ask()
+        remote, recheck = self._remote_to_ask()
         if remote is None:
             return Review(Verdict.PASSED, by="wordlist")
         if timeout < MIN_REVIEW_SECONDS:
-            return Review(Verdict.UNAVAILABLE, "no time left", "openai")
+            return self._unavailable("no time left", recheck)
         try:
             flagged = remote.flagged_categories(text, timeout)
         except ModerationMissing as exc:
             return self._not_there(str(exc))
         except ModerationError as exc:
-            return Review(Verdict.UNAVAILABLE, str(exc), "openai")
+            return self._unavailable(str(exc), recheck)
         self._there()
         if flagged:
             return Review(Verdict.FLAGGED, ", ".join(flagged), "openai")
@@ -170,17 +171,26 @@ class ModerationGate:
         """Whether replies get the remote check. Caller holds the lock."""
         return self._remote is not None and (self._missing is None or self.mode == "openai")
 
-    def _remote_to_ask(self) -> RemoteModeration | None:
-        """The remote check to ask for this review: in ``auto`` with the endpoint missing,
-        only once ``MISSING_RECHECK_SECONDS`` have passed (a recheck)."""
+    def _remote_to_ask(self) -> tuple[RemoteModeration | None, bool]:
+        """The remote check to ask for this review, and whether asking is a recheck: in
+        ``auto`` with the endpoint missing, only once ``MISSING_RECHECK_SECONDS`` have passed."""
         with self._lock:
             if self._remote_in_use():
-                return self._remote
+                return self._remote, False
             now = self._monotonic()
             due = self._missing is not None and now - self._missing_at >= MISSING_RECHECK_SECONDS
             if due:
                 self._missing_at = now  # one recheck at a time, not one per thread
-            return self._remote if due else None
+            return (self._remote if due else None), due
+
+    @staticmethod
+    def _unavailable(reason: str, recheck: bool) -> Review:
+        """The remote check gave no verdict. On a recheck the word list is what is in
+        effect (``view()`` says so), so its verdict stands: the endpoint is still missing
+        as far as anyone knows, and the reply is not withheld for asking."""
+        if recheck:
+            return Review(Verdict.PASSED, by="wordlist")
+        return Review(Verdict.UNAVAILABLE, reason, "openai")
 
     def _not_there(self, status: str) -> Review:
         """The endpoint answered ``status`` (404/405): in ``auto`` the word list's verdict

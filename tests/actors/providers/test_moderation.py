@@ -194,6 +194,33 @@ def test_auto_uses_the_word_list_alone_where_moderations_is_missing_and_asks_aga
                      "moderation: OPENAI_BASE_URL's /moderations answers again: wordlist+openai"]
 
 
+@pytest.mark.parametrize("failure", ["HTTP 500", "timeout"])
+def test_a_failed_recheck_in_auto_keeps_the_word_lists_verdict(
+    openai_fake: FakeOpenAI, failure: str
+) -> None:
+    """With /moderations missing, the word list is in effect (the view says so): the ten-
+    minute recheck failing some other way must not withhold the reply it was asked with."""
+    ticks = Ticks()
+    gate = ModerationGate(WordList.load(), OpenAIModeration(openai_fake.base_url, (KEY,)),
+                          mode="auto", monotonic=ticks)
+    openai_fake.moderation_script = error(404, code="unknown_url")
+    try:
+        first = gate.review(CLEAN, 5.0)
+        ticks.now += MISSING_RECHECK_SECONDS
+        openai_fake.moderation_script = (error(500, code="server_error") if failure == "HTTP 500"
+                                         else Script(200, {}, hang_seconds=5.0))
+        rechecked = gate.review(CLEAN, 0.3)
+        after = gate.review(CLEAN, 5.0)
+        view = gate.view()
+    finally:
+        gate.close()
+    assert (first.verdict, first.by) == (Verdict.PASSED, "wordlist")
+    assert (rechecked.verdict, rechecked.by) == (Verdict.PASSED, "wordlist")
+    assert (after.verdict, after.by) == (Verdict.PASSED, "wordlist")  # next recheck in 10 minutes
+    assert len(openai_fake.moderations) == 2
+    assert view.checks == "wordlist" and view.detail is not None and "answered HTTP 404" in view.detail
+
+
 def test_explicit_openai_withholds_where_moderations_is_missing_with_one_error_line_a_minute(
     openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
