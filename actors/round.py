@@ -7,6 +7,7 @@ own thread; nothing here talks to another actor.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from actors.providers.base import Outcome
@@ -36,16 +37,19 @@ class ActiveRound:
     store_again_at: float = 0.0
 
     @classmethod
-    def resumed(cls, active: RoundView, started_at: float, plan: RoundPlan) -> ActiveRound:
-        """The stored round ``active`` taken up again (after a restart) with ``plan``."""
+    def resumed(cls, active: RoundView, started_at: float,
+                plan_from: Callable[[int], RoundPlan]) -> ActiveRound:
+        """The stored round ``active`` taken up again (after a restart), its messages from
+        ``next_seq`` on planned by ``plan_from(next_seq)``."""
         revealed = sorted(active.messages, key=lambda m: m.seq)
-        return cls(active.id, active.topic, started_at, active.scheduled_at, active.forced, plan, revealed)
+        return cls(active.id, active.topic, started_at, active.scheduled_at, active.forced,
+                   plan_from(_after(revealed)), revealed)
 
     @property
     def next_seq(self) -> int:
         """After the last revealed seq (not the count: a save that failed leaves a gap in
         the stored messages, and a resumed round must never reuse a seq)."""
-        return self.revealed[-1].seq + 1 if self.revealed else 1
+        return _after(self.revealed)
 
     def view(self, status: str = "active", ended_at: float | None = None) -> RoundView:
         """This round as stored: ``active`` with its messages so far, or as it ended."""
@@ -54,6 +58,11 @@ class ActiveRound:
             started_at=self.started_at, ended_at=ended_at, forced=self.forced, skip_reason=None,
             message_count=len(self.revealed), messages=tuple(self.revealed),
         )
+
+
+def _after(revealed: Sequence[MessageView]) -> int:
+    """The seq after the last of ``revealed`` (in seq order), 1 when there is none."""
+    return revealed[-1].seq + 1 if revealed else 1
 
 
 def iso(epoch: float) -> str:

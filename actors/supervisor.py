@@ -141,8 +141,7 @@ class Supervisor(pykka.ThreadingActor):
 
     def _resumed_round(self, active: RoundView, now: float) -> ActiveRound:
         started_at = active.started_at if active.started_at is not None else now
-        first_seq = max((m.seq for m in active.messages), default=0) + 1
-        return ActiveRound.resumed(active, started_at, self._plan_from(now, first_seq, started_at))
+        return ActiveRound.resumed(active, started_at, lambda seq: self._plan_from(now, seq, started_at))
 
     # -- the clock -------------------------------------------------------------------
     def tick(self) -> float:
