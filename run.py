@@ -131,6 +131,7 @@ async def serve(settings: Settings, *, start_round: bool = False) -> int:
         config = hypercorn_config(settings)
         set_websocket_compression(settings.ws_compression)
         apply_stream_fixes()
+        hub.start_keepalive(settings.ws_ping_seconds)  # Hypercorn no longer pings over HTTP/1.1
         apply_connection_fixes()
         scheme = apply_tls(config, settings)
         log.info("Roundtable %s is live at %s://%s:%d (admin page: /control)", VERSION, scheme,

@@ -114,6 +114,7 @@ class Settings:
     max_new_connections_per_ip_per_minute: int = 120
     api_requests_per_ip_per_second: float = 20.0
     ws_stall_seconds: float = 30.0
+    ws_ping_seconds: float = 20.0
     max_tcp_connections_per_ip: int | None = None  # None: tcp_connections_per_ip derives it
     header_timeout_seconds: float = 5.0
 
@@ -264,6 +265,11 @@ class Settings:
             ws_stall_seconds=env.number(
                 "WS_STALL_SECONDS", 30.0, minimum=0.05, maximum=3600.0,
                 doc="a visitor whose socket has not drained for this long is dropped"),
+            ws_ping_seconds=env.number(
+                "WS_PING_SECONDS", 20.0, minimum=0.05, maximum=3600.0,
+                doc="a WebSocket sent nothing for about this long gets a ping, so proxies and "
+                    "NATs keep it and a dead visitor is found; keep it below your proxy's idle "
+                    "timeout"),
             max_tcp_connections_per_ip=env.optional_integer(
                 "MAX_TCP_CONNECTIONS_PER_IP", minimum=1,
                 doc="open TCP connections per client address (WebSockets included, so at least "

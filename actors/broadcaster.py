@@ -9,6 +9,10 @@ written straight to its transport, with no task woken; every other connection, a
 idle one whose write is refused, gets it through its bounded queue, which its own task
 sends in order. A fan-out writes ``FAN_OUT_BATCH`` connections a loop callback, so
 10,000 visitors do not hold up a request, and events go out in the order delivered.
+The Hub also keeps the connections alive (``start_keepalive``): it pings every one when
+no event went out for a while, so a visitor's NAT and proxies keep the socket and a dead
+peer is found by the kernel's timeout on the unanswered ping, while during a round the
+events themselves do that and nobody is pinged.
 A connection whose queue is full is a slow visitor: it is dropped (closed) rather than
 delaying anyone else or growing memory; so is one whose socket stopped draining
 (``web.ws`` ends it as ``STALLED``), whatever its queue. At shutdown ``Hub.close_all``
@@ -29,7 +33,8 @@ import pykka
 
 from actors.observe.metrics import WS_CLOSED, WS_DROPPED, WS_OPENED
 
-__all__ = ["FAN_OUT_BATCH", "Broadcaster", "CloseReason", "Connection", "DirectWrite", "Hub", "encode"]
+__all__ = ["FAN_OUT_BATCH", "Broadcaster", "CloseReason", "Connection", "DirectWrite", "Hub", "Pinger",
+           "encode"]
 
 log = logging.getLogger("roundtable.broadcast")
 
@@ -53,7 +58,14 @@ class CloseReason(enum.StrEnum):
     GOING_AWAY = "server shutting down"
 
 
-class DirectWrite(Protocol):
+class Pinger(Protocol):
+    """Pings one connection (``web.hypercorn_patches.DirectWriter``)."""
+
+    def ping(self) -> bool:
+        """Write a ping frame now (True), or nothing when the socket is not idle (False)."""
+
+
+class DirectWrite(Pinger, Protocol):
     """Writes an event's frame straight to one connection's socket (``web.hypercorn_patches``)."""
 
     def frame(self, text: str) -> bytes:
@@ -69,11 +81,12 @@ class Connection:
     ``pending`` holds the events its own task has yet to send, in order, at most
     ``limit``; ``sending`` is True while that task sends one. ``direct``, once set (after
     the connection's first frame), lets the Hub write events straight to the socket while
-    the connection is ``idle``. Kept small (slots, a list, a future only while someone
+    the connection is ``idle``; ``pinger`` (``direct`` itself, or one for pings only) is
+    how the Hub keeps it alive. Kept small (slots, a list, a future only while someone
     waits): a server holds thousands of these.
     """
 
-    __slots__ = ("_waiter", "address", "direct", "limit", "name", "pending", "reason", "sending")
+    __slots__ = ("_waiter", "address", "direct", "limit", "name", "pending", "pinger", "reason", "sending")
 
     def __init__(self, name: str, limit: int = QUEUE_LIMIT, address: str = "") -> None:
         self.name = name
@@ -82,6 +95,7 @@ class Connection:
         self.pending: list[str] = []
         self.reason: CloseReason | None = None
         self.direct: DirectWrite | None = None
+        self.pinger: Pinger | None = None
         self.sending = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -177,6 +191,8 @@ class Hub:
         self.closing = False
         self._fan_outs: deque[_FanOut] = deque()
         self._continuing = False  # a later callback goes on with the fan-outs
+        self._keepalive: asyncio.TimerHandle | None = None
+        self._quiet_looks = 0  # keepalive looks since an event went out
 
     def add(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -198,6 +214,7 @@ class Hub:
         ``FAN_OUT_BATCH`` connections a loop callback, events in the order delivered."""
         for listener in self.listeners:
             listener(data)
+        self._quiet_looks = 0
         self._fan_outs.append(_FanOut(data, tuple(self.connections)))
         if not self._continuing:
             self._fan_out()
@@ -216,10 +233,42 @@ class Hub:
             self._continuing = True
             self.loop.call_soon(self._fan_out)
 
+    def start_keepalive(self, every: float) -> None:
+        """On the loop: from now on, ping every connection once no event has gone out for
+        about ``every`` seconds (between ``every / 2`` and ``every``), and then every
+        ``every`` seconds until one does. The server must not ping them itself
+        (``web.hypercorn_patches.apply_stream_fixes``)."""
+        def look() -> None:
+            self._keepalive = self.loop.call_later(every / 2, look)
+            self.keepalive_look()
+
+        if self._keepalive is None:
+            self._keepalive = self.loop.call_later(every / 2, look)
+
+    def keepalive_look(self) -> None:
+        """One look, every half ``every``: the second in a row with no event sent pings
+        everyone (the event itself kept the sockets alive: connections that came since got
+        their hello). ``FAN_OUT_BATCH`` connections a loop callback, as a fan-out."""
+        self._quiet_looks += 1
+        if self._quiet_looks >= 2:
+            self._quiet_looks = 0
+            self._ping(tuple(self.connections), 0)
+
+    def _ping(self, targets: tuple[Connection, ...], start: int) -> None:
+        end = min(len(targets), start + FAN_OUT_BATCH)
+        for connection in targets[start:end]:
+            pinger = connection.pinger
+            if pinger is not None and connection.reason is None:
+                pinger.ping()  # refused while bytes are buffered: that connection is being sent to
+        if end < len(targets):
+            self.loop.call_soon(self._ping, targets, end)
+
     def close_all(self) -> None:
         """On the loop, when shutdown starts: end every connection, now and later, as going
         away (close code 1001), before the server cancels their handlers."""
         self.closing = True
+        if self._keepalive is not None:
+            self._keepalive.cancel()
         for connection in tuple(self.connections):
             connection.end(CloseReason.GOING_AWAY)
 

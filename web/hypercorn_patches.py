@@ -42,6 +42,14 @@ HTTP/1.1 by Hypercorn's asyncio worker, and its transport has nothing buffered. 
 write is a whole frame, so Hypercorn's own (pings, pongs, the close) interleave whole.
 ``tests/web/test_hypercorn_patches.py`` pins the Hypercorn code it relies on by hash.
 
+And the pings (``ping_writer``, ``apply_stream_fixes``): Hypercorn pings every WebSocket
+from a task of its own per connection, asleep between pings (1.6 KiB a connection) and
+pinging whether or not anything else was just sent (at 10,000 visitors, 500 pings and
+pongs a second through wsproto: a third of the server's CPU in a round). For a WebSocket
+over HTTP/1.1 that task now returns at once, and ``actors.broadcaster.Hub`` pings instead,
+writing the same two bytes (``PING_FRAME``: a control frame, never compressed) to every
+connection that was sent nothing lately. Over HTTP/2 Hypercorn's own task pings, as before.
+
 And one change to Hypercorn's connections (``apply_connection_fixes``): a connection ends
 when its client closes it, not when the keep-alive timer runs out after that.
 """
@@ -60,12 +68,14 @@ from wsproto.events import CloseConnection, Message, Ping
 from wsproto.frame_protocol import CloseReason, FrameProtocol
 
 __all__ = ["CLOSED_CONNECTION_SOURCES", "CLOSE_ANSWER_SECONDS", "DIRECT_WRITE_SOURCES",
-           "ORIGINAL_HANDLE_EVENTS", "ORIGINAL_READ_DATA", "DirectWriter", "apply_connection_fixes",
-           "apply_stream_fixes", "direct_writer", "set_websocket_compression", "text_frame"]
+           "ORIGINAL_HANDLE_EVENTS", "ORIGINAL_READ_DATA", "ORIGINAL_SEND_PINGS", "PING_FRAME",
+           "DirectWriter", "apply_connection_fixes", "apply_stream_fixes", "direct_writer",
+           "ping_writer", "set_websocket_compression", "text_frame"]
 
 _ORIGINAL = ws_stream.Handshake
 #: Hypercorn's own, kept so a test can tell when an upgrade changed what we replaced.
 ORIGINAL_HANDLE_EVENTS = ws_stream.WSStream._handle_events
+ORIGINAL_SEND_PINGS = ws_stream.WSStream._send_pings
 #: How long Hypercorn's own close (1009, a message over ``websocket_max_message_size``)
 #: waits for the client's answer before the socket is closed anyway: a browser answers
 #: within a round trip; a client still sending the rest of a big message gets the time
@@ -133,9 +143,19 @@ async def _end_unanswered(stream: Any) -> None:
         await stream.send(ws_stream.StreamClosed(stream_id=stream.stream_id))
 
 
+async def _send_pings(self: Any) -> None:
+    """Hypercorn 0.18's ``WSStream._send_pings`` over HTTP/2 only: a WebSocket over HTTP/1.1
+    is pinged by the Hub (``ping_writer``), only when nothing else went to it lately."""
+    if isinstance(getattr(self.send, "__self__", None), H11Protocol):
+        return
+    await ORIGINAL_SEND_PINGS(self)
+
+
 def apply_stream_fixes() -> None:
-    """Install the fixes above in Hypercorn's WebSocket stream (idempotent)."""
+    """Install the fixes above in Hypercorn's WebSocket stream (idempotent). The app's Hub
+    must then ping the WebSockets over HTTP/1.1 (``actors.broadcaster.Hub.start_keepalive``)."""
     ws_stream.WSStream._handle_events = _handle_events  # type: ignore[method-assign]
+    ws_stream.WSStream._send_pings = _send_pings  # type: ignore[method-assign]
 
 
 # -- writing pre-encoded frames straight to a connection's transport -------------------------
@@ -144,11 +164,18 @@ def apply_stream_fixes() -> None:
 #: the stream the protocol, the protocol the TCP server and its writer (pinned by hash).
 DIRECT_WRITE_SOURCES: Final[tuple[Callable[..., Any], ...]] = (
     ws_stream.WSStream.app_send, ws_stream.WSStream._send_wsproto_event, ws_stream.WSStream._accept,
-    H11Protocol._create_stream, H11Protocol.stream_send, TCPServer.protocol_send, TCPServer.run,
+    ws_stream.WSStream._send_pings, H11Protocol._create_stream, H11Protocol.stream_send,
+    TCPServer.protocol_send, TCPServer.run,
 )
 #: A server's frames are not masked; without extensions a text frame is a function of its
 #: text alone (``send_data`` with ``fin`` keeps no state between messages).
 _FRAMES: Final = FrameProtocol(client=False, extensions=[])
+
+
+#: A server's ping with no payload. A control frame: never compressed, so the same bytes
+#: with or without permessage-deflate; the client answers with a pong, which Hypercorn reads
+#: and drops (as it does the pongs to its own pings).
+PING_FRAME: Final = bytes(_FRAMES.ping())
 
 
 def text_frame(text: str) -> bytes:
@@ -157,7 +184,9 @@ def text_frame(text: str) -> bytes:
 
 
 class DirectWriter:
-    """Writes whole pre-encoded frames to one Hypercorn WebSocket's transport, when it is idle."""
+    """Writes whole pre-encoded frames to one Hypercorn WebSocket's transport, when it is
+    idle: text frames (``write``) only where ``direct_writer`` made it (no extensions);
+    pings (``ping``) on any WebSocket over HTTP/1.1."""
 
     __slots__ = ("_stream", "_transport")
 
@@ -182,6 +211,11 @@ class DirectWriter:
         transport.write(frame)
         return True
 
+    def ping(self) -> bool:
+        """Write ``PING_FRAME`` now and say True; or False, as ``write`` (a connection with
+        bytes still buffered is being sent to: its kernel's timeout covers a dead peer)."""
+        return self.write(PING_FRAME)
+
 
 def direct_writer(send: object) -> DirectWriter | None:
     """A ``DirectWriter`` for the WebSocket whose ASGI ``send`` Hypercorn gave the app, once
@@ -189,6 +223,16 @@ def direct_writer(send: object) -> DirectWriter | None:
     offered extensions (compression may be on), or the socket is gone."""
     stream = getattr(send, "__self__", None)
     if not isinstance(stream, ws_stream.WSStream) or stream.handshake.extensions:
+        return None
+    return ping_writer(send)
+
+
+def ping_writer(send: object) -> DirectWriter | None:
+    """A ``DirectWriter`` for its ``ping`` only (text frames differ with extensions), for any
+    WebSocket over HTTP/1.1 under Hypercorn's asyncio worker; None otherwise (over HTTP/2
+    Hypercorn pings it itself), or when the socket is gone."""
+    stream = getattr(send, "__self__", None)
+    if not isinstance(stream, ws_stream.WSStream):
         return None
     protocol = getattr(stream.send, "__self__", None)
     server = getattr(getattr(protocol, "send", None), "__self__", None)

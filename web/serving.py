@@ -49,7 +49,6 @@ FD_RESERVE: Final = 100
 #: The most descriptors asked for when the hard limit is unlimited.
 FD_CEILING: Final = 1 << 20
 #: Hypercorn limits that its defaults leave loose (see docs/architecture.md).
-WEBSOCKET_PING_INTERVAL: Final = 20.0
 WEBSOCKET_MAX_MESSAGE_BYTES: Final = 64 * 1024
 _OUT_OF_RESOURCES: Final = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
@@ -111,7 +110,7 @@ def hypercorn_config(settings: Settings) -> Config:
     """The serving config for ``settings`` (accepted sockets inherit the timeout)."""
     config = _Config()
     config.bind = [f"{settings.host}:{settings.port}"]
-    config.websocket_ping_interval = WEBSOCKET_PING_INTERVAL
+    config.websocket_ping_interval = settings.ws_ping_seconds  # over HTTP/2; the Hub pings the rest
     config.websocket_max_message_size = WEBSOCKET_MAX_MESSAGE_BYTES
     config.h11_max_incomplete_size = MAX_HEADER_BYTES  # a request head past it is a 400
     config.graceful_timeout = settings.shutdown_grace_seconds

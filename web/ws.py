@@ -36,7 +36,7 @@ from actors.engine import Engine
 from actors.errors import Unavailable
 from web.context import Context
 from web.edge import CONNECTION_GONE, CONNECTION_SEND
-from web.hypercorn_patches import direct_writer
+from web.hypercorn_patches import direct_writer, ping_writer
 from web.limits import EdgeLimits, KeyedBuckets
 from web.payloads import BadPayload, parse_object
 
@@ -102,7 +102,9 @@ async def _live(context: Context, connection: Connection, limits: EdgeLimits) ->
             return
         await websocket.accept()
         if await _send(connection, hello, stall_seconds):
-            connection.direct = direct_writer(websocket.scope.get(CONNECTION_SEND))
+            send = websocket.scope.get(CONNECTION_SEND)
+            connection.direct = direct_writer(send)
+            connection.pinger = connection.direct or ping_writer(send)  # the Hub's keepalive
             await _serve(connection, context, limits)
     finally:
         context.hub.discard(connection)

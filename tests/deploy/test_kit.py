@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from settings import Settings
 from tests.service import ROOT
-from web.serving import WEBSOCKET_PING_INTERVAL
 
 # -- Dockerfile ---------------------------------------------------------------------------
 
@@ -130,7 +130,7 @@ def test_nginx_conf_keeps_websockets_open_longer_than_the_ping_interval() -> Non
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     ws = conf[conf.index("location = /ws"):]
     timeout = int(re.search(r"proxy_read_timeout (\d+)s;", ws[: ws.index("}")]).group(1))  # type: ignore[union-attr]
-    assert timeout > 2 * WEBSOCKET_PING_INTERVAL
+    assert timeout > 2 * Settings.from_env({}).ws_ping_seconds
     for header in ("Upgrade $http_upgrade", "Connection $connection_upgrade",
                    "X-Forwarded-For $proxy_add_x_forwarded_for", "X-Forwarded-Proto $scheme",
                    "X-Forwarded-Host $http_host"):

@@ -30,7 +30,8 @@ from hypercorn.protocol import ws_stream
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, CloseConnection, Event, Request, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Event, Ping, Request, TextMessage
+from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import FrameProtocol
 
 from tests.service import Service, free_port
@@ -42,6 +43,7 @@ from web.hypercorn_patches import (
     DirectWriter,
     apply_stream_fixes,
     direct_writer,
+    ping_writer,
     set_websocket_compression,
     text_frame,
 )
@@ -49,7 +51,15 @@ from web.serving import WEBSOCKET_MAX_MESSAGE_BYTES
 
 BROWSER_OFFER = b"permessage-deflate; client_max_window_bits"
 HYPERCORN_0_18_HANDLE_EVENTS = "b90f3f595ff9fd4722f15769e9c40d113838a1deb6f3ecc0f63dc8ffc1d7f8e8"
-HYPERCORN_0_18_DIRECT_WRITE = "5fe44acd268fb808ac2eb038542461398837f5bc8a8d7229d73c75019b29724e"
+HYPERCORN_0_18_DIRECT_WRITE = "91c0897ca368e85b77f8e1cb90206af7b339a1197527edbed7ccf37aac607807"
+
+
+@pytest.fixture
+def stream_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``apply_stream_fixes()`` as run.py does, undone after the test."""
+    for name in ("_handle_events", "_send_pings"):
+        monkeypatch.setattr(ws_stream.WSStream, name, getattr(ws_stream.WSStream, name))
+    apply_stream_fixes()
 
 
 def handshake_headers() -> list[tuple[bytes, bytes]]:
@@ -135,8 +145,9 @@ class Served:
     """Hypercorn serving a bare ASGI app that accepts every WebSocket, sends "hello" the
     normal way, then hands the test its ``direct_writer`` and waits for the disconnect."""
 
-    def __init__(self, close_first: bool = False) -> None:
+    def __init__(self, close_first: bool = False, writer: Any = direct_writer) -> None:
         self.close_first = close_first  # the server closes before handing over the writer
+        self.writer = writer  # direct_writer or ping_writer
         self.port = free_port()
         self.writers: asyncio.Queue[DirectWriter | None] = asyncio.Queue()
         self.disconnected = asyncio.Event()
@@ -145,7 +156,7 @@ class Served:
         if not await accepted(scope, receive, send):
             return
         await send({"type": "websocket.send", "text": "hello"})
-        writer = direct_writer(send)
+        writer = self.writer(send)
         if self.close_first:
             await send({"type": "websocket.close", "code": 1000})
         self.writers.put_nowait(writer)
@@ -292,6 +303,102 @@ def test_no_direct_writer_outside_hypercorn() -> None:
     assert direct_writer(None) is None
 
 
+# -- pings: the Hub's over HTTP/1.1, Hypercorn's own over HTTP/2 -----------------------------
+
+
+async def handshake(port: int, deflate: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter,
+                                                         WSConnection, AcceptConnection]:
+    """``raw_client``'s handshake, with the server's answer to it."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    client = WSConnection(ConnectionType.CLIENT)
+    writer.write(client.send(Request(host="127.0.0.1", target="/ws",
+                                     extensions=[PerMessageDeflate()] if deflate else [])))
+    accept = await next_event(reader, client, AcceptConnection)
+    assert isinstance(accept, AcceptConnection)
+    return reader, writer, client, accept
+
+
+async def events_until(reader: asyncio.StreamReader, client: WSConnection, text: str) -> list[Event]:
+    """The events before the text message ``text`` (and not it)."""
+    seen: list[Event] = []
+    while True:
+        for event in client.events():
+            if isinstance(event, TextMessage) and event.data == text:
+                return seen
+            seen.append(event)
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        assert data, f"the server closed the socket before {text!r}"
+        client.receive_data(data)
+
+
+@pytest.mark.usefixtures("stream_fixes")
+@pytest.mark.parametrize("deflate", [False, True])
+def test_over_http1_hypercorn_pings_no_more_and_the_ping_writer_does(deflate: bool) -> None:
+    # Hypercorn pinged every WebSocket from a task of its own (1.6 KiB a connection) every
+    # websocket_ping_interval, whatever else had just been sent: at 10,000 visitors a third
+    # of the server's CPU in a round. Over HTTP/1.1 the Hub pings instead, with
+    # ping_writer: the same two bytes on every connection, deflate or not.
+    async def scenario() -> tuple[list[str], list[str], bool]:
+        set_websocket_compression(deflate)
+        try:
+            async with serving(Served(writer=ping_writer), websocket_ping_interval=0.02) as server:
+                reader, writer, client, accept = await handshake(server.port, deflate)
+                try:
+                    assert bool(accept.extensions) is deflate
+                    pinger = await asyncio.wait_for(server.writers.get(), 5)
+                    assert pinger is not None
+                    before = await events_until(reader, client, "hello")
+                    await asyncio.sleep(0.3)  # 15 of Hypercorn's intervals: a window to see its pings in
+                    assert pinger.ping()
+                    assert pinger.write(text_frame("mark"))  # (uncompressed: allowed with deflate)
+                    during = await events_until(reader, client, "mark")
+                    for event in during:
+                        if isinstance(event, Ping):
+                            writer.write(client.send(event.response()))  # the pong: read and dropped
+                    assert pinger.write(text_frame("after the pong"))
+                    await events_until(reader, client, "after the pong")
+                    return ([type(e).__name__ for e in before], [type(e).__name__ for e in during],
+                            server.disconnected.is_set())
+                finally:
+                    writer.close()
+        finally:
+            set_websocket_compression(False)
+
+    before, during, disconnected = asyncio.run(scenario())
+    assert before == [] and during == ["Ping"]  # ours alone: none of Hypercorn's
+    assert not disconnected
+
+
+def test_no_ping_writer_outside_hypercorn() -> None:
+    async def other_server_send(message: dict[str, Any]) -> None:
+        pass
+
+    assert ping_writer(other_server_send) is None
+    assert ping_writer(None) is None
+
+
+def test_the_service_pings_a_visitor_it_sends_nothing_every_ws_ping_seconds(tmp_path: Path) -> None:
+    # run.py starts the Hub's keepalive: without it nothing would ping over HTTP/1.1.
+    async def scenario(port: int) -> list[float]:
+        reader, writer, client, _ = await handshake(port, deflate=False)
+        try:
+            await next_event(reader, client, TextMessage)  # the hello
+            pings = []
+            for _ in range(3):
+                ping = await next_event(reader, client, Ping)
+                pings.append(time.monotonic())
+                writer.write(client.send(ping.response()))  # type: ignore[attr-defined]
+            return pings
+        finally:
+            writer.close()
+
+    with Service(tmp_path, {"WS_PING_SECONDS": "0.2"}) as service:
+        pings = asyncio.run(scenario(service.port))
+        assert "Traceback" not in service.logs()
+    gaps = [b - a for a, b in zip(pings, pings[1:], strict=False)]
+    assert all(gap >= 0.1 for gap in gaps), gaps  # every 0.2 s (looks every 0.1 s), not a flood
+
+
 # -- messages after the app's close -------------------------------------------------------------
 
 
@@ -323,14 +430,11 @@ async def next_event(reader: asyncio.StreamReader, client: WSConnection, kind: t
         client.receive_data(data)
 
 
-def test_messages_after_the_apps_close_are_dropped_and_the_socket_still_closes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.mark.usefixtures("stream_fixes")
+def test_messages_after_the_apps_close_are_dropped_and_the_socket_still_closes() -> None:
     # Hypercorn queues at most 10 messages for the app. A client that flooded on past the
     # close filled that queue, nobody emptied it, and Hypercorn waited for room forever:
     # it read nothing more (not the client's close) and never closed the socket.
-    monkeypatch.setattr(ws_stream.WSStream, "_handle_events", ws_stream.WSStream._handle_events)  # restored after
-    apply_stream_fixes()  # as run.py does
 
     async def scenario() -> tuple[int, bytes | None]:
         app = ClosesAndStopsReading()
@@ -392,14 +496,11 @@ async def raw_client(port: int, small_buffers: bool = False) -> tuple[asyncio.St
     return reader, writer, client
 
 
-def test_a_client_that_does_not_answer_hypercorns_own_1009_is_disconnected(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.mark.usefixtures("stream_fixes")
+def test_a_client_that_does_not_answer_hypercorns_own_1009_is_disconnected() -> None:
     # Hypercorn closes a message over websocket_max_message_size itself and does not tell
     # the app. A client that never answered that close kept its socket (and its place
     # under the per-address limit) for good: nothing ended the stream.
-    monkeypatch.setattr(ws_stream.WSStream, "_handle_events", ws_stream.WSStream._handle_events)  # restored after
-    apply_stream_fixes()
 
     async def scenario() -> tuple[int, bytes | None, float, bool, list[dict[str, Any]]]:
         app = ReadsUntilDisconnect()

@@ -33,7 +33,7 @@ from tests.service import Service, free_port
 from tests.web.conftest import Client, is_state
 from tests.web.test_hypercorn_patches import next_event, raw_client, serving
 from web.app import create_app
-from web.hypercorn_patches import text_frame
+from web.hypercorn_patches import PING_FRAME, text_frame
 
 PARTNER = "https://partner.example"
 
@@ -117,10 +117,13 @@ class Socket:
             self.frames.append(frame)
         return self.taking
 
+    def ping(self) -> bool:
+        return self.write(PING_FRAME)
+
 
 def direct(name: str, writer: Socket) -> Connection:
     connection = Connection(name)
-    connection.direct = writer
+    connection.direct = connection.pinger = writer  # as web.ws sets them
     return connection
 
 
@@ -197,6 +200,76 @@ def test_a_large_fan_out_lets_the_loop_serve_others_and_keeps_every_events_order
     sockets, written_when_served = asyncio.run(scenario())
     assert len(written_when_served) == 1 and written_when_served[0] < 2 * len(sockets)
     assert all(s.frames == [text_frame("first"), text_frame("second")] for s in sockets)
+
+
+def test_the_keepalive_pings_everyone_only_after_two_looks_with_no_event_sent() -> None:
+    # Hypercorn pinged every connection every 20 s whatever was sent (at 10,000 visitors,
+    # 500 pings and pongs a second in a round). The Hub looks every half interval and pings
+    # only when no event went out since the look before: during a round, nobody.
+    async def scenario() -> tuple[list[int], list[Socket], Socket, Socket]:
+        loop = asyncio.get_running_loop()
+        hub = Hub(loop)
+        sockets = [Socket() for _ in range(FAN_OUT_BATCH + 5)]
+        for i, writer in enumerate(sockets):
+            hub.add(direct(f"c{i}", writer))
+        busy, ended = Socket(taking=False), Socket()
+        hub.add(direct("busy", busy))  # bytes still buffered: refused, being sent to anyway
+        gone = direct("ended", ended)
+        gone.end(CloseReason.GOING_AWAY)
+        hub.add(gone)
+
+        def pings() -> int:
+            return sum(s.frames.count(PING_FRAME) for s in sockets)
+
+        seen = []
+        hub.deliver("event")
+        hub.keepalive_look()  # an event since the last look: nobody
+        seen.append(pings())
+        hub.keepalive_look()  # a whole half interval with nothing sent: everyone, a batch a callback
+        seen.append(pings())
+        for _ in range(5):
+            await asyncio.sleep(0)
+        seen.append(pings())
+        hub.keepalive_look()
+        hub.deliver("another")  # events going out: no pings however long it goes on
+        hub.keepalive_look()
+        hub.deliver("and another")
+        hub.keepalive_look()
+        seen.append(pings())
+        return seen, sockets, busy, ended
+
+    seen, sockets, busy, ended = asyncio.run(scenario())
+    assert seen[0] == 0 and 0 < seen[1] <= FAN_OUT_BATCH < len(sockets)  # the loop served between batches
+    assert seen[2:] == [len(sockets), len(sockets)]
+    assert all(s.frames == [text_frame("event"), PING_FRAME, text_frame("another"), text_frame("and another")]
+               for s in sockets)
+    assert busy.frames == [] and ended.frames == []
+
+
+def test_the_keepalive_runs_on_its_timer_until_close_all() -> None:
+    async def scenario() -> tuple[int, int]:
+        hub = Hub(asyncio.get_running_loop())
+        pinged = asyncio.Event()
+
+        class Noting(Socket):
+            def ping(self) -> bool:
+                pinged.set()
+                return super().ping()
+
+        writer = Noting()
+        hub.add(direct("c", writer))
+        hub.start_keepalive(0.05)
+        hub.start_keepalive(0.05)  # once is enough: a second start changes nothing
+        await asyncio.wait_for(pinged.wait(), 5)
+        pinged.clear()
+        await asyncio.wait_for(pinged.wait(), 5)  # and again, with no event in between
+        hub.close_all()
+        stopped_at = len(writer.frames)
+        await asyncio.sleep(0.3)  # six intervals: a window for pings that should not come
+        return stopped_at, len(writer.frames)
+
+    stopped_at, later = asyncio.run(scenario())
+    assert stopped_at >= 2 and later == stopped_at
 
 
 def test_close_all_ends_every_connection_as_going_away() -> None:
