@@ -78,17 +78,21 @@ def plan_round(
     gap_max: float,
     must_end_by: float,
     rng: random.Random,
+    *,
+    started_at: float | None = None,
 ) -> RoundPlan:
     """Plan a round: the first message at ``start``, then one gap before each other one.
 
     If the drawn gaps would run past ``must_end_by`` they are scaled down together, so
-    the round ends in time and keeps its rhythm.
+    the round ends in time and keeps its rhythm. ``started_at`` (default ``start``) is
+    when the round itself began.
     """
     gaps = _gaps(messages - 1, gap_min, gap_max, must_end_by - start, rng)
     times = [start]
     for gap in gaps:
         times.append(times[-1] + gap)
-    return RoundPlan(started_at=start, reveal_times=tuple(times), must_end_by=must_end_by)
+    return RoundPlan(started_at=start if started_at is None else started_at,
+                     reveal_times=tuple(times), must_end_by=must_end_by)
 
 
 def replan_remaining(

@@ -131,6 +131,11 @@ def test_a_scheduled_slot_starts_a_round_that_plays_out_and_completes(make_engin
     # shows "typing" on its own clock: no typing frames while the plan holds.
     assert typing == []
     assert started["next"]["seq"] == 1 and started["next"]["agent"] == "openai"
+    # The first speaker is seen typing for TYPING_LEAD too: the round starts, then the
+    # message, not both in one instant (at 10,000 visitors each fan-out takes a while).
+    assert started["next"]["typing_at"] == started["server_time"]
+    assert started["next"]["at"] == started["server_time"] + 500
+    assert messages[0]["revealed_at"] >= started["server_time"] + 500
     for message, following in zip(messages, messages[1:], strict=False):
         assert message["next"]["seq"] == following["seq"]
         assert message["next"]["agent"] == following["agent"]
