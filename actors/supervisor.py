@@ -161,14 +161,17 @@ class Supervisor(pykka.ThreadingActor):
 
     def _next_due(self) -> float:
         """The earliest instant ``tick`` has something to do: the next slot, the heartbeat,
-        the end of the complete hold, or the next message's reveal (when it is ready; when
-        it is being stored, ``message_saved`` comes first) or rescue deadline."""
+        the end of the complete hold, the next message's reveal (when it is ready; when
+        it is being stored, ``message_saved`` comes first) or rescue deadline, or the
+        round's end once every message is out."""
         due = min(self._next_slot, self._last_heartbeat + HEARTBEAT_SECONDS)
         state, rnd = self._machine.state, self._round
         if state is State.COMPLETE:
             return min(due, self._complete_until)
-        if state is not State.ACTIVE or rnd is None or rnd.next_seq > self.settings.messages_per_round:
+        if state is not State.ACTIVE or rnd is None:
             return due
+        if rnd.next_seq > self.settings.messages_per_round:
+            return min(due, self._finish_at(rnd))
         seq = rnd.next_seq
         planned = rnd.plan.reveal_time(seq)
         if seq not in rnd.ready:
@@ -248,7 +251,16 @@ class Supervisor(pykka.ThreadingActor):
                 return
             self._store(rnd, seq, planned, now)
             return  # revealed when stored: ``message_saved``
-        self._finish_round(now)
+        if now >= self._finish_at(rnd):
+            self._finish_round(now)
+
+    def _finish_at(self, rnd: ActiveRound) -> float:
+        """When a round whose messages are all revealed is complete: ``TYPING_LEAD_SECONDS``
+        after the last, as the first comes that long after the start. Visitors read the
+        last message before the round is marked complete, and at 10,000 visitors the
+        message's fan-out and the ``complete`` state's are not in one instant (each took
+        ~190 ms to reach the last of them; together 370 ms for the message)."""
+        return rnd.revealed[-1].revealed_at + self.settings.typing_lead_seconds
 
     def _request(self, rnd: ActiveRound, seq: int, planned: float) -> None:
         if seq in rnd.requested or seq in rnd.ready:

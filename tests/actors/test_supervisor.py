@@ -142,6 +142,9 @@ def test_a_scheduled_slot_starts_a_round_that_plays_out_and_completes(make_engin
         assert message["next"]["typing_at"] == message["next"]["at"] - 500  # TYPING_LEAD 0.5 s
         assert following["revealed_at"] >= message["next"]["at"]
     assert messages[-1]["next"] is None
+    complete = seen[-1]
+    assert complete["state"] == "complete"  # and the last message had TYPING_LEAD to itself
+    assert complete["server_time"] >= messages[-1]["revealed_at"] + 500
     assert started["next_round_at"] == int((SLOT + INTERVAL) * 1000)
     # Revealed on the plan: the last one well before the next slot minus the countdown.
     assert messages[-1]["revealed_at"] <= (SLOT + INTERVAL - 60) * 1000
