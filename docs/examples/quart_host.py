@@ -51,6 +51,7 @@ async def start_roundtable() -> None:
     hub = Hub(asyncio.get_running_loop())
     system = await asyncio.to_thread(start_system, settings, hub=hub)  # never block the loop
     app = create_app(system, settings, hub)
+    hub.start_keepalive(settings.ws_ping_seconds)  # pings quiet WebSockets, so proxies keep them
     await app.startup()
     roundtable.update(app=app, hub=hub)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,8 @@ import urllib.request
 from pathlib import Path
 
 from websockets.sync.client import connect
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import Ping, Request
 
 from actors.system import get_countdown_info, start_system, stop_system
 from settings import Settings
@@ -120,8 +123,28 @@ def wait_until_serving(url: str, process: subprocess.Popen[str], timeout: float 
             threading.Event().wait(0.05)
 
 
+def pinged_twice(port: int) -> bool:
+    """Whether a WebSocket client that only reads gets two pings within 10 s."""
+    client = WSConnection(ConnectionType.CLIENT)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(client.send(Request(host="127.0.0.1", target="/ws")))
+        pings = 0
+        while pings < 2:
+            data = sock.recv(65536)
+            if not data:
+                return False
+            client.receive_data(data)
+            for event in client.events():
+                if isinstance(event, Ping):
+                    pings += 1
+                    sock.sendall(client.send(event.response()))
+    return True
+
+
 def test_the_readme_quart_host_serves_its_routes_and_roundtables(tmp_path: Path) -> None:
     write_env(tmp_path)
+    with (tmp_path / ".env").open("a") as env:
+        env.write("WS_PING_SECONDS=0.2\n")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "docs" / "examples" / "quart_host.py")], cwd=tmp_path,
@@ -137,8 +160,9 @@ def test_the_readme_quart_host_serves_its_routes_and_roundtables(tmp_path: Path)
         status, body = get(f"{base}/api/status")
         assert status == 200 and json.loads(body)["state"] in ("countdown", "active")
         assert get(f"{base}/static/js/realtime_ui_components.js")[0] == 200
-        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=5) as socket:
-            assert json.loads(socket.recv(timeout=5))["type"] == "hello"
+        with connect(f"ws://127.0.0.1:{port}/ws", open_timeout=5) as live:
+            assert json.loads(live.recv(timeout=5))["type"] == "hello"
+        assert pinged_twice(port)  # the Hub's keepalive runs (WS_PING_SECONDS=0.2 in .env)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=HOST_EXIT_SECONDS) == 0
     finally:
