@@ -43,9 +43,9 @@ write is a whole frame, so Hypercorn's own (pings, pongs, the close) interleave 
 ``tests/web/test_hypercorn_patches.py`` pins the Hypercorn code it relies on by hash.
 
 And the pings (``ping_writer``, ``apply_stream_fixes``): Hypercorn pings every WebSocket
-from a task of its own per connection, asleep between pings (1.6 KiB a connection) and
+from a task of its own per connection, asleep between pings (1.5 KiB a connection) and
 pinging whether or not anything else was just sent (at 10,000 visitors, 500 pings and
-pongs a second through wsproto: a third of the server's CPU in a round). For a WebSocket
+pongs a second through wsproto: over a quarter of the server's CPU in a round). For a WebSocket
 over HTTP/1.1 that task now returns at once, and ``actors.broadcaster.Hub`` pings instead,
 writing the same two bytes (``PING_FRAME``: a control frame, never compressed) to every
 connection that was sent nothing lately. Over HTTP/2 Hypercorn's own task pings, as before.

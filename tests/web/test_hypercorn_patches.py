@@ -334,9 +334,9 @@ async def events_until(reader: asyncio.StreamReader, client: WSConnection, text:
 @pytest.mark.usefixtures("stream_fixes")
 @pytest.mark.parametrize("deflate", [False, True])
 def test_over_http1_hypercorn_pings_no_more_and_the_ping_writer_does(deflate: bool) -> None:
-    # Hypercorn pinged every WebSocket from a task of its own (1.6 KiB a connection) every
-    # websocket_ping_interval, whatever else had just been sent: at 10,000 visitors a third
-    # of the server's CPU in a round. Over HTTP/1.1 the Hub pings instead, with
+    # Hypercorn pinged every WebSocket from a task of its own (1.5 KiB a connection) every
+    # websocket_ping_interval, whatever else had just been sent: at 10,000 visitors over a
+    # quarter of the server's CPU in a round. Over HTTP/1.1 the Hub pings instead, with
     # ping_writer: the same two bytes on every connection, deflate or not.
     async def scenario() -> tuple[list[str], list[str], bool]:
         set_websocket_compression(deflate)
