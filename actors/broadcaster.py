@@ -9,10 +9,11 @@ written straight to its transport, with no task woken; every other connection, a
 idle one whose write is refused, gets it through its bounded queue, which its own task
 sends in order. A fan-out writes ``FAN_OUT_BATCH`` connections a loop callback, so
 10,000 visitors do not hold up a request, and events go out in the order delivered.
-The Hub also keeps the connections alive (``start_keepalive``): it pings every one when
-no event went out for a while, so a visitor's NAT and proxies keep the socket and a dead
-peer is found by the kernel's timeout on the unanswered ping, while during a round the
-events themselves do that and nobody is pinged.
+The Hub also keeps the connections alive (``start_keepalive``): when no event went out
+for a while it pings every one (two bytes written straight to the socket, from one timer,
+where Hypercorn kept a task per connection), so a visitor's NAT and proxies keep the
+socket and a dead peer is found by the kernel's timeout on the unanswered ping. While
+events go out more often than that, they do the same and nobody is pinged.
 A connection whose queue is full is a slow visitor: it is dropped (closed) rather than
 delaying anyone else or growing memory; so is one whose socket stopped draining
 (``web.ws`` ends it as ``STALLED``), whatever its queue. At shutdown ``Hub.close_all``

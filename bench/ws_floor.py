@@ -33,7 +33,7 @@ Then a table with ratios against the floor. Everything started is stopped; every
 has a timeout.
 
     .venv/bin/python bench/ws_floor.py [--clients 2000] [--procs 4] [--gap auto]
-                                       [--servers floor,quart,quart-nodeflate,socketio,roundtable]
+                                       [--servers floor,quart,quart-nodeflate,socketio,roundtable] [--idle 0]
 """
 
 from __future__ import annotations
@@ -313,6 +313,11 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
                  f"extensions {extensions}")
         time.sleep(2.0)
         rss_idle = rss_kib(running.pid)
+        idle_cpu_pct = None
+        if args.idle:  # the visitors sit there, as between rounds: what keeping them costs
+            idle0 = cpu_seconds(running.pid)
+            time.sleep(args.idle)
+            idle_cpu_pct = (cpu_seconds(running.pid) - idle0) / args.idle * 100
         clients.all(("read", args.gap * MESSAGES + args.timeout), 30)
         cpu0, wall0 = cpu_seconds(running.pid), time.perf_counter()
         clients_cpu0 = clients.cpu()
@@ -338,7 +343,7 @@ def measure(kind: str, clients: Clients, args: argparse.Namespace) -> dict[str, 
         "exact": sum(d[1] for d in done), "unfinished": sum(d[2] for d in done),
         "cpu": cpu, "wall": wall, "delivered": len(lat), "clients_cpu": clients_cpu,
         "cpu_per_msg_us": cpu / max(1, MESSAGES * connected) * 1e6,
-        "lateness": lateness,
+        "lateness": lateness, "idle_cpu_pct": idle_cpu_pct,
         "rss_empty": rss_empty, "rss_idle": rss_idle, "rss_round": rss_round,
         "rss_round_per_conn_kib": (rss_round - rss_empty) / max(1, connected),
         "rss_per_conn_kib": (rss_idle - rss_empty) / max(1, connected),
@@ -402,6 +407,10 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
                  "RSS/conn after the round", "every delivery p50/p99",
                  "clients unfinished"), detail))
     for kind, r in results.items():
+        if r.get("idle_cpu_pct") is not None:
+            print(f"{kind}: {r['idle_cpu_pct']:.1f}% of a core while the {r['connected']} visitors sat idle "
+                  f"for {args.idle:g} s before the round")
+    for kind, r in results.items():
         if "last_by_seq_ms" in r:  # the p99 of 16 is their worst: which message it was
             print(f"{kind} event->last visitor by seq (ms): "
                   + " ".join(str(ms) for ms in r["last_by_seq_ms"].values()))
@@ -416,6 +425,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=50, help="connections each client process opens at once")
     parser.add_argument("--timeout", type=float, default=120.0, help="bound on connecting and on the round")
     parser.add_argument("--servers", default=",".join(ALL_SERVERS), help=f"any of {','.join(ALL_SERVERS)}")
+    parser.add_argument("--idle", type=float, default=0.0,
+                        help="seconds to measure the server's CPU with every visitor connected and idle "
+                             "(Roundtable pings each every 20 s; the references ping nobody)")
     args = parser.parse_args(argv)
     args.gap = args.gap or max(0.3, args.clients * 0.0002)
     return args

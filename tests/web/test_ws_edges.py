@@ -205,7 +205,7 @@ def test_a_large_fan_out_lets_the_loop_serve_others_and_keeps_every_events_order
 def test_the_keepalive_pings_everyone_only_after_two_looks_with_no_event_sent() -> None:
     # Hypercorn pinged every connection every 20 s whatever was sent (at 10,000 visitors,
     # 500 pings and pongs a second in a round). The Hub looks every half interval and pings
-    # only when no event went out since the look before: during a round, nobody.
+    # only when no event went out since the look before: while events flow, nobody.
     async def scenario() -> tuple[list[int], list[Socket], Socket, Socket]:
         loop = asyncio.get_running_loop()
         hub = Hub(loop)
