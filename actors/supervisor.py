@@ -225,8 +225,8 @@ class Supervisor(pykka.ThreadingActor):
         as before every other message, and the state event's fan-out is not in the same
         instant as the message's (at 10,000 visitors each takes a noticeable while)."""
         s = self.settings
-        first_at = now + s.typing_lead_seconds
         end_by = round_must_end_by(now, s.round_interval_seconds, s.min_countdown_seconds)
+        first_at = min(now + s.typing_lead_seconds, end_by)  # a long lead never pushes it past
         base = RoundPlan(started_at, (started_at,) * s.messages_per_round, end_by)
         return replan_remaining(
             base, first_seq, first_at, s.message_gap_min_seconds, s.message_gap_max_seconds, end_by, self._rng
@@ -259,8 +259,10 @@ class Supervisor(pykka.ThreadingActor):
         after the last, as the first comes that long after the start. Visitors read the
         last message before the round is marked complete, and at 10,000 visitors the
         message's fan-out and the ``complete`` state's are not in one instant (each took
-        ~190 ms to reach the last of them; together 370 ms for the message)."""
-        return rnd.revealed[-1].revealed_at + self.settings.typing_lead_seconds
+        ~190 ms to reach the last of them; together 370 ms for the message). Never later
+        than the plan's end (a long lead would hold the next slot's countdown)."""
+        last = rnd.revealed[-1].revealed_at
+        return min(last + self.settings.typing_lead_seconds, max(last, rnd.plan.must_end_by))
 
     def _request(self, rnd: ActiveRound, seq: int, planned: float) -> None:
         if seq in rnd.requested or seq in rnd.ready:

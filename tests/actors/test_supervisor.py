@@ -153,6 +153,20 @@ def test_a_scheduled_slot_starts_a_round_that_plays_out_and_completes(make_engin
     engine.run_until(is_state("countdown"), step=1.0)  # after the complete hold
 
 
+def test_a_long_typing_lead_never_pushes_a_round_past_its_end(make_engine: Callable[..., Engine]) -> None:
+    # The first message waits TYPING_LEAD after the start and the round's end that long
+    # after the last: bounded by the plan's end, so a lead of a day cannot hold the round
+    # into the next slot's countdown (that slot would be skipped: "a round was still active").
+    engine = make_engine(TYPING_LEAD_SECONDS="86400")
+    end_by = (SLOT + INTERVAL - 60) * 1000
+    seen = engine.run_until(is_state("complete"), step=5.0)
+    messages = [e for e in seen if e["type"] == "message"]
+    assert [m["seq"] for m in messages] == list(range(1, 17))
+    assert messages[0]["revealed_at"] <= end_by and seen[-1]["server_time"] <= end_by + 5000  # one step
+    engine.run_until(is_state("active"), step=5.0, max_steps=400)  # the next slot plays
+    assert not [c for c in engine.conversations() if c["status"] == "skipped"]
+
+
 def test_a_slot_that_arrives_during_a_round_is_recorded_as_skipped(make_engine: Callable[..., Engine]) -> None:
     # Forced 30 s before a slot, with a 60 s minimum countdown: the round aims at the
     # slot after, so the imminent slot arrives while it is active.
