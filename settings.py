@@ -193,7 +193,9 @@ class Settings:
                     "anyway when a reveal, a slot or a deadline falls due, or a reply arrives"),
             typing_lead_seconds=env.number(
                 "TYPING_LEAD_SECONDS", 2.0, minimum=0.0,
-                doc="the typing indicator shows this long before a reveal"),
+                doc="the typing indicator shows this long before a reveal; a round's first message "
+                    "comes this long after it starts, and the round is complete this long after "
+                    "its last"),
             retention_days=env.optional_integer(
                 "RETENTION_DAYS", minimum=1,
                 doc="whole days; the engine deletes finished rounds, their messages, API calls and "
