@@ -37,7 +37,7 @@ from actors.observe import events
 from actors.providers.base import ApiCall, Outcome
 from actors.view import MessageView, RoundView
 from storage import queries, retention
-from storage.db import refresh_statistics, retrying
+from storage.db import refresh_statistics, retrying, write_transaction
 from storage.errors import StorageError
 from storage.models import (
     STATUS_ROW_ID,
@@ -147,12 +147,14 @@ class Persistence(pykka.ThreadingActor):
         """Store one revealed message; return it as stored.
 
         Idempotent on ``(conversation_id, seq)``: saving a seq again stores nothing and
-        returns the row already there.
+        returns the row already there. Its ``revealed_at`` is the moment it is stored
+        when that is later (visitors see it once stored: a write that waited for another
+        process's lock, or for the database to come back, is late and says so).
         """
-        row = _message_row(conversation_id, seq, agent, persona, outcome, planned_at, revealed_at)
-
         def save() -> MessageView:
-            with self._db.atomic():
+            with write_transaction(self._db):  # the write lock first, then the clock
+                row = _message_row(conversation_id, seq, agent, persona, outcome, planned_at,
+                                   max(revealed_at, self._clock.now()))
                 Message.insert(**row).on_conflict_ignore().execute()
                 stored = Message.get(
                     (Message.conversation == conversation_id) & (Message.seq == seq)

@@ -36,7 +36,7 @@ from storage.schema import Upgrade, upgrade
 
 __all__ = [
     "SCHEMES", "close_database", "connect", "describe", "refresh_statistics", "retrying", "setup_database",
-    "sqlite_file", "using",
+    "sqlite_file", "using", "write_transaction",
 ]
 
 log = logging.getLogger("roundtable.storage")
@@ -148,7 +148,7 @@ def setup_database(db: peewee.Database, migrations: Sequence[migrations_package.
     steps = list(migrations) if migrations is not None else migrations_package.discover()
 
     def run() -> Upgrade:
-        with _foreign_keys_off(db), _ddl_transaction(db):
+        with _foreign_keys_off(db), write_transaction(db):
             if isinstance(db, peewee.PostgresqlDatabase):
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK_KEY,))
             done = upgrade(db, steps)
@@ -248,9 +248,10 @@ def retrying(
         attempt += 1
 
 
-def _ddl_transaction(db: peewee.Database) -> peewee._atomic:
-    # IMMEDIATE takes SQLite's write lock up front, so two setups wait on busy_timeout
-    # instead of failing on a lock upgrade.
+def write_transaction(db: peewee.Database) -> peewee._atomic:
+    """A transaction that holds the write lock from its start: on SQLite ``BEGIN
+    IMMEDIATE``, so two writers wait on busy_timeout instead of failing on a lock upgrade,
+    and what runs inside runs once the lock is had (another process's long write is over)."""
     if isinstance(db, peewee.SqliteDatabase):
         return db.atomic("IMMEDIATE")
     return db.atomic()
