@@ -61,11 +61,14 @@ class Nginx:
     """nginx as a foreground process (``daemon off``) with its own prefix, on a free port."""
 
     def __init__(self, prefix: Path, upstream_ports: list[int],
-                 overrides: Mapping[str, str] | None = None) -> None:
+                 overrides: Mapping[str, str] | None = None, *, config: str | None = None) -> None:
+        """``config``, if given, is the whole configuration instead (``{prefix}`` and
+        ``{port}`` filled in); it must answer ``/healthz`` with 200."""
         self.prefix = prefix
         self.port = free_port()
         self.config = prefix / "nginx.conf"
-        self.config.write_text(derive_config(prefix, self.port, upstream_ports, overrides))
+        self.config.write_text(config.format(prefix=prefix, port=self.port) if config is not None
+                               else derive_config(prefix, self.port, upstream_ports, overrides))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
