@@ -34,6 +34,9 @@ log = logging.getLogger("roundtable.models")
 
 #: The running engine asks again this often (and at start-up): retirements get announced.
 CHECK_INTERVAL_SECONDS: Final = DAY_SECONDS
+#: How long ``ModelWatch.stop`` waits for the check in flight (a refused or answered one
+#: takes milliseconds; one hanging on its timeout is left behind).
+STOP_WAIT_SECONDS: Final = 5.0
 #: A models list is small; more than this is not one.
 MAX_LIST_BYTES: Final = 4 * 1024 * 1024
 #: Announced retirements (YYYY-MM-DD) that the models endpoints do not report, checked
@@ -209,9 +212,21 @@ class ModelWatch:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Any thread; the thread ends after the check in flight (it is a daemon anyway)."""
+    def is_alive(self) -> bool:
+        """Whether the thread is running (a check in flight, or waiting for the next)."""
+        return self._thread.is_alive()
+
+    def stop(self, wait: float = STOP_WAIT_SECONDS) -> None:
+        """Any thread: no check after this one, and the one in flight gets ``wait`` seconds
+        to end. A check builds TLS contexts and clients: a process that exits while one
+        does is torn down under it (OpenSSL's exit cleanup, a SIGSEGV seen in CI when the
+        engine stopped right after the first check began). One still running after that
+        is left behind (the thread is a daemon)."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(wait)
+            if self._thread.is_alive():
+                log.warning("a model check is still in flight after %g s; leaving it behind", wait)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 
-from actors.providers.catalog import Offered, check_model, judge
+from actors.providers.catalog import ModelCheck, ModelWatch, Offered, check_model, judge
 from settings import Settings
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.perplexity_server import FakePerplexity
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, Received, Script
 from tests.registry_views import DEFAULT_MODELS
 
 NOW = 1_795_996_800.0  # 2026-11-30T00:00:00Z
@@ -93,3 +94,32 @@ def test_judge_is_pure() -> None:
     assert judge("gemini", "models/gemini-3.8-flash", offered, NOW).status == "ok"
     assert judge("gemini", "gemini-2.5-flash", offered, NOW + 86_400).status == "retired"
     assert judge("gemini", DEFAULT_MODELS["gemini"], [], NOW).status == "unknown"
+
+
+class SlowListing(FakeOpenAI):
+    """OpenAI's fake whose model listing answers only once ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked, self.release = threading.Event(), threading.Event()
+
+    def models_script(self, received: Received) -> Script:
+        self.asked.set()
+        self.release.wait(10)
+        return super().models_script(received)
+
+
+def test_stop_waits_for_the_check_in_flight() -> None:
+    # A check builds TLS contexts and clients. The engine stopped right after the first
+    # check began and the process exited under it: OpenSSL's exit cleanup ran while the
+    # check's thread parsed the CA store (SIGSEGV, tests/test_startup_imports.py in CI).
+    reports: list[tuple[str, ModelCheck]] = []
+    with SlowListing() as fake:
+        watch = ModelWatch([provider_settings("openai", fake)], lambda name, check: reports.append((name, check)),
+                           lambda: NOW, timeout=10).start()
+        assert fake.asked.wait(10)
+        threading.Timer(0.2, fake.release.set).start()  # the check ends while stop waits
+        watch.stop()
+        alive = watch.is_alive()
+    assert not alive, "stop returned with the check still running"
+    assert [(name, check.status) for name, check in reports] == [("openai", "ok")]  # and no second round
