@@ -3,6 +3,7 @@ SDK against the fake (``/v1/moderations``), and the chain falling back around it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -164,23 +165,30 @@ def test_a_404_or_405_from_moderations_means_the_endpoint_is_not_there(
         remote.close()
 
 
+@contextlib.contextmanager
+def missing_moderations(fake: FakeOpenAI, mode: str) -> Iterator[tuple[ModerationGate, Ticks]]:
+    """A gate in ``mode`` on its own clock, against a fake whose /moderations answers 404
+    (until the test says otherwise); closed after."""
+    ticks = Ticks()
+    gate = ModerationGate(WordList.load(), OpenAIModeration(fake.base_url, (KEY,)), mode=mode, monotonic=ticks)
+    fake.moderation_script = error(404, code="unknown_url")
+    try:
+        yield gate, ticks
+    finally:
+        gate.close()
+
+
 def test_auto_uses_the_word_list_alone_where_moderations_is_missing_and_asks_again_later(
     openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ticks = Ticks()
-    gate = ModerationGate(WordList.load(), OpenAIModeration(openai_fake.base_url, (KEY,)),
-                          mode="auto", monotonic=ticks)
-    openai_fake.moderation_script = error(404, code="unknown_url")
-    try:
-        with caplog.at_level(logging.INFO, logger="roundtable.moderation"):
-            reviews = [gate.review(CLEAN, 5.0) for _ in range(3)]
-            listed = gate.review("This is bullshit, frankly.", 5.0)
-            missing = gate.view()
-            ticks.now += MISSING_RECHECK_SECONDS
-            openai_fake.moderation_script = None  # the endpoint is back
-            rechecked = gate.review(FLAGGED, 5.0)
-    finally:
-        gate.close()
+    with (missing_moderations(openai_fake, "auto") as (gate, ticks),
+          caplog.at_level(logging.INFO, logger="roundtable.moderation")):
+        reviews = [gate.review(CLEAN, 5.0) for _ in range(3)]
+        listed = gate.review("This is bullshit, frankly.", 5.0)
+        missing = gate.view()
+        ticks.now += MISSING_RECHECK_SECONDS
+        openai_fake.moderation_script = None  # the endpoint is back
+        rechecked = gate.review(FLAGGED, 5.0)
     assert [(r.verdict, r.by) for r in reviews] == [(Verdict.PASSED, "wordlist")] * 3
     assert (listed.verdict, listed.detail) == (Verdict.FLAGGED, "profanity")  # still the word list
     assert len(openai_fake.moderations) == 2  # the one that found it missing, then the recheck
@@ -200,11 +208,7 @@ def test_a_failed_recheck_in_auto_keeps_the_word_lists_verdict(
 ) -> None:
     """With /moderations missing, the word list is in effect (the view says so): the ten-
     minute recheck failing some other way must not withhold the reply it was asked with."""
-    ticks = Ticks()
-    gate = ModerationGate(WordList.load(), OpenAIModeration(openai_fake.base_url, (KEY,)),
-                          mode="auto", monotonic=ticks)
-    openai_fake.moderation_script = error(404, code="unknown_url")
-    try:
+    with missing_moderations(openai_fake, "auto") as (gate, ticks):
         first = gate.review(CLEAN, 5.0)
         ticks.now += MISSING_RECHECK_SECONDS
         openai_fake.moderation_script = (error(500, code="server_error") if failure == "HTTP 500"
@@ -212,8 +216,6 @@ def test_a_failed_recheck_in_auto_keeps_the_word_lists_verdict(
         rechecked = gate.review(CLEAN, 0.3)
         after = gate.review(CLEAN, 5.0)
         view = gate.view()
-    finally:
-        gate.close()
     assert (first.verdict, first.by) == (Verdict.PASSED, "wordlist")
     assert (rechecked.verdict, rechecked.by) == (Verdict.PASSED, "wordlist")
     assert (after.verdict, after.by) == (Verdict.PASSED, "wordlist")  # next recheck in 10 minutes
@@ -224,17 +226,11 @@ def test_a_failed_recheck_in_auto_keeps_the_word_lists_verdict(
 def test_explicit_openai_withholds_where_moderations_is_missing_with_one_error_line_a_minute(
     openai_fake: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ticks = Ticks()
-    gate = ModerationGate(WordList.load(), OpenAIModeration(openai_fake.base_url, (KEY,)),
-                          mode="openai", monotonic=ticks)
-    openai_fake.moderation_script = error(404, code="unknown_url")
-    try:
-        with caplog.at_level(logging.INFO, logger="roundtable.moderation"):
-            reviews = [gate.review(CLEAN, 5.0) for _ in range(3)]
-            ticks.now += MISSING_LOG_INTERVAL_SECONDS
-            reviews.append(gate.review(CLEAN, 5.0))
-    finally:
-        gate.close()
+    with (missing_moderations(openai_fake, "openai") as (gate, ticks),
+          caplog.at_level(logging.INFO, logger="roundtable.moderation")):
+        reviews = [gate.review(CLEAN, 5.0) for _ in range(3)]
+        ticks.now += MISSING_LOG_INTERVAL_SECONDS
+        reviews.append(gate.review(CLEAN, 5.0))
     assert {(r.verdict, r.detail) for r in reviews} == {(Verdict.UNAVAILABLE, "HTTP 404, no /moderations")}
     assert len(openai_fake.moderations) == 4  # asked every time: it may come back
     detail = "OPENAI_BASE_URL's /moderations answered HTTP 404 (not there): every reply is withheld"
