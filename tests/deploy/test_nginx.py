@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
 import socket
 import time
@@ -21,15 +20,11 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from tests.db_fixtures import postgres_server_url, truncate_all  # noqa: F401
-from tests.deploy.nginx import NGINX, SHIPPED, Nginx
+from tests.deploy.nginx import NEEDS_NGINX, SHIPPED, Nginx
 from tests.service import ADMIN_TOKEN, Service
 from tests.web.conftest import Client, is_state
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(not NGINX.exists() and os.environ.get("CI") != "true",
-                       reason=f"no {NGINX}: run 'make nginx-deps' (installs Debian's nginx)"),
-]
+pytestmark = [pytest.mark.postgres, NEEDS_NGINX]
 
 # The shipped 10 s and 15 s would make each timeout test that long: the test's nginx gets
 # these instead (the same directives, swapped like its ports).

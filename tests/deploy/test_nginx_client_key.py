@@ -9,17 +9,15 @@ the test can be any client; one request a minute per key shows which keys are th
 from __future__ import annotations
 
 import http.client
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.nginx import NGINX, SHIPPED, Nginx
+from tests.deploy.nginx import NEEDS_NGINX, SHIPPED, Nginx
 
-pytestmark = pytest.mark.skipif(not NGINX.exists() and os.environ.get("CI") != "true",
-                                reason=f"no {NGINX}: run 'make nginx-deps' (installs Debian's nginx)")
+pytestmark = NEEDS_NGINX
 
 CONFIG = """
 user root;
